@@ -1,0 +1,120 @@
+//! MNIST: IDX parsing and the tutorial's split (the first 50,000 training
+//! images to train, the last 10,000 to validate, the 10,000 test images to
+//! test). Images stay `u8`; batches are converted to `f32` as value/256,
+//! the scaling of the tutorial's `mnist.pkl.gz`.
+
+pub mod gzip;
+pub mod idx;
+
+use std::fmt;
+
+use crate::model::IMAGE_LEN;
+pub use idx::{parse_images, parse_labels, IdxError, Images};
+
+/// The four files of the MNIST distribution, in the order `Mnist::from_bytes` takes them.
+pub const FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
+pub const TRAIN_SIZE: usize = 50_000;
+
+/// Images (N,28,28) as bytes, with their labels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Images start..start+count as f32 (count,784) in `x`, and their labels.
+    pub fn batch(&self, x: &mut [f32], start: usize, count: usize) -> &[u8] {
+        let pixels = &self.images[start * IMAGE_LEN..(start + count) * IMAGE_LEN];
+        for (v, &p) in x[..count * IMAGE_LEN].iter_mut().zip(pixels) {
+            *v = f32::from(p) / 256.0;
+        }
+        &self.labels[start..start + count]
+    }
+
+    /// Examples start..end.
+    pub fn slice(&self, start: usize, end: usize) -> Dataset {
+        Dataset {
+            images: self.images[start * IMAGE_LEN..end * IMAGE_LEN].to_vec(),
+            labels: self.labels[start..end].to_vec(),
+        }
+    }
+}
+
+/// A data error that names the file it is about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataError {
+    pub file: String,
+    pub message: String,
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+impl std::error::Error for DataError {}
+
+#[derive(Clone, Debug, Default)]
+pub struct Mnist {
+    pub train: Dataset,
+    pub valid: Dataset,
+    pub test: Dataset,
+}
+
+impl Mnist {
+    /// Parses the four files (raw or gzip), given in `FILES` order as
+    /// (name, bytes), and splits them as the tutorial does.
+    pub fn from_bytes(files: [(&str, &[u8]); 4]) -> Result<Mnist, DataError> {
+        let err = |file: &str, message: String| DataError { file: file.to_string(), message };
+        let images = |(name, bytes): (&str, &[u8])| -> Result<Vec<u8>, DataError> {
+            let im = parse_images(bytes).map_err(|e| err(name, e.to_string()))?;
+            if (im.rows, im.cols) != (28, 28) {
+                return Err(err(name, format!("images are {}x{}, LeNet-5 reads 28x28", im.rows, im.cols)));
+            }
+            Ok(im.pixels)
+        };
+        let labels = |(name, bytes): (&str, &[u8])| parse_labels(bytes).map_err(|e| err(name, e.to_string()));
+        let paired = |imgs: Vec<u8>, labels: Vec<u8>, name: &str| {
+            if imgs.len() != labels.len() * IMAGE_LEN {
+                return Err(err(name, format!("{} labels for {} images", labels.len(), imgs.len() / IMAGE_LEN)));
+            }
+            Ok(Dataset { images: imgs, labels })
+        };
+        let full = paired(images(files[0])?, labels(files[1])?, files[1].0)?;
+        let test = paired(images(files[2])?, labels(files[3])?, files[3].0)?;
+        if full.len() <= TRAIN_SIZE {
+            let message = format!("{} training images: the split needs more than {TRAIN_SIZE}", full.len());
+            return Err(err(files[0].0, message));
+        }
+        Ok(Mnist { train: full.slice(0, TRAIN_SIZE), valid: full.slice(TRAIN_SIZE, full.len()), test })
+    }
+
+    /// Reads the four files from `dir`, each as `NAME` or `NAME.gz`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_dir(dir: &std::path::Path) -> Result<Mnist, DataError> {
+        let mut contents = Vec::new();
+        for name in FILES {
+            let (raw, gz) = (dir.join(name), dir.join(format!("{name}.gz")));
+            let path = if raw.exists() { raw } else { gz };
+            let bytes = std::fs::read(&path).map_err(|e| DataError {
+                file: path.display().to_string(),
+                message: format!("{e} (run `cargo xtask fetch-data` to download MNIST)"),
+            })?;
+            contents.push((path.display().to_string(), bytes));
+        }
+        let f = |i: usize| (contents[i].0.as_str(), contents[i].1.as_slice());
+        Mnist::from_bytes([f(0), f(1), f(2), f(3)])
+    }
+}

@@ -1,0 +1,111 @@
+//! The arithmetic: GEMM and convolution kernels.
+//!
+//! `scalar` is the plain reference, the oracle of the parity tests.
+//! `simd128` mirrors it signature for signature with WebAssembly SIMD128.
+//! Callers use `imp`, which is chosen at compile time: SIMD128 where the
+//! target has it (wasm32 with `+simd128`, set in `.cargo/config.toml`), the
+//! reference everywhere else. Natively the reference loops are written so
+//! that the compiler vectorises them.
+//!
+//! Every kernel *accumulates* into its output (`out += ...`): callers zero
+//! or pre-fill (with a bias) first.
+
+pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub use self::scalar as imp;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use self::simd128 as imp;
+
+/// Shapes of a valid (no padding, stride 1) square-kernel convolution.
+/// `inp` is (B,C,H,W), `weight` is (OC,C,K,K), `out` is (B,OC,H-K+1,W-K+1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub kernel: usize,
+}
+
+impl ConvShape {
+    pub fn out_height(&self) -> usize {
+        self.height - self.kernel + 1
+    }
+    pub fn out_width(&self) -> usize {
+        self.width - self.kernel + 1
+    }
+    pub fn inp_len(&self) -> usize {
+        self.batch * self.in_channels * self.height * self.width
+    }
+    pub fn out_len(&self) -> usize {
+        self.batch * self.out_channels * self.out_height() * self.out_width()
+    }
+    pub fn weight_len(&self) -> usize {
+        self.out_channels * self.in_channels * self.kernel * self.kernel
+    }
+    /// Length of the im2col buffer of one image: (C*K*K, OH*OW).
+    pub fn cols_len(&self) -> usize {
+        self.in_channels * self.kernel * self.kernel * self.out_height() * self.out_width()
+    }
+
+    #[track_caller]
+    pub(crate) fn check(&self, inp: usize, weight: usize, out: usize) {
+        assert!(self.kernel <= self.height && self.kernel <= self.width, "kernel larger than image: {self:?}");
+        assert_eq!(inp, self.inp_len(), "input length does not match {self:?}");
+        assert_eq!(weight, self.weight_len(), "weight length does not match {self:?}");
+        assert_eq!(out, self.out_len(), "output length does not match {self:?}");
+    }
+}
+
+/// Unfolds one image (C,H,W) into `cols` (C*K*K, OH*OW), so that a
+/// convolution becomes the GEMM weight (OC, C*K*K) x cols.
+pub fn im2col(cols: &mut [f32], img: &[f32], s: &ConvShape) {
+    let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
+    let plane = s.height * w;
+    let mut row = 0;
+    for c in 0..s.in_channels {
+        for ky in 0..k {
+            for kx in 0..k {
+                let dst = &mut cols[row * oh * ow..(row + 1) * oh * ow];
+                for oy in 0..oh {
+                    let src = c * plane + (oy + ky) * w + kx;
+                    dst[oy * ow..(oy + 1) * ow].copy_from_slice(&img[src..src + ow]);
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds `cols` (C*K*K, OH*OW) back into the image
+/// gradient (C,H,W).
+pub fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
+    let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
+    let plane = s.height * w;
+    let mut row = 0;
+    for c in 0..s.in_channels {
+        for ky in 0..k {
+            for kx in 0..k {
+                let src = &cols[row * oh * ow..(row + 1) * oh * ow];
+                for oy in 0..oh {
+                    let dst = c * plane + (oy + ky) * w + kx;
+                    for (d, &v) in dimg[dst..dst + ow].iter_mut().zip(&src[oy * ow..(oy + 1) * ow]) {
+                        *d += v;
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+#[track_caller]
+pub(crate) fn check_matmul(out: usize, a: usize, b: usize, m: usize, k: usize, n: usize) {
+    assert_eq!(out, m * n, "out must be (M,N) = ({m},{n})");
+    assert_eq!(a, m * k, "a must hold M*K = {m}*{k} values");
+    assert_eq!(b, k * n, "b must hold K*N = {k}*{n} values");
+}

@@ -1,0 +1,27 @@
+//! Convolution without bias (the tutorial adds the bias after pooling).
+
+use crate::kernels::{imp, ConvShape};
+
+/// out (B,OC,OH,OW) = inp (B,C,H,W) (*) weight (OC,C,K,K).
+/// `cols` is a workspace of at least `s.cols_len()` values.
+pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape) {
+    out.fill(0.0);
+    imp::conv2d_forward(out, inp, weight, cols, s);
+}
+
+/// dweight += dL/dweight; dinp += dL/dinp when asked for (the first layer's
+/// input is the data, which needs no gradient).
+pub fn conv2d_backward(
+    dinp: Option<&mut [f32]>,
+    dweight: &mut [f32],
+    dout: &[f32],
+    inp: &[f32],
+    weight: &[f32],
+    cols: &mut [f32],
+    s: &ConvShape,
+) {
+    imp::conv2d_backward_filter(dweight, dout, inp, cols, s);
+    if let Some(dinp) = dinp {
+        imp::conv2d_backward_input(dinp, dout, weight, cols, s);
+    }
+}

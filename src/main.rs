@@ -1,0 +1,157 @@
+//! The command-line trainer: `lenet train` runs the tutorial's protocol
+//! natively and writes a safetensors weights file; `lenet evaluate` scores
+//! one on the validation and test sets.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(message) = cli::run(&args) {
+        eprintln!("error: {message}");
+        std::process::exit(2);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use lenet::train::{Event, StopReason};
+    use lenet::{weights, LeNet5, Mnist, Protocol, Trainer};
+
+    const USAGE: &str = "usage:
+  lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--batch N] [--seed N]
+              [--data DIR] [--out FILE]
+  lenet evaluate FILE [--data DIR]
+
+defaults: the tutorial's protocol (lr 0.1, batch 500, 200 epochs, seed 23455),
+data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.safetensors";
+
+    pub fn run(args: &[String]) -> Result<(), String> {
+        match args.first().map(String::as_str) {
+            Some("train") => train(&args[1..]),
+            Some("evaluate") => evaluate(&args[1..]),
+            Some("-h" | "--help") => {
+                println!("{USAGE}");
+                Ok(())
+            }
+            _ => Err(format!("expected a command\n{USAGE}")),
+        }
+    }
+
+    /// `--name value` pairs and the bare arguments.
+    fn parse(args: &[String]) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+        let (mut flags, mut bare) = (Vec::new(), Vec::new());
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if let Some(name) = a.strip_prefix("--") {
+                let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+                flags.push((name.to_string(), value.clone()));
+            } else {
+                bare.push(a.clone());
+            }
+        }
+        Ok((flags, bare))
+    }
+
+    fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
+        value.parse().map_err(|_| format!("--{name}: {value:?} is not a valid number"))
+    }
+
+    fn load_data(dir: &PathBuf) -> Result<Mnist, String> {
+        println!("... loading data from {}", dir.display());
+        Mnist::load_dir(dir).map_err(|e| e.to_string())
+    }
+
+    fn train(args: &[String]) -> Result<(), String> {
+        let (flags, bare) = parse(args)?;
+        if let Some(extra) = bare.first() {
+            return Err(format!("unexpected argument {extra:?}\n{USAGE}"));
+        }
+        let mut protocol = Protocol::tutorial();
+        let (mut data, mut out) = (PathBuf::from("data/mnist"), PathBuf::from("lenet5.safetensors"));
+        // The preset first, so that explicit flags override it.
+        if let Some((_, preset)) = flags.iter().find(|(n, _)| n == "preset") {
+            protocol = match preset.as_str() {
+                "tutorial" => Protocol::tutorial(),
+                "fast" => Protocol::fast(),
+                other => return Err(format!("--preset: unknown preset {other:?} (tutorial, fast)")),
+            };
+        }
+        for (name, value) in &flags {
+            match name.as_str() {
+                "preset" => {}
+                "epochs" => protocol.epochs = number(name, value)?,
+                "lr" => protocol.learning_rate = number(name, value)?,
+                "batch" => protocol.batch_size = number(name, value)?,
+                "seed" => protocol.seed = number(name, value)?,
+                "data" => data = PathBuf::from(value),
+                "out" => out = PathBuf::from(value),
+                _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
+            }
+        }
+        let mnist = load_data(&data)?;
+        println!("... building the model");
+        let mut trainer = Trainer::new(protocol.clone(), mnist)?;
+        let n_batches = trainer.train_batches();
+        println!(
+            "... training (lr {}, batch {}, {} epochs, seed {})",
+            protocol.learning_rate, protocol.batch_size, protocol.epochs, protocol.seed
+        );
+        let start = Instant::now();
+        let finished = trainer.run(|_, event| match *event {
+            Event::Trained { iter, cost, .. } if iter % 100 == 0 || !cost.is_finite() => {
+                println!("training @ iter = {iter}, cost {cost:.6}")
+            }
+            Event::Validated { epoch, minibatch, error, .. } => {
+                println!("epoch {epoch}, minibatch {minibatch}/{n_batches}, validation error {:.2} %", error * 100.0)
+            }
+            Event::Tested { epoch, minibatch, error } => println!(
+                "     epoch {epoch}, minibatch {minibatch}/{n_batches}, test error of best model {:.2} %",
+                error * 100.0
+            ),
+            _ => {}
+        });
+        let Event::Finished { reason, best_validation, best_iter, test_score } = finished else { unreachable!() };
+        println!("Optimization complete.");
+        if reason == StopReason::Diverged {
+            println!("Training diverged (the cost became NaN or infinite): lower the learning rate.");
+        }
+        println!(
+            "Best validation score of {:.2} % obtained at iteration {}, with test performance {:.2} %",
+            best_validation * 100.0,
+            best_iter + 1,
+            test_score * 100.0
+        );
+        let secs = start.elapsed().as_secs_f64();
+        let images = trainer.iterations() * protocol.batch_size;
+        println!("ran for {:.2}m ({:.0} training images/s)", secs / 60.0, images as f64 / secs);
+        std::fs::write(&out, weights::save(&trainer.best_params)).map_err(|e| format!("{}: {e}", out.display()))?;
+        println!("best model's weights written to {}", out.display());
+        Ok(())
+    }
+
+    fn evaluate(args: &[String]) -> Result<(), String> {
+        let (flags, bare) = parse(args)?;
+        let [file] = &bare[..] else { return Err(format!("evaluate takes one weights file\n{USAGE}")) };
+        let mut data = PathBuf::from("data/mnist");
+        for (name, value) in &flags {
+            match name.as_str() {
+                "data" => data = PathBuf::from(value),
+                _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
+            }
+        }
+        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+        let params = weights::load(&bytes).map_err(|e| format!("{file}: {e}"))?;
+        let mnist = load_data(&data)?;
+        let mut model = LeNet5::from_params(params);
+        for (name, set) in [("validation", &mnist.valid), ("test", &mnist.test)] {
+            let errors = lenet::train::count_errors(&mut model, set, 500);
+            println!("{name} error {:.2} % ({errors} of {})", errors as f64 * 100.0 / set.len() as f64, set.len());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! The tutorial's training protocol (`convolutional_mlp.py`'s
+//! `evaluate_lenet5`) as a state machine that the command line, the Web
+//! Worker and the tests all drive, one unit of work per `step`:
+//! a training minibatch, or one batch of a validation or test pass.
+//! Pausing is not calling `step`; resuming is calling it again.
+//!
+//! Early stopping as in the tutorial: validate every
+//! `min(n_train_batches, patience / 2)` minibatches (once per epoch with
+//! its numbers); a validation error below `best * improvement_threshold`
+//! raises patience to `max(patience, iter * patience_increase)`; a new best
+//! is scored on the test set; training ends when `patience <= iter` or
+//! after `epochs` epochs.
+
+use crate::data::{Dataset, Mnist};
+use crate::model::{LeNet5, IMAGE_LEN};
+use crate::sgd::sgd_step;
+
+/// Hyper-parameters: one source of truth for every front end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Protocol {
+    pub learning_rate: f32,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    pub patience: usize,
+    pub patience_increase: usize,
+    pub improvement_threshold: f64,
+}
+
+impl Protocol {
+    /// Exactly the tutorial's settings (its random seed was 23455).
+    pub fn tutorial() -> Self {
+        Protocol {
+            learning_rate: 0.1,
+            batch_size: 500,
+            epochs: 200,
+            seed: 23455,
+            patience: 10_000,
+            patience_increase: 2,
+            improvement_threshold: 0.995,
+        }
+    }
+
+    /// Same model and rule, small batches for a few epochs: about 99 %
+    /// test accuracy in a few minutes of browser time.
+    pub fn fast() -> Self {
+        Protocol { learning_rate: 0.05, batch_size: 20, epochs: 3, ..Protocol::tutorial() }
+    }
+
+    /// A readable complaint about settings that cannot train.
+    pub fn check(&self, train_len: usize) -> Result<(), String> {
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(format!("learning rate must be a positive number, got {}", self.learning_rate));
+        }
+        if self.batch_size == 0 || self.batch_size > train_len {
+            return Err(format!("batch size must be between 1 and {train_len}, got {}", self.batch_size));
+        }
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Validation,
+    Test,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// All epochs ran.
+    Epochs,
+    /// Patience ran out (early stopping).
+    Patience,
+    /// The cost became NaN or infinite; the best model so far is kept.
+    Diverged,
+}
+
+/// What one `step` did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// One SGD step on minibatch `minibatch` (0-based) of `epoch` (1-based).
+    Trained { epoch: usize, minibatch: usize, iter: usize, cost: f32 },
+    /// Part of a validation or test pass: `done` of `total` examples.
+    Evaluating { split: Split, done: usize, total: usize },
+    /// A validation pass ended after `minibatch` minibatches (1-based, as the tutorial prints).
+    Validated { epoch: usize, minibatch: usize, error: f64, best: bool },
+    /// The new best model's test error.
+    Tested { epoch: usize, minibatch: usize, error: f64 },
+    /// Training is over; further steps return this again.
+    Finished { reason: StopReason, best_validation: f64, best_iter: usize, test_score: f64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    Train,
+    Evaluate { split: Split, done: usize, errors: usize },
+    Finished(StopReason),
+}
+
+pub struct Trainer {
+    pub protocol: Protocol,
+    pub model: LeNet5,
+    pub data: Mnist,
+    /// Parameters of the model with the best validation error so far.
+    pub best_params: Vec<f32>,
+    pub best_validation: f64,
+    pub best_iter: usize,
+    pub test_score: f64,
+    epoch: usize,
+    minibatch: usize,
+    iterations: usize,
+    patience: usize,
+    phase: Phase,
+    x: Vec<f32>,
+}
+
+impl Trainer {
+    pub fn new(protocol: Protocol, data: Mnist) -> Result<Trainer, String> {
+        protocol.check(data.train.len())?;
+        if data.valid.is_empty() || data.test.is_empty() {
+            return Err("the validation and test sets must not be empty".into());
+        }
+        let model = LeNet5::new(protocol.seed);
+        Ok(Trainer {
+            best_params: model.params.clone(),
+            model,
+            x: vec![0.0; protocol.batch_size * IMAGE_LEN],
+            patience: protocol.patience,
+            protocol,
+            data,
+            best_validation: f64::INFINITY,
+            best_iter: 0,
+            test_score: 0.0,
+            epoch: 1,
+            minibatch: 0,
+            iterations: 0,
+            phase: Phase::Train,
+        })
+    }
+
+    pub fn train_batches(&self) -> usize {
+        self.data.train.len() / self.protocol.batch_size
+    }
+
+    pub fn validation_frequency(&self) -> usize {
+        self.train_batches().min(self.protocol.patience / 2).max(1)
+    }
+
+    /// Minibatches trained so far (the tutorial's `iter + 1`).
+    pub fn iterations(&self) -> usize {
+        self.iterations
+    }
+
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Finished(_))
+    }
+
+    /// Does the next unit of work.
+    pub fn step(&mut self) -> Event {
+        match self.phase.clone() {
+            Phase::Train => self.train_minibatch(),
+            Phase::Evaluate { split, done, errors } => self.evaluate_batch(split, done, errors),
+            Phase::Finished(reason) => self.finished(reason),
+        }
+    }
+
+    /// Steps until the run is over; `on_event` sees every event.
+    pub fn run(&mut self, mut on_event: impl FnMut(&Trainer, &Event)) -> Event {
+        loop {
+            let event = self.step();
+            on_event(self, &event);
+            if let Event::Finished { .. } = event {
+                return event;
+            }
+        }
+    }
+
+    fn train_minibatch(&mut self) -> Event {
+        let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations());
+        let b = self.protocol.batch_size;
+        let labels = self.data.train.batch(&mut self.x, minibatch * b, b);
+        let cost = self.model.loss_and_grad(&self.x, labels);
+        if !cost.is_finite() {
+            self.phase = Phase::Finished(StopReason::Diverged);
+            self.model.params.clone_from(&self.best_params);
+            return Event::Trained { epoch, minibatch, iter, cost };
+        }
+        sgd_step(&mut self.model.params, &self.model.grads, self.protocol.learning_rate);
+        self.minibatch += 1;
+        self.iterations += 1;
+        if (iter + 1) % self.validation_frequency() == 0 {
+            self.phase = Phase::Evaluate { split: Split::Validation, done: 0, errors: 0 };
+        } else {
+            self.after_iteration(iter);
+        }
+        Event::Trained { epoch, minibatch, iter, cost }
+    }
+
+    /// The end-of-iteration checks: patience, then the epoch count.
+    fn after_iteration(&mut self, iter: usize) {
+        self.phase = Phase::Train;
+        if self.patience <= iter {
+            self.phase = Phase::Finished(StopReason::Patience);
+        } else if self.minibatch == self.train_batches() {
+            self.minibatch = 0;
+            if self.epoch == self.protocol.epochs {
+                self.phase = Phase::Finished(StopReason::Epochs);
+            } else {
+                self.epoch += 1;
+            }
+        }
+    }
+
+    fn evaluate_batch(&mut self, split: Split, done: usize, errors: usize) -> Event {
+        let set: &Dataset = match split {
+            Split::Validation => &self.data.valid,
+            Split::Test => &self.data.test,
+        };
+        let total = set.len();
+        let count = self.protocol.batch_size.min(total - done);
+        let labels = set.batch(&mut self.x, done, count);
+        let errors = errors + self.model.count_errors(&self.x[..count * IMAGE_LEN], labels);
+        let done = done + count;
+        if done < total {
+            self.phase = Phase::Evaluate { split, done, errors };
+            return Event::Evaluating { split, done, total };
+        }
+        let error = errors as f64 / total as f64;
+        // The pass belongs to the minibatch just trained: the epoch has not
+        // rolled over yet, so `minibatch` counts it (1-based).
+        let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations() - 1);
+        match split {
+            Split::Validation => {
+                let best = error < self.best_validation;
+                if best {
+                    if error < self.best_validation * self.protocol.improvement_threshold {
+                        self.patience = self.patience.max(iter * self.protocol.patience_increase);
+                    }
+                    self.best_validation = error;
+                    self.best_iter = iter;
+                    self.best_params.clone_from(&self.model.params);
+                    self.phase = Phase::Evaluate { split: Split::Test, done: 0, errors: 0 };
+                } else {
+                    self.after_iteration(iter);
+                }
+                Event::Validated { epoch, minibatch, error, best }
+            }
+            Split::Test => {
+                self.test_score = error;
+                self.after_iteration(iter);
+                Event::Tested { epoch, minibatch, error }
+            }
+        }
+    }
+
+    fn finished(&self, reason: StopReason) -> Event {
+        Event::Finished {
+            reason,
+            best_validation: self.best_validation,
+            best_iter: self.best_iter,
+            test_score: self.test_score,
+        }
+    }
+}
+
+/// Misclassified examples of `set`, evaluated `chunk` images at a time.
+pub fn count_errors(model: &mut LeNet5, set: &Dataset, chunk: usize) -> usize {
+    let mut x = vec![0.0; chunk * IMAGE_LEN];
+    (0..set.len())
+        .step_by(chunk)
+        .map(|start| {
+            let count = chunk.min(set.len() - start);
+            let labels = set.batch(&mut x, start, count);
+            model.count_errors(&x[..count * IMAGE_LEN], labels)
+        })
+        .sum()
+}

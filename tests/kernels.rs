@@ -1,0 +1,148 @@
+//! Kernel parity. Natively: the GEMM variants against a naive triple loop,
+//! and the im2col + GEMM route (the one the SIMD128 kernels take) against
+//! the direct reference convolutions. In the browser: every SIMD128 kernel
+//! against its scalar twin, on awkward shapes (lengths not divisible by 4,
+//! single rows, single channels).
+
+mod common;
+
+use common::{assert_close, random_vec};
+use lenet::kernels::{col2im_add, im2col, scalar, ConvShape};
+use lenet::rng::Rng;
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// (M, K, N) triples: odd sizes, single rows and columns, vector-sized ones.
+const GEMM_SHAPES: [(usize, usize, usize); 9] =
+    [(1, 1, 1), (1, 7, 3), (3, 1, 9), (5, 13, 17), (4, 8, 8), (7, 25, 576), (50, 500, 64), (2, 3, 4), (9, 4, 1)];
+
+/// ConvShapes: LeNet-5's two layers and awkward ones.
+fn conv_shapes() -> Vec<ConvShape> {
+    let s = |batch, in_channels, out_channels, height, width, kernel| ConvShape {
+        batch,
+        in_channels,
+        out_channels,
+        height,
+        width,
+        kernel,
+    };
+    vec![s(2, 1, 20, 28, 28, 5), s(2, 20, 50, 12, 12, 5), s(1, 1, 1, 5, 5, 5), s(3, 2, 3, 7, 9, 3), s(1, 3, 5, 6, 11, 1)]
+}
+
+/// out (M,N) = a (M,K) b (K,N), element by element.
+fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+        }
+    }
+    out
+}
+
+fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..rows * cols).map(|i| a[(i % rows) * cols + i / rows]).collect()
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn reference_gemms_match_the_naive_product() {
+    let mut rng = Rng::new(11);
+    for (m, k, n) in GEMM_SHAPES {
+        let (a, b) = (random_vec(&mut rng, m * k, 1.0), random_vec(&mut rng, k * n, 1.0));
+        let start = random_vec(&mut rng, m * n, 1.0);
+        let expected: Vec<f32> = naive(&a, &b, m, k, n).iter().zip(&start).map(|(x, y)| x + y).collect();
+        let mut out = start.clone();
+        scalar::matmul(&mut out, &a, &b, m, k, n);
+        assert_close(&out, &expected, 1e-4, 1e-4);
+        let mut out = start.clone();
+        scalar::matmul_at(&mut out, &transpose(&a, m, k), &b, m, k, n);
+        assert_close(&out, &expected, 1e-4, 1e-4);
+        let mut out = start.clone();
+        scalar::matmul_bt(&mut out, &a, &transpose(&b, k, n), m, k, n);
+        assert_close(&out, &expected, 1e-4, 1e-4);
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn im2col_gemm_matches_direct_convolution() {
+    let mut rng = Rng::new(12);
+    for s in conv_shapes() {
+        let (inp, w) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
+        let dout = random_vec(&mut rng, s.out_len(), 1.0);
+        let mut cols = vec![0.0; s.cols_len()];
+        let (ckk, p) = (s.in_channels * s.kernel * s.kernel, s.out_height() * s.out_width());
+        let img = s.in_channels * s.height * s.width;
+        let (mut out, mut dinp, mut dw) = (vec![0.0; s.out_len()], vec![0.0; s.inp_len()], vec![0.0; s.weight_len()]);
+        for b in 0..s.batch {
+            im2col(&mut cols, &inp[b * img..(b + 1) * img], &s);
+            scalar::matmul(&mut out[b * s.out_channels * p..][..s.out_channels * p], &w, &cols, s.out_channels, ckk, p);
+            let d = &dout[b * s.out_channels * p..][..s.out_channels * p];
+            scalar::matmul_bt(&mut dw, d, &cols, s.out_channels, p, ckk);
+            cols.fill(0.0);
+            scalar::matmul_at(&mut cols, &w, d, ckk, s.out_channels, p);
+            col2im_add(&mut dinp[b * img..(b + 1) * img], &cols, &s);
+        }
+        let (mut out_ref, mut dinp_ref, mut dw_ref) =
+            (vec![0.0; s.out_len()], vec![0.0; s.inp_len()], vec![0.0; s.weight_len()]);
+        scalar::conv2d_forward(&mut out_ref, &inp, &w, &mut cols, &s);
+        scalar::conv2d_backward_input(&mut dinp_ref, &dout, &w, &mut cols, &s);
+        scalar::conv2d_backward_filter(&mut dw_ref, &dout, &inp, &mut cols, &s);
+        assert_close(&out, &out_ref, 1e-4, 1e-4);
+        assert_close(&dinp, &dinp_ref, 1e-4, 1e-4);
+        assert_close(&dw, &dw_ref, 1e-3, 1e-4);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod simd128_parity {
+    use super::*;
+    use lenet::kernels::simd128;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    type Gemm = fn(&mut [f32], &[f32], &[f32], usize, usize, usize);
+
+    #[wasm_bindgen_test]
+    fn gemms_match_scalar() {
+        let mut rng = Rng::new(13);
+        let pairs: [(Gemm, Gemm, &str); 3] = [
+            (scalar::matmul, simd128::matmul, "matmul"),
+            (scalar::matmul_at, simd128::matmul_at, "matmul_at"),
+            (scalar::matmul_bt, simd128::matmul_bt, "matmul_bt"),
+        ];
+        for (reference, fast, name) in pairs {
+            for (m, k, n) in GEMM_SHAPES {
+                let (a, b) = (random_vec(&mut rng, m * k, 1.0), random_vec(&mut rng, k * n, 1.0));
+                let start = random_vec(&mut rng, m * n, 1.0);
+                let (mut expected, mut out) = (start.clone(), start);
+                reference(&mut expected, &a, &b, m, k, n);
+                fast(&mut out, &a, &b, m, k, n);
+                assert!(out.iter().zip(&expected).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())), "{name} {m}x{k}x{n}");
+            }
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn convolutions_match_scalar() {
+        let mut rng = Rng::new(14);
+        for s in conv_shapes() {
+            let (inp, w) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
+            let dout = random_vec(&mut rng, s.out_len(), 1.0);
+            let mut cols = vec![0.0; s.cols_len()];
+            let (mut a, mut b) = (vec![0.5; s.out_len()], vec![0.5; s.out_len()]);
+            scalar::conv2d_forward(&mut a, &inp, &w, &mut cols, &s);
+            simd128::conv2d_forward(&mut b, &inp, &w, &mut cols, &s);
+            assert_close(&b, &a, 1e-3, 1e-4);
+            let (mut a, mut b) = (vec![0.5; s.inp_len()], vec![0.5; s.inp_len()]);
+            scalar::conv2d_backward_input(&mut a, &dout, &w, &mut cols, &s);
+            simd128::conv2d_backward_input(&mut b, &dout, &w, &mut cols, &s);
+            assert_close(&b, &a, 1e-3, 1e-4);
+            let (mut a, mut b) = (vec![0.5; s.weight_len()], vec![0.5; s.weight_len()]);
+            scalar::conv2d_backward_filter(&mut a, &dout, &inp, &mut cols, &s);
+            simd128::conv2d_backward_filter(&mut b, &dout, &inp, &mut cols, &s);
+            assert_close(&b, &a, 1e-2, 1e-4);
+        }
+    }
+}

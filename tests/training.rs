@@ -1,0 +1,99 @@
+//! The training state machine: the tutorial's schedule, determinism, and
+//! what happens when a run diverges. Noise data keeps these fast.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::noise_mnist;
+use lenet::train::{Event, Protocol, StopReason, Trainer};
+
+fn small(batch_size: usize, epochs: usize) -> Protocol {
+    Protocol { batch_size, epochs, ..Protocol::tutorial() }
+}
+
+#[test]
+fn validates_once_per_epoch_and_tests_each_new_best() {
+    let mut trainer = Trainer::new(small(10, 2), noise_mnist(1, 30, 25, 12)).unwrap();
+    let mut log = Vec::new();
+    let end = trainer.run(|_, e| match e {
+        Event::Trained { epoch, minibatch, .. } => log.push(format!("train {epoch}.{minibatch}")),
+        Event::Evaluating { split, done, total } => log.push(format!("{split:?} {done}/{total}")),
+        Event::Validated { epoch, minibatch, best, .. } => log.push(format!("valid {epoch}.{minibatch} best={best}")),
+        Event::Tested { epoch, minibatch, .. } => log.push(format!("test {epoch}.{minibatch}")),
+        Event::Finished { reason, .. } => log.push(format!("{reason:?}")),
+    });
+    // 3 minibatches an epoch; validation in 10-image steps over 25; a test
+    // pass (2 steps over 12) only after a new best.
+    let expected_start = ["train 1.0", "train 1.1", "train 1.2", "Validation 10/25", "Validation 20/25", "valid 1.3 best=true", "Test 10/12", "test 1.3", "train 2.0"];
+    assert_eq!(log[..9], expected_start);
+    assert_eq!(log.last().unwrap(), "Epochs");
+    assert!(matches!(end, Event::Finished { reason: StopReason::Epochs, .. }));
+    assert_eq!(trainer.step(), end, "a finished run stays finished");
+    assert_eq!(trainer.iterations(), 6);
+}
+
+#[test]
+fn patience_stops_early() {
+    // patience 4 with 5 minibatches an epoch: validation every 2 minibatches,
+    // and once iter reaches the patience the run ends, as in the tutorial.
+    let protocol = Protocol { patience: 4, ..small(2, 50) };
+    let mut trainer = Trainer::new(protocol, noise_mnist(2, 10, 4, 4)).unwrap();
+    let mut validations = 0;
+    let end = trainer.run(|_, e| validations += matches!(e, Event::Validated { .. }) as usize);
+    let Event::Finished { reason, best_iter, .. } = end else { unreachable!() };
+    assert_eq!(reason, StopReason::Patience);
+    assert!(trainer.iterations() < 50 * 5, "stopped early");
+    assert_eq!(validations, trainer.iterations() / 2, "validated every 2 minibatches");
+    assert!(best_iter < trainer.iterations());
+}
+
+#[test]
+fn same_seed_gives_bit_identical_weights() {
+    let run = |seed: u64| {
+        let mut t = Trainer::new(Protocol { seed, ..small(8, 1) }, noise_mnist(3, 40, 8, 8)).unwrap();
+        t.run(|_, _| {});
+        t.model.params
+    };
+    let (a, b, c) = (run(5), run(5), run(6));
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "same seed, same bits");
+    assert_ne!(a, c, "another seed, other weights");
+}
+
+#[test]
+fn pausing_between_steps_changes_nothing() {
+    let data = noise_mnist(4, 40, 8, 8);
+    let mut straight = Trainer::new(small(8, 2), data.clone()).unwrap();
+    straight.run(|_, _| {});
+    // Stepped in chunks with a copy of the weights taken in between, as the worker does.
+    let mut chunked = Trainer::new(small(8, 2), data).unwrap();
+    while !chunked.is_finished() {
+        for _ in 0..3 {
+            chunked.step();
+        }
+        let _snapshot = chunked.model.params.clone();
+    }
+    assert_eq!(straight.model.params, chunked.model.params);
+    assert_eq!(straight.best_params, chunked.best_params);
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_best_weights_kept() {
+    let mut trainer = Trainer::new(Protocol { learning_rate: 1e30, ..small(10, 20) }, noise_mnist(5, 30, 10, 10)).unwrap();
+    let initial = trainer.model.params.clone();
+    let end = trainer.run(|_, _| {});
+    let Event::Finished { reason, .. } = end else { unreachable!() };
+    assert_eq!(reason, StopReason::Diverged);
+    assert!(trainer.model.params.iter().all(|v| v.is_finite()), "the model is restored to finite weights");
+    assert!(trainer.best_params.iter().all(|v| v.is_finite()));
+    assert!(trainer.model.params == trainer.best_params || trainer.model.params == initial);
+}
+
+#[test]
+fn unusable_settings_are_refused_with_a_reason() {
+    let data = noise_mnist(6, 20, 5, 5);
+    let err = |p: Protocol| Trainer::new(p, data.clone()).err().unwrap();
+    assert_eq!(err(small(0, 1)), "batch size must be between 1 and 20, got 0");
+    assert_eq!(err(small(21, 1)), "batch size must be between 1 and 20, got 21");
+    assert_eq!(err(Protocol { learning_rate: f32::NAN, ..small(5, 1) }), "learning rate must be a positive number, got NaN");
+    assert_eq!(err(small(5, 0)), "epochs must be at least 1");
+}

