@@ -1,7 +1,8 @@
 //! The tutorial's training protocol (`convolutional_mlp.py`'s
 //! `evaluate_lenet5`) as a state machine that the command line, the Web
-//! Worker and the tests all drive, one unit of work per `step`:
-//! a training minibatch, or one batch of a validation or test pass.
+//! Worker and the tests all drive, one unit of work per `step`: at most
+//! `STEP_IMAGES` images of a training minibatch (whose gradients add up to
+//! the minibatch's before the SGD update), or of a validation or test pass.
 //! Pausing is not calling `step`; resuming is calling it again.
 //!
 //! Early stopping as in the tutorial: validate every
@@ -14,6 +15,12 @@
 use crate::data::{Dataset, Mnist};
 use crate::model::{LeNet5, IMAGE_LEN};
 use crate::sgd::sgd_step;
+
+/// Images per `step`. A step of 50 images is about 0.66 GFLOP of training,
+/// a tenth of a second or two in a browser: short enough for Pause to act
+/// at once, small enough that the activations stay in cache, and a divisor
+/// of the tutorial's batch of 500.
+pub const STEP_IMAGES: usize = 50;
 
 /// Hyper-parameters: one source of truth for every front end.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +88,8 @@ pub enum StopReason {
 /// What one `step` did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
+    /// Part of a minibatch's gradient: `done` of `total` images.
+    Accumulated { done: usize, total: usize },
     /// One SGD step on minibatch `minibatch` (0-based) of `epoch` (1-based).
     Trained { epoch: usize, minibatch: usize, iter: usize, cost: f32 },
     /// Part of a validation or test pass: `done` of `total` examples.
@@ -95,7 +104,9 @@ pub enum Event {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
-    Train,
+    /// `done` images of the current minibatch are in `grad_sum`, their
+    /// summed losses in `loss_sum`.
+    Train { done: usize, loss_sum: f64 },
     Evaluate { split: Split, done: usize, errors: usize },
     Finished(StopReason),
 }
@@ -114,6 +125,8 @@ pub struct Trainer {
     iterations: usize,
     patience: usize,
     phase: Phase,
+    /// dL/dparams of the minibatch, summed over its steps.
+    grad_sum: Vec<f32>,
     x: Vec<f32>,
 }
 
@@ -126,8 +139,9 @@ impl Trainer {
         let model = LeNet5::new(protocol.seed);
         Ok(Trainer {
             best_params: model.params.clone(),
+            grad_sum: vec![0.0; model.params.len()],
             model,
-            x: vec![0.0; protocol.batch_size * IMAGE_LEN],
+            x: vec![0.0; protocol.batch_size.min(STEP_IMAGES) * IMAGE_LEN],
             patience: protocol.patience,
             protocol,
             data,
@@ -137,7 +151,7 @@ impl Trainer {
             epoch: 1,
             minibatch: 0,
             iterations: 0,
-            phase: Phase::Train,
+            phase: Phase::Train { done: 0, loss_sum: 0.0 },
         })
     }
 
@@ -165,7 +179,7 @@ impl Trainer {
     /// Does the next unit of work.
     pub fn step(&mut self) -> Event {
         match self.phase.clone() {
-            Phase::Train => self.train_minibatch(),
+            Phase::Train { done, loss_sum } => self.train_step(done, loss_sum),
             Phase::Evaluate { split, done, errors } => self.evaluate_batch(split, done, errors),
             Phase::Finished(reason) => self.finished(reason),
         }
@@ -182,17 +196,30 @@ impl Trainer {
         }
     }
 
-    fn train_minibatch(&mut self) -> Event {
-        let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations());
+    fn train_step(&mut self, done: usize, loss_sum: f64) -> Event {
         let b = self.protocol.batch_size;
-        let labels = self.data.train.batch(&mut self.x, minibatch * b, b);
-        let cost = self.model.loss_and_grad(&self.x, labels);
+        let count = STEP_IMAGES.min(b - done);
+        let labels = self.data.train.batch(&mut self.x, self.minibatch * b + done, count);
+        let loss = self.model.loss_and_grad(&self.x[..count * IMAGE_LEN], labels);
+        // The minibatch's loss is the mean over its images: each step's mean
+        // gradient counts count/b of it.
+        let share = count as f32 / b as f32;
+        for (sum, g) in self.grad_sum.iter_mut().zip(&self.model.grads) {
+            *sum = if done == 0 { g * share } else { *sum + g * share };
+        }
+        let (done, loss_sum) = (done + count, loss_sum + f64::from(loss) * count as f64);
+        if done < b {
+            self.phase = Phase::Train { done, loss_sum };
+            return Event::Accumulated { done, total: b };
+        }
+        let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations());
+        let cost = (loss_sum / b as f64) as f32;
         if !cost.is_finite() {
             self.phase = Phase::Finished(StopReason::Diverged);
             self.model.params.clone_from(&self.best_params);
             return Event::Trained { epoch, minibatch, iter, cost };
         }
-        sgd_step(&mut self.model.params, &self.model.grads, self.protocol.learning_rate);
+        sgd_step(&mut self.model.params, &self.grad_sum, self.protocol.learning_rate);
         self.minibatch += 1;
         self.iterations += 1;
         if (iter + 1) % self.validation_frequency() == 0 {
@@ -205,7 +232,7 @@ impl Trainer {
 
     /// The end-of-iteration checks: patience, then the epoch count.
     fn after_iteration(&mut self, iter: usize) {
-        self.phase = Phase::Train;
+        self.phase = Phase::Train { done: 0, loss_sum: 0.0 };
         if self.patience <= iter {
             self.phase = Phase::Finished(StopReason::Patience);
         } else if self.minibatch == self.train_batches() {
@@ -224,7 +251,7 @@ impl Trainer {
             Split::Test => &self.data.test,
         };
         let total = set.len();
-        let count = self.protocol.batch_size.min(total - done);
+        let count = STEP_IMAGES.min(self.protocol.batch_size).min(total - done);
         let labels = set.batch(&mut self.x, done, count);
         let errors = errors + self.model.count_errors(&self.x[..count * IMAGE_LEN], labels);
         let done = done + count;

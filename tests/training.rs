@@ -17,6 +17,7 @@ fn validates_once_per_epoch_and_tests_each_new_best() {
     let mut log = Vec::new();
     let end = trainer.run(|_, e| match e {
         Event::Trained { epoch, minibatch, .. } => log.push(format!("train {epoch}.{minibatch}")),
+        Event::Accumulated { done, total } => log.push(format!("acc {done}/{total}")),
         Event::Evaluating { split, done, total } => log.push(format!("{split:?} {done}/{total}")),
         Event::Validated { epoch, minibatch, best, .. } => log.push(format!("valid {epoch}.{minibatch} best={best}")),
         Event::Tested { epoch, minibatch, .. } => log.push(format!("test {epoch}.{minibatch}")),
@@ -96,4 +97,24 @@ fn unusable_settings_are_refused_with_a_reason() {
     assert_eq!(err(small(21, 1)), "batch size must be between 1 and 20, got 21");
     assert_eq!(err(Protocol { learning_rate: f32::NAN, ..small(5, 1) }), "learning rate must be a positive number, got NaN");
     assert_eq!(err(small(5, 0)), "epochs must be at least 1");
+}
+
+#[test]
+fn a_minibatch_in_several_steps_is_one_sgd_step_on_the_whole_batch() {
+    // 120 images: steps of 50, 50 and 20, then the update.
+    let data = noise_mnist(7, 240, 10, 10);
+    let protocol = Protocol { learning_rate: 0.1, ..small(120, 1) };
+    let mut trainer = Trainer::new(protocol, data.clone()).unwrap();
+    let mut model = lenet::LeNet5::new(trainer.protocol.seed);
+    assert_eq!(trainer.step(), Event::Accumulated { done: 50, total: 120 });
+    assert_eq!(trainer.step(), Event::Accumulated { done: 100, total: 120 });
+    let Event::Trained { cost, iter: 0, .. } = trainer.step() else { panic!("expected the update") };
+
+    let mut x = vec![0.0; 120 * 784];
+    let labels = data.train.batch(&mut x, 0, 120).to_vec();
+    let whole_cost = model.loss_and_grad(&x, &labels);
+    lenet::sgd::sgd_step(&mut model.params, &model.grads, 0.1);
+    assert!((cost - whole_cost).abs() < 1e-5, "cost {cost} vs {whole_cost}");
+    common::assert_close(&trainer.model.params, &model.params, 1e-6, 1e-5);
+    assert_ne!(trainer.model.params, lenet::LeNet5::new(trainer.protocol.seed).params, "the update happened");
 }

@@ -1,0 +1,225 @@
+//! The live charts, drawn by hand on one canvas: training cost per
+//! iteration (raw, faint, and smoothed) on the left, validation and test
+//! error per epoch on the right. `ChartData` is the model (tested on its
+//! own); `draw` paints it, scaled for the screen's pixel ratio.
+
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+/// Weight of the newest cost in the exponential moving average.
+const SMOOTHING: f64 = 0.05;
+/// Most points drawn per line: more cannot be told apart on a canvas.
+const MAX_DRAWN: usize = 1500;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChartData {
+    /// (iteration, cost) and its moving average.
+    pub costs: Vec<(f64, f64)>,
+    pub smoothed: Vec<(f64, f64)>,
+    /// (epoch, error %).
+    pub validation: Vec<(f64, f64)>,
+    pub test: Vec<(f64, f64)>,
+}
+
+impl ChartData {
+    pub fn push_cost(&mut self, iteration: f64, cost: f64) {
+        let average = match self.smoothed.last() {
+            Some(&(_, prev)) => prev + SMOOTHING * (cost - prev),
+            None => cost,
+        };
+        self.costs.push((iteration, cost));
+        self.smoothed.push((iteration, average));
+    }
+
+    pub fn push_validation(&mut self, epoch: f64, error_percent: f64) {
+        self.validation.push((epoch, error_percent));
+    }
+
+    pub fn push_test(&mut self, epoch: f64, error_percent: f64) {
+        self.test.push((epoch, error_percent));
+    }
+
+    pub fn clear(&mut self) {
+        *self = ChartData::default();
+    }
+}
+
+/// Round tick values covering [lo, hi], at most about `max_ticks`, on
+/// steps of 1, 2 or 5 times a power of ten.
+pub fn nice_ticks(lo: f64, hi: f64, max_ticks: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo || max_ticks == 0 {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / max_ticks as f64;
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|s| *s >= raw).unwrap_or(10.0 * power);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// [0, max] of the values, padded, never empty.
+pub fn y_range(series: &[&[(f64, f64)]]) -> (f64, f64) {
+    let max = series.iter().flat_map(|s| s.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    (0.0, if max > 0.0 { max * 1.08 } else { 1.0 })
+}
+
+/// At most `MAX_DRAWN` evenly spaced points of a series (always the last).
+pub fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_DRAWN {
+        return points.to_vec();
+    }
+    let stride = points.len().div_ceil(MAX_DRAWN);
+    let mut out: Vec<_> = points.iter().step_by(stride).copied().collect();
+    if out.last() != points.last() {
+        out.push(*points.last().unwrap());
+    }
+    out
+}
+
+struct Panel {
+    left: f64,
+    top: f64,
+    width: f64,
+    height: f64,
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Panel {
+    fn px(&self, x: f64) -> f64 {
+        self.left + (x - self.x.0) / (self.x.1 - self.x.0) * self.width
+    }
+    fn py(&self, y: f64) -> f64 {
+        self.top + self.height - (y - self.y.0) / (self.y.1 - self.y.0) * self.height
+    }
+}
+
+const INK: &str = "#334";
+const GRID: &str = "#e3e6ec";
+const COST: &str = "#4a7bd1";
+const VALID: &str = "#e07b24";
+const TEST: &str = "#2a9d5c";
+
+/// Paints the data on the canvas, sizing its backing store to the CSS size
+/// times the device pixel ratio so lines stay crisp.
+pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData) {
+    let ratio = super::window().device_pixel_ratio().max(1.0);
+    let (css_w, css_h) = (canvas.client_width().max(300) as f64, canvas.client_height().max(150) as f64);
+    let (w, h) = ((css_w * ratio).round() as u32, (css_h * ratio).round() as u32);
+    if canvas.width() != w || canvas.height() != h {
+        canvas.set_width(w);
+        canvas.set_height(h);
+    }
+    let ctx = super::pad::context_2d(canvas);
+    ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0).expect("a plain scale");
+    ctx.clear_rect(0.0, 0.0, css_w, css_h);
+    ctx.set_font("12px system-ui, sans-serif");
+
+    let half = css_w / 2.0;
+    let (ml, mr, mt, mb) = (48.0, 14.0, 28.0, 36.0);
+    let last_iter = data.costs.last().map_or(1.0, |p| p.0.max(1.0));
+    let cost = Panel {
+        left: ml,
+        top: mt,
+        width: half - ml - mr,
+        height: css_h - mt - mb,
+        x: (0.0, last_iter),
+        y: y_range(&[&data.costs]),
+    };
+    let epochs = data.validation.iter().chain(&data.test).map(|p| p.0).fold(1.0, f64::max);
+    let error = Panel {
+        left: half + ml,
+        top: mt,
+        width: half - ml - mr,
+        height: css_h - mt - mb,
+        x: (0.0, epochs),
+        y: y_range(&[&data.validation, &data.test]),
+    };
+    axes(&ctx, &cost, "iteration", "training cost");
+    axes(&ctx, &error, "epoch", "error %");
+    line(&ctx, &cost, &thin(&data.costs), "rgba(74,123,209,0.25)", 1.0, false);
+    line(&ctx, &cost, &thin(&data.smoothed), COST, 2.0, false);
+    line(&ctx, &error, &data.validation, VALID, 2.0, true);
+    line(&ctx, &error, &data.test, TEST, 2.0, true);
+    legend(&ctx, cost.left + 8.0, 16.0, &[(COST, "cost (smoothed)")]);
+    legend(&ctx, error.left + 8.0, 16.0, &[(VALID, "validation"), (TEST, "test (best model)")]);
+}
+
+fn axes(ctx: &CanvasRenderingContext2d, p: &Panel, x_label: &str, y_label: &str) {
+    ctx.set_line_width(1.0);
+    ctx.set_stroke_style_str(GRID);
+    ctx.set_fill_style_str(INK);
+    ctx.set_text_align("right");
+    ctx.set_text_baseline("middle");
+    for y in nice_ticks(p.y.0, p.y.1, 5) {
+        let py = p.py(y).round() + 0.5;
+        ctx.begin_path();
+        ctx.move_to(p.left, py);
+        ctx.line_to(p.left + p.width, py);
+        ctx.stroke();
+        let _ = ctx.fill_text(&trim(y), p.left - 6.0, py);
+    }
+    ctx.set_text_align("center");
+    ctx.set_text_baseline("top");
+    let whole = p.x.1 - p.x.0 >= 5.0;
+    for x in nice_ticks(p.x.0, p.x.1, 6).into_iter().filter(|x| !whole || x.fract() == 0.0) {
+        let px = p.px(x).round() + 0.5;
+        ctx.begin_path();
+        ctx.move_to(px, p.top + p.height);
+        ctx.line_to(px, p.top + p.height + 4.0);
+        ctx.stroke();
+        let _ = ctx.fill_text(&trim(x), px, p.top + p.height + 6.0);
+    }
+    ctx.set_stroke_style_str(INK);
+    ctx.begin_path();
+    ctx.move_to(p.left + 0.5, p.top);
+    ctx.line_to(p.left + 0.5, p.top + p.height + 0.5);
+    ctx.line_to(p.left + p.width, p.top + p.height + 0.5);
+    ctx.stroke();
+    let _ = ctx.fill_text(x_label, p.left + p.width / 2.0, p.top + p.height + 20.0);
+    ctx.save();
+    let _ = ctx.translate(p.left - 38.0, p.top + p.height / 2.0);
+    let _ = ctx.rotate(-std::f64::consts::FRAC_PI_2);
+    let _ = ctx.fill_text(y_label, 0.0, 0.0);
+    ctx.restore();
+}
+
+fn line(ctx: &CanvasRenderingContext2d, p: &Panel, points: &[(f64, f64)], color: &str, width: f64, dots: bool) {
+    ctx.set_stroke_style_str(color);
+    ctx.set_fill_style_str(color);
+    ctx.set_line_width(width);
+    ctx.begin_path();
+    for (i, &(x, y)) in points.iter().enumerate() {
+        if i == 0 {
+            ctx.move_to(p.px(x), p.py(y));
+        } else {
+            ctx.line_to(p.px(x), p.py(y));
+        }
+    }
+    ctx.stroke();
+    if dots {
+        for &(x, y) in points {
+            ctx.begin_path();
+            let _ = ctx.arc(p.px(x), p.py(y), 2.5, 0.0, std::f64::consts::TAU);
+            ctx.fill();
+        }
+    }
+}
+
+fn legend(ctx: &CanvasRenderingContext2d, mut x: f64, y: f64, entries: &[(&str, &str)]) {
+    ctx.set_text_align("left");
+    ctx.set_text_baseline("middle");
+    for (color, label) in entries {
+        ctx.set_fill_style_str(color);
+        ctx.fill_rect(x, y - 2.0, 14.0, 4.0);
+        ctx.set_fill_style_str(INK);
+        let _ = ctx.fill_text(label, x + 18.0, y);
+        x += 26.0 + ctx.measure_text(label).map_or(60.0, |m| m.width());
+    }
+}
+
+/// A tick label without float noise: 0.30000000000000004 -> "0.3".
+fn trim(v: f64) -> String {
+    let s = format!("{:.4}", v);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}

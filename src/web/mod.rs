@@ -1,0 +1,52 @@
+//! The browser shell around the core (wasm32 only).
+//!
+//! | module     | runs in       | what                                               |
+//! |------------|---------------|----------------------------------------------------|
+//! | `app`      | page          | controls, status, log; talks to the worker         |
+//! | `chart`    | page          | the live error charts: data model and drawing      |
+//! | `pad`      | page          | the drawing pad and the classification it feeds    |
+//! | `worker`   | Web Worker    | downloads MNIST, runs the core's `Trainer` in chunks |
+//! | `download` | Web Worker    | fetch with byte-level progress                     |
+//! | `protocol` | both          | the messages between page and worker               |
+
+pub mod app;
+pub mod chart;
+pub mod download;
+pub mod pad;
+pub mod protocol;
+pub mod worker;
+
+use wasm_bindgen::JsCast;
+
+pub(crate) fn window() -> web_sys::Window {
+    web_sys::window().expect("a window should exist on the page")
+}
+
+pub(crate) fn document() -> web_sys::Document {
+    window().document().expect("the page should have a document")
+}
+
+/// The element with this id, as the type the page's markup gives it.
+#[track_caller]
+pub(crate) fn element<T: JsCast>(id: &str) -> T {
+    document()
+        .get_element_by_id(id)
+        .unwrap_or_else(|| panic!("#{id} should exist"))
+        .dyn_into::<T>()
+        .unwrap_or_else(|_| panic!("#{id} has an unexpected element type"))
+}
+
+/// Milliseconds, from a clock that works in the page and in workers.
+pub(crate) fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// "1m05s", "2h03m": durations for the status line.
+pub fn format_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}

@@ -1,0 +1,63 @@
+//! Tests on the real MNIST (fetched by `cargo xtask fetch-data`, which the
+//! README's test command runs first).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use lenet::train::{Event, Protocol, Trainer};
+use lenet::{LeNet5, Mnist};
+
+fn mnist() -> Mnist {
+    Mnist::load_dir(&common::mnist_dir()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_split_is_the_tutorials() {
+    let m = mnist();
+    assert_eq!((m.train.len(), m.valid.len(), m.test.len()), (50_000, 10_000, 10_000));
+    // Well-known first labels of the training file, of its 50,001st image and of the test file.
+    assert_eq!(m.train.labels[..5], [5, 0, 4, 1, 9]);
+    assert_eq!(m.test.labels[..5], [7, 2, 1, 0, 4]);
+    let mut counts = [0usize; 10];
+    m.test.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    assert_eq!(counts, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    let mut x = vec![0.0; 784];
+    m.train.batch(&mut x, 0, 1);
+    assert!(x.iter().all(|&v| (0.0..1.0).contains(&v)) && x.contains(&(255.0 / 256.0)), "pixels are value/256");
+}
+
+#[test]
+fn a_small_network_overfits_a_few_batches() {
+    let m = mnist();
+    let mut model = LeNet5::new(1);
+    let (n, mut x) = (100, vec![0.0; 100 * 784]);
+    let labels = m.train.batch(&mut x, 0, n).to_vec();
+    let first = model.loss_and_grad(&x, &labels);
+    let mut last = first;
+    for _ in 0..60 {
+        last = model.loss_and_grad(&x, &labels);
+        lenet::sgd::sgd_step(&mut model.params, &model.grads, 0.2);
+    }
+    assert!((first - 10f32.ln()).abs() < 1e-4, "zero output layer: the first loss is ln 10, got {first}");
+    assert!(last < 0.1, "loss after 60 steps on 100 images: {last}");
+    assert_eq!(model.count_errors(&x, &labels), 0, "every training image learnt");
+}
+
+#[test]
+fn the_tutorial_protocol_learns_on_real_data() {
+    // The tutorial's settings on its data, cut to 10 minibatches: the error
+    // of the untrained model (about 90 %) must fall well below it.
+    let mut m = mnist();
+    m.train = m.train.slice(0, 5_000);
+    m.valid = m.valid.slice(0, 1_000);
+    m.test = m.test.slice(0, 1_000);
+    let mut trainer = Trainer::new(Protocol { epochs: 1, ..Protocol::tutorial() }, m).unwrap();
+    let mut validation = None;
+    trainer.run(|_, e| {
+        if let Event::Validated { error, .. } = e {
+            validation = Some(*error)
+        }
+    });
+    let error = validation.expect("validated once, at the end of the epoch");
+    assert!(error < 0.6, "validation error after 10 minibatches: {error}");
+}
