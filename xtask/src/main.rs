@@ -186,13 +186,56 @@ fn serve(args: &[String]) -> Result {
 }
 
 fn test() -> Result {
+    let mut tally = Tally::default();
     step("native tests (cargo test)");
-    run(Command::new("cargo").args(["test", "--workspace", "--release"]))?;
-    step("weights file opens in Python's safetensors");
+    tally.run(Command::new("cargo").args(["test", "--workspace", "--release"]))?;
+    step("weights file: train one epoch, open it in Python's safetensors, evaluate it");
     safetensors_check()?;
+    tally.passed += 1;
     step("browser tests (wasm-pack test --headless --firefox)");
-    run(Command::new("wasm-pack").args(["test", "--headless", "--firefox", "--release", "--mode", "no-install"]))?;
+    tally.run(Command::new("wasm-pack").args(["test", "--headless", "--firefox", "--release", "--mode", "no-install"]))?;
+    step("end-to-end: build the app, drive it in headless Chromium and Firefox");
+    run(Command::new("trunk").args(["build", "--release", "--offline"]))?;
+    tally.run(Command::new("node").args(["tests/e2e/e2e.mjs", "chromium", "firefox"]))?;
+    // One closing line for the whole run, whatever printed last.
+    println!("\nsummary: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
+}
+
+/// Test counts read off the runners' own closing lines.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    /// Runs a test command, echoing its output and counting its results.
+    fn run(&mut self, cmd: &mut Command) -> Result {
+        use std::io::{BufRead, BufReader};
+        eprintln!("+ {cmd:?}");
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+        for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            println!("{line}");
+            // cargo's "test result: ok. 7 passed; 0 failed; ..." and the e2e's "e2e: 15 passed, 0 failed"
+            let counts = line.strip_prefix("test result: ").or_else(|| line.strip_prefix("e2e: "));
+            if let Some(counts) = counts {
+                let number = |word: &str| {
+                    let at = counts.find(word)?;
+                    counts[..at].split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).last()?.parse::<usize>().ok()
+                };
+                self.passed += number(" passed").unwrap_or(0);
+                self.failed += number(" failed").unwrap_or(0);
+            }
+        }
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{cmd:?} failed ({status})"))
+        }
+    }
 }
 
 /// Trains briefly with the command line, opens its weights file in Python's

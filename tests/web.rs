@@ -1,0 +1,176 @@
+//! The browser shell's pieces, in a real browser (`wasm-pack test`): the
+//! worker message protocol, the chart's data model and drawing, and the
+//! pad's ink extraction feeding the core's preprocessing.
+#![cfg(target_arch = "wasm32")]
+
+use lenet::web::chart::{draw, nice_ticks, thin, y_range, ChartData};
+use lenet::web::protocol::*;
+use lenet::web::{app, format_duration, pad};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+use web_sys::HtmlCanvasElement;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn settings() -> Settings {
+    Settings { learning_rate: 0.05, batch_size: 20, epochs: 3, seed: 7 }
+}
+
+#[wasm_bindgen_test]
+fn every_message_survives_the_trip() {
+    let to_worker = [
+        ToWorker::Load { data_url: "data/".into() },
+        ToWorker::Start { settings: settings(), data_url: "https://example.test/mnist/".into() },
+        ToWorker::Pause,
+        ToWorker::Resume,
+        ToWorker::Stop,
+    ];
+    for m in to_worker {
+        assert_eq!(decode::<ToWorker>(encode(&m)).unwrap(), m);
+    }
+    let progress = Progress {
+        epoch: 2,
+        epochs: 3,
+        minibatch: 40,
+        batches_per_epoch: 2500,
+        iterations: 2540,
+        costs: vec![(2538, 0.25), (2539, 0.125)],
+        validations: vec![(1, 2.46)],
+        tests: vec![(1, 2.5)],
+        log: vec!["epoch 1, minibatch 2500/2500, validation error 2.46 %".into()],
+        images_per_second: 1234.5,
+        elapsed: 61.0,
+        best_validation: Some(2.46),
+        test_score: None,
+        evaluating: Some("test 600/10000".into()),
+    };
+    let from_worker = [
+        FromWorker::Ready,
+        FromWorker::Download { file: "t10k-labels-idx1-ubyte.gz".into(), loaded: 100.0, total: None },
+        FromWorker::DataReady { train: 50_000, valid: 10_000, test: 10_000 },
+        FromWorker::Progress(progress),
+        FromWorker::Paused,
+        FromWorker::Resumed,
+        FromWorker::Stopped,
+        FromWorker::Finished { reason: "patience".into(), best_validation: 0.0091, best_iter: 17_799, test_score: 0.0092 },
+        FromWorker::Error { message: "train-images-idx3-ubyte.gz: HTTP 404 Not Found".into() },
+    ];
+    for m in from_worker {
+        assert_eq!(decode::<FromWorker>(encode(&m)).unwrap(), m);
+    }
+}
+
+#[wasm_bindgen_test]
+fn malformed_messages_are_refused_with_a_reason() {
+    assert!(decode::<ToWorker>(JsValue::from_str("start")).is_err());
+    let unknown = js_sys::JSON::parse(r#"{"type":"Explode"}"#).unwrap();
+    assert!(decode::<ToWorker>(unknown).unwrap_err().contains("unknown variant"));
+    let missing = js_sys::JSON::parse(r#"{"type":"Start","data_url":"data/"}"#).unwrap();
+    assert!(decode::<ToWorker>(missing).unwrap_err().contains("missing field `settings`"));
+}
+
+#[wasm_bindgen_test]
+fn weights_travel_as_a_transferred_float32array() {
+    let params = [1.0f32, -2.5, 3.25];
+    let (message, transfer) = encode_weights(&params);
+    assert_eq!(transfer.length(), 1);
+    assert!(transfer.get(0).is_instance_of::<js_sys::ArrayBuffer>());
+    assert_eq!(decode_weights(&message).unwrap(), params);
+    assert_eq!(decode_weights(&encode(&FromWorker::Ready)), None);
+}
+
+#[wasm_bindgen_test]
+fn presets_are_the_cores_protocols() {
+    assert_eq!(app::preset("tutorial").unwrap().protocol(), lenet::Protocol::tutorial());
+    assert_eq!(app::preset("fast").unwrap().protocol(), lenet::Protocol::fast());
+    assert_eq!(app::preset("custom"), None);
+    assert_eq!(settings().protocol().patience, 10_000, "form settings keep the tutorial's early stopping");
+}
+
+#[wasm_bindgen_test]
+fn chart_model_smooths_ticks_and_thins() {
+    let mut data = ChartData::default();
+    data.push_cost(1.0, 2.0);
+    data.push_cost(2.0, 1.0);
+    assert_eq!(data.smoothed, [(1.0, 2.0), (2.0, 1.95)], "an exponential moving average with weight 0.05");
+    assert_eq!(nice_ticks(0.0, 2.3, 5), [0.0, 0.5, 1.0, 1.5, 2.0]);
+    assert_eq!(nice_ticks(0.0, 200.0, 6), [0.0, 50.0, 100.0, 150.0, 200.0]);
+    assert_eq!(nice_ticks(1.0, 1.0, 5), [1.0]);
+    assert_eq!(y_range(&[&[(1.0, 10.0)], &[(2.0, 5.0)]]), (0.0, 10.8));
+    assert_eq!(y_range(&[&[]]), (0.0, 1.0));
+    let many: Vec<(f64, f64)> = (0..10_000).map(|i| (i as f64, 1.0)).collect();
+    let thinned = thin(&many);
+    assert!(thinned.len() <= 1501 && thinned.last() == many.last());
+    data.clear();
+    assert_eq!(data, ChartData::default());
+    assert_eq!((format_duration(59.4), format_duration(65.0), format_duration(7380.0)), ("59s".into(), "1m05s".into(), "2h03m".into()));
+}
+
+fn canvas(width: u32, height: u32) -> HtmlCanvasElement {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let c: HtmlCanvasElement = doc.create_element("canvas").unwrap().dyn_into().unwrap();
+    c.set_width(width);
+    c.set_height(height);
+    c.style().set_property("width", &format!("{width}px")).unwrap();
+    c.style().set_property("height", &format!("{height}px")).unwrap();
+    doc.body().unwrap().append_child(&c).unwrap();
+    c
+}
+
+fn inked_pixels(c: &HtmlCanvasElement) -> usize {
+    let data = pad::context_2d(c).get_image_data(0.0, 0.0, c.width() as f64, c.height() as f64).unwrap().data();
+    data.chunks_exact(4).filter(|p| p[3] > 0).count()
+}
+
+/// Pixels within a small distance of an RGB colour.
+fn pixels_of(c: &HtmlCanvasElement, rgb: [u8; 3]) -> usize {
+    let data = pad::context_2d(c).get_image_data(0.0, 0.0, c.width() as f64, c.height() as f64).unwrap().data();
+    data.chunks_exact(4)
+        .filter(|p| p[3] > 200 && (0..3).all(|i| (p[i] as i32 - rgb[i] as i32).abs() < 24))
+        .count()
+}
+
+#[wasm_bindgen_test]
+fn chart_draws_axes_and_lines() {
+    let c = canvas(600, 240);
+    draw(&c, &ChartData::default());
+    let empty = inked_pixels(&c);
+    assert!(empty > 0, "axes and labels are drawn even with no data");
+    // Only the legend's swatches carry the series' colours so far.
+    let swatches = |c: &HtmlCanvasElement| [[0x4a, 0x7b, 0xd1], [0xe0, 0x7b, 0x24], [0x2a, 0x9d, 0x5c]].map(|rgb| pixels_of(c, rgb));
+    let before = swatches(&c);
+    assert!(before.iter().all(|&n| n > 0 && n < 80), "legend swatches only: {before:?}");
+    let mut data = ChartData::default();
+    for i in 0..200 {
+        data.push_cost(i as f64, 2.3 / (1.0 + i as f64 / 10.0));
+    }
+    data.push_validation(1.0, 9.2);
+    data.push_validation(2.0, 5.0);
+    data.push_test(1.0, 9.6);
+    draw(&c, &data);
+    let after = swatches(&c);
+    let (cost_line, validation, test) = (after[0] - before[0], after[1] - before[1], after[2] - before[2]);
+    assert!(cost_line > 300, "the smoothed cost line is drawn ({cost_line} pixels)");
+    assert!(validation > 50 && test > 10, "validation ({validation}) and test ({test}) points are drawn");
+}
+
+#[wasm_bindgen_test]
+fn a_stroke_on_a_canvas_becomes_an_mnist_image() {
+    let c = canvas(280, 280);
+    let ctx = pad::context_2d(&c);
+    ctx.set_fill_style_str("#fff");
+    ctx.fill_rect(0.0, 0.0, 280.0, 280.0);
+    assert!(lenet::preprocess::to_mnist(&pad::ink(&c), 280, 280).is_none(), "a white pad is blank");
+    ctx.set_stroke_style_str("#000");
+    ctx.set_line_width(20.0);
+    ctx.begin_path();
+    ctx.move_to(60.0, 40.0);
+    ctx.line_to(60.0, 240.0);
+    ctx.stroke();
+    let ink = pad::ink(&c);
+    assert!((ink[140 * 280 + 60] - 1.0).abs() < 1e-6 && ink[140 * 280 + 200] == 0.0);
+    let image = lenet::preprocess::to_mnist(&ink, 280, 280).unwrap();
+    let rows: Vec<usize> = (0..28).filter(|y| (0..28).any(|x| image[y * 28 + x] > 0.0)).collect();
+    assert_eq!(rows.len(), 20, "the stroke's height is scaled to 20 pixels");
+    assert_eq!((rows[0], rows[19]), (4, 23), "and centred");
+}
