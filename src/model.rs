@@ -95,7 +95,7 @@ impl Buffers {
         if batch <= self.capacity {
             return;
         }
-        let cols = conv1_shape(1).cols_len().max(conv2_shape(1).cols_len());
+        let cols = conv1_shape(1).workspace_len().max(conv2_shape(1).workspace_len());
         *self = Buffers {
             capacity: batch,
             x: vec![0.0; batch * IMAGE_LEN],

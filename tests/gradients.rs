@@ -46,7 +46,7 @@ fn conv2d_gradients() {
     let s = ConvShape { batch: 2, in_channels: 3, out_channels: 2, height: 7, width: 6, kernel: 3 };
     let (mut inp, mut weight) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
     let r = random_vec(&mut rng, s.out_len(), 1.0);
-    let mut cols = vec![0.0; s.cols_len()];
+    let mut cols = vec![0.0; s.workspace_len()];
     let (mut dinp, mut dweight) = (vec![0.0; inp.len()], vec![0.0; weight.len()]);
     conv2d_backward(Some(&mut dinp), &mut dweight, &r, &inp, &weight, &mut cols, &s);
     let mut out = vec![0.0; s.out_len()];

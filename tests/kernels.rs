@@ -130,7 +130,7 @@ mod simd128_parity {
         for s in conv_shapes() {
             let (inp, w) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
             let dout = random_vec(&mut rng, s.out_len(), 1.0);
-            let mut cols = vec![0.0; s.cols_len()];
+            let mut cols = vec![0.0; s.workspace_len()];
             let (mut a, mut b) = (vec![0.5; s.out_len()], vec![0.5; s.out_len()]);
             scalar::conv2d_forward(&mut a, &inp, &w, &mut cols, &s);
             simd128::conv2d_forward(&mut b, &inp, &w, &mut cols, &s);

@@ -52,6 +52,14 @@ impl ConvShape {
         self.in_channels * self.kernel * self.kernel * self.out_height() * self.out_width()
     }
 
+    /// Length of the workspace the convolution kernels take: the im2col
+    /// buffer, then room for one image's output gradient transposed
+    /// (OH*OW, OC) and the filter gradient transposed (C*K*K, OC).
+    pub fn workspace_len(&self) -> usize {
+        let (ckk, p) = (self.in_channels * self.kernel * self.kernel, self.out_height() * self.out_width());
+        ckk * p + p * self.out_channels + ckk * self.out_channels
+    }
+
     #[track_caller]
     pub(crate) fn check(&self, inp: usize, weight: usize, out: usize) {
         assert!(self.kernel <= self.height && self.kernel <= self.width, "kernel larger than image: {self:?}");

@@ -49,7 +49,8 @@ pub fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: u
 }
 
 /// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K), as direct loops.
-/// `cols` is the im2col workspace of the fast kernels; the reference ignores it.
+/// `cols` is the workspace (`ConvShape::workspace_len`) of the fast kernels;
+/// the reference ignores it.
 #[track_caller]
 pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], _cols: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), weight.len(), out.len());

@@ -72,15 +72,31 @@ pub fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], col
     }
 }
 
-/// dweight (OC,C*K*K) += sum over images of dout_b (OC,OH*OW) . im2col(image)^T
+/// dweight (OC,C*K*K) += sum over images of dout_b (OC,OH*OW) . im2col(image)^T,
+/// computed transposed so that the GEMM is the register-blocked `matmul`:
+/// dweight^T (C*K*K,OC) += cols (C*K*K,OH*OW) . dout_b^T (OH*OW,OC).
 #[track_caller]
-pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], cols: &mut [f32], s: &ConvShape) {
+pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], work: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), dweight.len(), dout.len());
     let (ckk, p, img_len) = conv_dims(s);
-    let cols = &mut cols[..ckk * p];
+    let oc = s.out_channels;
+    let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
+    let (dout_t, dweight_t) = rest.split_at_mut(p * oc);
+    dweight_t.fill(0.0);
     for b in 0..s.batch {
         im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
-        matmul_bt(dweight, &dout[b * s.out_channels * p..][..s.out_channels * p], cols, s.out_channels, p, ckk);
+        let d = &dout[b * oc * p..(b + 1) * oc * p];
+        for (o, row) in d.chunks_exact(p).enumerate() {
+            for (q, &v) in row.iter().enumerate() {
+                dout_t[q * oc + o] = v;
+            }
+        }
+        matmul(dweight_t, cols, dout_t, ckk, p, oc);
+    }
+    for (o, dw_row) in dweight.chunks_exact_mut(ckk).enumerate() {
+        for (q, dw) in dw_row.iter_mut().enumerate() {
+            *dw += dweight_t[q * oc + o];
+        }
     }
 }
 
@@ -122,7 +138,8 @@ fn row_block<const R: usize>(
     let a_at = |r: usize, p: usize| -> v128 {
         // SAFETY: r < R and p < k, so the index is at most
         // (i0+R-1)*row_stride + (k-1)*k_stride, inside `a` (asserted above).
-        f32x4_splat(unsafe { *a.get_unchecked((i0 + r) * row_stride + p * k_stride) })
+        // One load-and-broadcast instruction rather than a load and a splat.
+        unsafe { v128_load32_splat(a.as_ptr().add((i0 + r) * row_stride + p * k_stride) as *const u32) }
     };
     let mut j = 0;
     while j + 8 <= n {

@@ -126,7 +126,8 @@ pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData) {
         x: (0.0, last_iter),
         y: y_range(&[&data.costs]),
     };
-    let epochs = data.validation.iter().chain(&data.test).map(|p| p.0).fold(1.0, f64::max);
+    // One epoch of headroom, so the newest point is not on the frame.
+    let epochs = data.validation.iter().chain(&data.test).map(|p| p.0 + 1.0).fold(2.0, f64::max);
     let error = Panel {
         left: half + ml,
         top: mt,
@@ -161,7 +162,7 @@ fn axes(ctx: &CanvasRenderingContext2d, p: &Panel, x_label: &str, y_label: &str)
     }
     ctx.set_text_align("center");
     ctx.set_text_baseline("top");
-    let whole = p.x.1 - p.x.0 >= 5.0;
+    let whole = p.x.1 - p.x.0 >= 2.0;
     for x in nice_ticks(p.x.0, p.x.1, 6).into_iter().filter(|x| !whole || x.fract() == 0.0) {
         let px = p.px(x).round() + 0.5;
         ctx.begin_path();

@@ -8,8 +8,10 @@
 //! | `worker`   | Web Worker    | downloads MNIST, runs the core's `Trainer` in chunks |
 //! | `download` | Web Worker    | fetch with byte-level progress                     |
 //! | `protocol` | both          | the messages between page and worker               |
+//! | `bench`    | bench page    | timed training, inference and kernels              |
 
 pub mod app;
+pub mod bench;
 pub mod chart;
 pub mod download;
 pub mod pad;
@@ -36,9 +38,15 @@ pub(crate) fn element<T: JsCast>(id: &str) -> T {
         .unwrap_or_else(|_| panic!("#{id} has an unexpected element type"))
 }
 
-/// Milliseconds, from a clock that works in the page and in workers.
+/// Milliseconds from `performance.now()`, which pages, workers and Node
+/// all have as `globalThis.performance`.
 pub(crate) fn now_ms() -> f64 {
-    js_sys::Date::now()
+    thread_local! {
+        static PERFORMANCE: web_sys::Performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .expect("globalThis.performance exists")
+            .unchecked_into();
+    }
+    PERFORMANCE.with(|p| p.now())
 }
 
 /// "1m05s", "2h03m": durations for the status line.
