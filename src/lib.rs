@@ -13,6 +13,7 @@
 //! | `model`      | LeNet-5 of the Theano tutorial: parameters and buffers     |
 //! | `sgd`        | the plain SGD update                                       |
 //! | `train`      | the tutorial's protocol as a resumable state machine      |
+//! | `parallel`   | a step's chunks on model replicas, one thread each        |
 //! | `data`       | IDX parsing (raw or gzip), the 50k/10k/10k MNIST split     |
 //! | `weights`    | safetensors weight files                                   |
 //! | `preprocess` | a drawn digit turned into an MNIST-style 28x28 image       |
@@ -22,6 +23,7 @@ pub mod kernels;
 pub mod layers;
 pub mod loss;
 pub mod model;
+pub mod parallel;
 pub mod preprocess;
 pub mod rng;
 pub mod sgd;

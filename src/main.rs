@@ -19,21 +19,25 @@ mod cli {
     use std::path::PathBuf;
     use std::time::Instant;
 
-    use lenet::train::{Event, StopReason};
+    use lenet::parallel::Team;
+    use lenet::train::{count_errors, Event, StopReason};
     use lenet::{weights, LeNet5, Mnist, Protocol, Trainer};
 
     const USAGE: &str = "usage:
   lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--batch N] [--seed N]
-              [--data DIR] [--out FILE]
-  lenet evaluate FILE [--data DIR]
+              [--threads N] [--data DIR] [--out FILE]
+  lenet evaluate FILE [--threads N] [--data DIR]
+  lenet bench [--batch N] [--threads N] [--data DIR]
 
 defaults: the tutorial's protocol (lr 0.1, batch 500, 200 epochs, seed 23455),
-data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.safetensors";
+data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.safetensors,
+as many threads as cores (the weights do not depend on the thread count)";
 
     pub fn run(args: &[String]) -> Result<(), String> {
         match args.first().map(String::as_str) {
             Some("train") => train(&args[1..]),
             Some("evaluate") => evaluate(&args[1..]),
+            Some("bench") => bench(&args[1..]),
             Some("-h" | "--help") => {
                 println!("{USAGE}");
                 Ok(())
@@ -61,6 +65,10 @@ data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.sa
         value.parse().map_err(|_| format!("--{name}: {value:?} is not a valid number"))
     }
 
+    fn cores() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
     fn load_data(dir: &PathBuf) -> Result<Mnist, String> {
         println!("... loading data from {}", dir.display());
         Mnist::load_dir(dir).map_err(|e| e.to_string())
@@ -73,6 +81,7 @@ data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.sa
         }
         let mut protocol = Protocol::tutorial();
         let (mut data, mut out) = (PathBuf::from("data/mnist"), PathBuf::from("lenet5.safetensors"));
+        let mut threads = cores();
         // The preset first, so that explicit flags override it.
         if let Some((_, preset)) = flags.iter().find(|(n, _)| n == "preset") {
             protocol = match preset.as_str() {
@@ -88,6 +97,7 @@ data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.sa
                 "lr" => protocol.learning_rate = number(name, value)?,
                 "batch" => protocol.batch_size = number(name, value)?,
                 "seed" => protocol.seed = number(name, value)?,
+                "threads" => threads = number(name, value)?,
                 "data" => data = PathBuf::from(value),
                 "out" => out = PathBuf::from(value),
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
@@ -96,10 +106,15 @@ data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.sa
         let mnist = load_data(&data)?;
         println!("... building the model");
         let mut trainer = Trainer::new(protocol.clone(), mnist)?;
+        trainer.set_threads(threads);
         let n_batches = trainer.train_batches();
         println!(
-            "... training (lr {}, batch {}, {} epochs, seed {})",
-            protocol.learning_rate, protocol.batch_size, protocol.epochs, protocol.seed
+            "... training (lr {}, batch {}, {} epochs, seed {}, {} threads)",
+            protocol.learning_rate,
+            protocol.batch_size,
+            protocol.epochs,
+            protocol.seed,
+            trainer.threads()
         );
         let start = Instant::now();
         let finished = trainer.run(|_, event| match *event {
@@ -137,20 +152,70 @@ data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.sa
     fn evaluate(args: &[String]) -> Result<(), String> {
         let (flags, bare) = parse(args)?;
         let [file] = &bare[..] else { return Err(format!("evaluate takes one weights file\n{USAGE}")) };
-        let mut data = PathBuf::from("data/mnist");
+        let (mut data, mut threads) = (PathBuf::from("data/mnist"), cores());
         for (name, value) in &flags {
             match name.as_str() {
                 "data" => data = PathBuf::from(value),
+                "threads" => threads = number(name, value)?,
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
             }
         }
         let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
         let params = weights::load(&bytes).map_err(|e| format!("{file}: {e}"))?;
         let mnist = load_data(&data)?;
-        let mut model = LeNet5::from_params(params);
+        let (mut model, mut team) = (LeNet5::from_params(params), Team::new(threads));
         for (name, set) in [("validation", &mnist.valid), ("test", &mnist.test)] {
-            let errors = lenet::train::count_errors(&mut model, set, 500);
+            let errors = count_errors(&mut team, &mut model, set);
             println!("{name} error {:.2} % ({errors} of {})", errors as f64 * 100.0 / set.len() as f64, set.len());
+        }
+        Ok(())
+    }
+
+    /// Training and inference images per second on the real data, with one
+    /// thread and with `--threads` (the best of a few timed runs each).
+    fn bench(args: &[String]) -> Result<(), String> {
+        let (flags, _) = parse(args)?;
+        let (mut data, mut threads, mut batch) = (PathBuf::from("data/mnist"), cores(), 500);
+        for (name, value) in &flags {
+            match name.as_str() {
+                "data" => data = PathBuf::from(value),
+                "threads" => threads = number(name, value)?,
+                "batch" => batch = number(name, value)?,
+                _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
+            }
+        }
+        let mnist = load_data(&data)?;
+        let valid = mnist.valid.clone();
+        let best_of = |runs: usize, mut f: Box<dyn FnMut() + '_>| {
+            (0..runs)
+                .map(|_| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut counts = vec![1];
+        if threads > 1 {
+            counts.push(threads);
+        }
+        for t in counts {
+            let protocol = Protocol { batch_size: batch, ..Protocol::tutorial() };
+            let mut trainer = Trainer::new(protocol, mnist.clone())?;
+            trainer.set_threads(t);
+            let mut minibatch = || while !matches!(trainer.step(), Event::Trained { .. }) {};
+            minibatch(); // warm-up
+            let train = best_of(3, Box::new(minibatch));
+            let (mut model, mut team) = (LeNet5::new(1), Team::new(t));
+            let subset = valid.slice(0, 2000);
+            let infer = best_of(3, Box::new(|| {
+                count_errors(&mut team, &mut model, &subset);
+            }));
+            println!(
+                "native, {t} thread(s): training {:.0} images/s, inference {:.0} images/s (batch {batch})",
+                batch as f64 / train,
+                subset.len() as f64 / infer
+            );
         }
         Ok(())
     }

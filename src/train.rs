@@ -14,6 +14,7 @@
 
 use crate::data::{Dataset, Mnist};
 use crate::model::{LeNet5, IMAGE_LEN};
+use crate::parallel::Team;
 use crate::sgd::sgd_step;
 
 /// Images per `step`. A step of 50 images is about 0.66 GFLOP of training,
@@ -127,7 +128,7 @@ pub struct Trainer {
     phase: Phase,
     /// dL/dparams of the minibatch, summed over its steps.
     grad_sum: Vec<f32>,
-    x: Vec<f32>,
+    team: Team,
 }
 
 impl Trainer {
@@ -141,7 +142,7 @@ impl Trainer {
             best_params: model.params.clone(),
             grad_sum: vec![0.0; model.params.len()],
             model,
-            x: vec![0.0; protocol.batch_size.min(STEP_IMAGES) * IMAGE_LEN],
+            team: Team::new(1),
             patience: protocol.patience,
             protocol,
             data,
@@ -153,6 +154,16 @@ impl Trainer {
             iterations: 0,
             phase: Phase::Train { done: 0, loss_sum: 0.0 },
         })
+    }
+
+    /// Works on up to `threads` chunks of `STEP_IMAGES` at once (natively;
+    /// wasm32 has one thread). The weights do not depend on it.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.team = Team::new(threads);
+    }
+
+    pub fn threads(&self) -> usize {
+        self.team.size()
     }
 
     pub fn train_batches(&self) -> usize {
@@ -198,16 +209,28 @@ impl Trainer {
 
     fn train_step(&mut self, done: usize, loss_sum: f64) -> Event {
         let b = self.protocol.batch_size;
-        let count = STEP_IMAGES.min(b - done);
-        let labels = self.data.train.batch(&mut self.x, self.minibatch * b + done, count);
-        let loss = self.model.loss_and_grad(&self.x[..count * IMAGE_LEN], labels);
-        // The minibatch's loss is the mean over its images: each step's mean
-        // gradient counts count/b of it.
-        let share = count as f32 / b as f32;
-        for (sum, g) in self.grad_sum.iter_mut().zip(&self.model.grads) {
-            *sum = if done == 0 { g * share } else { *sum + g * share };
+        let per = STEP_IMAGES.min(b);
+        let chunks = self.team.size().min((b - done).div_ceil(per));
+        let (first, train) = (self.minibatch * b + done, &self.data.train);
+        let losses = self.team.run(&mut self.model, chunks, |model, x, i| {
+            let count = per.min(b - done - i * per);
+            let labels = train.batch(x, first + i * per, count);
+            (model.loss_and_grad(&x[..count * IMAGE_LEN], labels), count)
+        });
+        // The minibatch's loss is the mean over its images: each chunk's
+        // mean gradient counts count/b of it. Chunk order, whatever the threads.
+        let mut count = 0;
+        let mut loss_sum = loss_sum;
+        for (i, &(loss, n)) in losses.iter().enumerate() {
+            let share = n as f32 / b as f32;
+            let first_of_batch = done + count == 0;
+            for (sum, g) in self.grad_sum.iter_mut().zip(self.team.grads(&self.model, i)) {
+                *sum = if first_of_batch { g * share } else { *sum + g * share };
+            }
+            count += n;
+            loss_sum += f64::from(loss) * n as f64;
         }
-        let (done, loss_sum) = (done + count, loss_sum + f64::from(loss) * count as f64);
+        let done = done + count;
         if done < b {
             self.phase = Phase::Train { done, loss_sum };
             return Event::Accumulated { done, total: b };
@@ -251,9 +274,15 @@ impl Trainer {
             Split::Test => &self.data.test,
         };
         let total = set.len();
-        let count = STEP_IMAGES.min(self.protocol.batch_size).min(total - done);
-        let labels = set.batch(&mut self.x, done, count);
-        let errors = errors + self.model.count_errors(&self.x[..count * IMAGE_LEN], labels);
+        let per = STEP_IMAGES.min(self.protocol.batch_size);
+        let chunks = self.team.size().min((total - done).div_ceil(per));
+        let counts = self.team.run(&mut self.model, chunks, |model, x, i| {
+            let count = per.min(total - done - i * per);
+            let labels = set.batch(x, done + i * per, count);
+            (model.count_errors(&x[..count * IMAGE_LEN], labels), count)
+        });
+        let errors = errors + counts.iter().map(|c| c.0).sum::<usize>();
+        let count: usize = counts.iter().map(|c| c.1).sum();
         let done = done + count;
         if done < total {
             self.phase = Phase::Evaluate { split, done, errors };
@@ -297,15 +326,21 @@ impl Trainer {
     }
 }
 
-/// Misclassified examples of `set`, evaluated `chunk` images at a time.
-pub fn count_errors(model: &mut LeNet5, set: &Dataset, chunk: usize) -> usize {
-    let mut x = vec![0.0; chunk * IMAGE_LEN];
+/// Misclassified examples of `set`, `STEP_IMAGES` at a time on each of
+/// the team's workers.
+pub fn count_errors(team: &mut Team, model: &mut LeNet5, set: &Dataset) -> usize {
+    let span = STEP_IMAGES * team.size();
     (0..set.len())
-        .step_by(chunk)
+        .step_by(span)
         .map(|start| {
-            let count = chunk.min(set.len() - start);
-            let labels = set.batch(&mut x, start, count);
-            model.count_errors(&x[..count * IMAGE_LEN], labels)
+            let chunks = team.size().min((set.len() - start).div_ceil(STEP_IMAGES));
+            let errors = team.run(model, chunks, |model, x, i| {
+                let first = start + i * STEP_IMAGES;
+                let count = STEP_IMAGES.min(set.len() - first);
+                let labels = set.batch(x, first, count);
+                model.count_errors(&x[..count * IMAGE_LEN], labels)
+            });
+            errors.iter().sum::<usize>()
         })
         .sum()
 }

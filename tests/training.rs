@@ -118,3 +118,25 @@ fn a_minibatch_in_several_steps_is_one_sgd_step_on_the_whole_batch() {
     common::assert_close(&trainer.model.params, &model.params, 1e-6, 1e-5);
     assert_ne!(trainer.model.params, lenet::LeNet5::new(trainer.protocol.seed).params, "the update happened");
 }
+
+#[test]
+fn threads_change_the_speed_not_the_weights() {
+    let data = noise_mnist(8, 240, 60, 60);
+    let run = |threads: usize| {
+        let mut t = Trainer::new(small(120, 2), data.clone()).unwrap();
+        t.set_threads(threads);
+        let mut validations = Vec::new();
+        t.run(|_, e| {
+            if let Event::Validated { error, .. } = e {
+                validations.push(*error)
+            }
+        });
+        (t.model.params, validations)
+    };
+    let (one, v1) = run(1);
+    for threads in [2, 3] {
+        let (many, v) = run(threads);
+        assert!(one.iter().zip(&many).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads, same bits");
+        assert_eq!(v, v1);
+    }
+}
