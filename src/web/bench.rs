@@ -110,3 +110,95 @@ pub fn kernel_profile(reps: usize) -> String {
     });
     lines
 }
+
+/// The SIMD128 ceiling of this machine and browser, in GFLOP/s: the
+/// f32x4 multiply-then-add throughput of 8 independent chains (enough to
+/// hide latency), which is all a GEMM kernel could ever reach. `iters`
+/// rounds of 8 chains x 8 flops; returns the flops done, to be timed.
+#[wasm_bindgen]
+pub fn simd_peak_flops(iters: u32) -> f64 {
+    #[cfg(target_feature = "simd128")]
+    {
+        use core::arch::wasm32::*;
+        let (x, y) = (f32x4_splat(0.999_999), f32x4_splat(1e-7));
+        let mut acc = [f32x4_splat(1.0); 8];
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = f32x4_add(f32x4_mul(*a, x), y);
+            }
+        }
+        let sum = acc.iter().fold(f32x4_splat(0.0), |s, a| f32x4_add(s, *a));
+        // Keep the result observable so the loop is not optimised away.
+        std::hint::black_box(f32x4_extract_lane::<0>(sum));
+        f64::from(iters) * 8.0 * 8.0
+    }
+    #[cfg(not(target_feature = "simd128"))]
+    {
+        let _ = iters;
+        0.0
+    }
+}
+
+/// The fast preset on real MNIST, stepped by the bench page: how long
+/// until the best model's test accuracy reaches a target.
+#[wasm_bindgen]
+pub struct TimeToAccuracy {
+    trainer: crate::train::Trainer,
+    target_error: f64,
+    reached: Option<u32>,
+}
+
+#[wasm_bindgen]
+impl TimeToAccuracy {
+    /// The four MNIST files (as `data::FILES` orders them, raw or gzip).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        train_images: &[u8],
+        train_labels: &[u8],
+        test_images: &[u8],
+        test_labels: &[u8],
+        target_error: f64,
+    ) -> Result<TimeToAccuracy, String> {
+        let names = crate::data::FILES;
+        let mnist = crate::data::Mnist::from_bytes([
+            (names[0], train_images),
+            (names[1], train_labels),
+            (names[2], test_images),
+            (names[3], test_labels),
+        ])
+        .map_err(|e| e.to_string())?;
+        let trainer = crate::train::Trainer::new(crate::train::Protocol::fast(), mnist)?;
+        Ok(TimeToAccuracy { trainer, target_error, reached: None })
+    }
+
+    /// Steps for about `ms` milliseconds. Returns true while there is more to do.
+    pub fn run(&mut self, ms: f64) -> bool {
+        use crate::train::Event;
+        let start = super::now_ms();
+        while super::now_ms() - start < ms {
+            match self.trainer.step() {
+                Event::Tested { epoch, error, .. } if error <= self.target_error && self.reached.is_none() => {
+                    self.reached = Some(epoch as u32);
+                    return false;
+                }
+                Event::Finished { .. } => return false,
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// The epoch at which the target was reached, if it was.
+    pub fn reached_at_epoch(&self) -> Option<u32> {
+        self.reached
+    }
+
+    /// The best model's test error so far (a fraction).
+    pub fn test_error(&self) -> f64 {
+        self.trainer.test_score
+    }
+
+    pub fn iterations(&self) -> usize {
+        self.trainer.iterations()
+    }
+}

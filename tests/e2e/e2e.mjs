@@ -7,15 +7,12 @@
 //
 // usage: node tests/e2e/e2e.mjs [chromium] [firefox]
 
-import { spawn } from "node:child_process";
-import { createServer } from "node:http";
-import { readFile, mkdir, writeFile } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
+import { BROWSERS, serve, sleep } from "./webdriver.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DIST = join(ROOT, "dist");
 const OUT = join(ROOT, "target/e2e");
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css", ".gz": "application/gzip" };
 
 let passed = 0, failed = 0;
 function check(ok, what) {
@@ -23,87 +20,6 @@ function check(ok, what) {
   else { failed++; console.log(`  FAIL ${what}`); }
   return ok;
 }
-
-function serve() {
-  const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "");
-    const file = join(DIST, path === "" ? "index.html" : path);
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
-      res.end(body);
-    } catch {
-      res.writeHead(404); res.end("not found");
-    }
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Driver {
-  constructor(command, args, port) { this.port = port; this.proc = spawn(command, args, { stdio: "ignore" }); }
-  async call(method, path, body) {
-    const res = await fetch(`http://127.0.0.1:${this.port}${path}`, {
-      method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await res.json();
-    if (json.value && json.value.error) throw new Error(`${method} ${path}: ${json.value.error}: ${json.value.message}`);
-    return json.value;
-  }
-  async start(capabilities) {
-    for (let i = 0; i < 100; i++) {
-      try { if ((await this.call("GET", "/status")).ready) break; } catch { /* not up yet */ }
-      await sleep(100);
-    }
-    const session = await this.call("POST", "/session", { capabilities: { alwaysMatch: capabilities } });
-    this.session = `/session/${session.sessionId}`;
-    await this.call("POST", `${this.session}/timeouts`, { script: 30000 });
-  }
-  s(path, method = "GET", body) { return this.call(method, `${this.session}${path}`, body); }
-  go(url) { return this.s("/url", "POST", { url }); }
-  js(script, ...args) { return this.s("/execute/sync", "POST", { script, args }); }
-  async element(css) { const e = await this.s("/element", "POST", { using: "css selector", value: css }); return e; }
-  async click(css) { const e = await this.element(css); await this.s(`/element/${Object.values(e)[0]}/click`, "POST", {}); }
-  attr(id, name) { return this.js(`return document.getElementById(arguments[0]).getAttribute(arguments[1])`, id, name); }
-  async waitFor(what, fn, timeoutMs) {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const v = await fn();
-      if (v) return v;
-      await sleep(250);
-    }
-    throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-  }
-  async screenshot(name) {
-    const png = await this.s("/screenshot");
-    await mkdir(OUT, { recursive: true });
-    await writeFile(join(OUT, name), Buffer.from(png, "base64"));
-  }
-  async quit() {
-    try { await this.s("", "DELETE"); } catch { /* already gone */ }
-    this.proc.kill();
-  }
-}
-
-const BROWSERS = {
-  chromium: (port) => ({
-    driver: new Driver("chromedriver", [`--port=${port}`], port),
-    capabilities: {
-      browserName: "chrome",
-      "goog:chromeOptions": {
-        binary: "/usr/bin/chromium",
-        args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-          "--disable-quic", "--disable-background-timer-throttling", "--disable-renderer-backgrounding"],
-      },
-    },
-  }),
-  firefox: (port) => ({
-    driver: new Driver("geckodriver", ["--port", String(port)], port),
-    capabilities: { browserName: "firefox", "moz:firefoxOptions": { args: ["-headless", "--width=1400", "--height=1000"] } },
-  }),
-};
 
 /// A stroke through `points` (pixels from the pad's top-left) as pointer actions.
 function stroke(padId, points) {
@@ -120,10 +36,18 @@ function stroke(padId, points) {
 
 async function runBrowser(name, base, port) {
   console.log(`\n# ${name}`);
-  const { driver, capabilities } = BROWSERS[name](port);
+  const { driver, capabilities } = BROWSERS[name](port, OUT);
   const d = driver;
   try {
     await d.start(capabilities);
+    // A data URL with nothing behind it: a clear error naming the file, and a page that still works.
+    await d.go(`${base}/?data=missing/`);
+    await d.waitFor("the download error", async () => (await d.attr("status", "data-state")) === "error", 60000);
+    const message = await d.js(`return document.getElementById("error").textContent`);
+    check(/train-images-idx3-ubyte\.gz: HTTP 404/.test(message), `a missing file is named: "${message}"`);
+    check((await d.js(`return document.getElementById("error").hidden`)) === false, "the error is shown (role=alert)");
+    check((await d.js(`return document.getElementById("train").disabled`)) === false, "Train stays available to try again");
+
     // Tutorial protocol, small batches: validation after the first epoch.
     await d.go(`${base}/?preset=fast&epochs=2`);
     await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
@@ -185,7 +109,7 @@ async function runBrowser(name, base, port) {
   }
 }
 
-const server = await serve();
+const server = await serve(DIST);
 const base = `http://127.0.0.1:${server.address().port}`;
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ["chromium", "firefox"];
 let port = 9515;

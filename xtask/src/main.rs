@@ -3,6 +3,7 @@
 //!
 //!   cargo xtask serve [trunk args]   install what is missing, fetch MNIST, `trunk serve`
 //!   cargo xtask test                 install what is missing, fetch MNIST, run every test
+//!   cargo xtask bench                the benchmark table (www/bench/results.md)
 //!   cargo xtask fetch-data           MNIST only
 //!   cargo xtask install              tools only
 //!
@@ -31,9 +32,10 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("serve") => install(true).and_then(|_| fetch_data()).and_then(|_| serve(&args[1..])),
         Some("test") => install(true).and_then(|_| fetch_data()).and_then(|_| test()),
+        Some("bench") => install(true).and_then(|_| fetch_data()).and_then(|_| bench()),
         Some("fetch-data") => fetch_data(),
         Some("install") => install(true),
-        _ => Err("usage: cargo xtask serve|test|fetch-data|install".into()),
+        _ => Err("usage: cargo xtask serve|test|bench|fetch-data|install".into()),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");
@@ -266,4 +268,40 @@ fn safetensors_check() -> Result {
     }
     eprintln!("evaluate reproduces the trained model's test error: {} %", pct(evaluated));
     Ok(())
+}
+
+/// Builds our two wasm variants and the native trainer, installs the
+/// peers from npm, then runs the benchmark page in both browsers.
+fn bench() -> Result {
+    step("our wasm builds: SIMD128 and scalar");
+    let wasm = "target/wasm32-unknown-unknown/release/lenet.wasm";
+    run(Command::new("cargo").args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"]))?;
+    run(Command::new("wasm-bindgen").args(["--target", "web", "--out-dir", "target/bench/simd", wasm]))?;
+    // RUSTFLAGS replaces .cargo/config.toml's +simd128; a target dir of its own keeps both builds cached.
+    run(Command::new("cargo")
+        .args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "--target-dir", "target/scalar"])
+        .env("RUSTFLAGS", "-C target-feature=-simd128"))?;
+    run(Command::new("wasm-bindgen").args([
+        "--target",
+        "web",
+        "--out-dir",
+        "target/bench/scalar",
+        "target/scalar/wasm32-unknown-unknown/release/lenet.wasm",
+    ]))?;
+    step("peers from npm: TensorFlow.js 4.22, ConvNetJS 0.3");
+    if !Path::new("www/bench/node_modules/@tensorflow/tfjs-backend-wasm/package.json").exists()
+        || !Path::new("www/bench/node_modules/convnetjs/package.json").exists()
+    {
+        run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir("www/bench"))?;
+    }
+    step("native (lenet bench)");
+    let native = Command::new("cargo").args(["run", "--release", "--quiet", "--", "bench"]).output().map_err(|e| e.to_string())?;
+    if !native.status.success() {
+        return Err(format!("lenet bench failed: {}", String::from_utf8_lossy(&native.stderr)));
+    }
+    let lines: String = String::from_utf8_lossy(&native.stdout).lines().filter(|l| l.starts_with("native")).map(|l| format!("{l}\n")).collect();
+    eprint!("{lines}");
+    std::fs::write("target/bench/native.txt", lines).map_err(|e| e.to_string())?;
+    step("browsers");
+    run(Command::new("node").args(["www/bench/run.mjs", "chromium", "firefox"]))
 }

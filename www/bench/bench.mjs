@@ -1,0 +1,158 @@
+// The benchmark page: LeNet-5 (the Theano tutorial's) trained and run at
+// batch 500 by our SIMD128 and scalar WebAssembly builds, TensorFlow.js
+// (cpu and wasm backends) and ConvNetJS, in this browser, one after the
+// other. Results accumulate in `window.__bench`; `window.__done` is set at
+// the end. `?tta=0` skips the time-to-accuracy run; `?only=ours|tfjs-wasm|
+// tfjs-cpu|convnet|tta` runs one part.
+
+import initSimd, * as simd from "/target/bench/simd/lenet.js";
+import initScalar, * as scalar from "/target/bench/scalar/lenet.js";
+
+const BATCH = 500;
+const params = new URLSearchParams(location.search);
+const results = (window.__bench = []);
+window.__done = false;
+const out = document.getElementById("out");
+const log = (line) => { out.textContent = (out.textContent === "running ..." ? "" : out.textContent) + line + "\n"; };
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/// Best images/s of `runs` timed calls of `f` (each handling `images`), after `warmup` calls.
+async function measure(f, images, { warmup = 2, runs = 3 } = {}) {
+  for (let i = 0; i < warmup; i++) { await f(); await tick(); }
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await f();
+    best = Math.min(best, performance.now() - t);
+    await tick();
+  }
+  return (images / best) * 1000;
+}
+
+function record(name, kind, value, note = "") {
+  results.push({ name, kind, value, note });
+  log(`${name} ${kind}: ${typeof value === "number" ? value.toFixed(1) : value} ${note}`);
+}
+
+async function ours(label, module, dir) {
+  const bench = new module.Bench(BATCH);
+  record(label, "train", await measure(() => bench.train_batch(), BATCH, { warmup: 3, runs: 3 }));
+  record(label, "infer", await measure(() => bench.infer_batch(), BATCH, { warmup: 3, runs: 5 }));
+  if (dir === "simd") {
+    module.simd_peak_flops(1e6);
+    let best = 0;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      const flops = module.simd_peak_flops(2e7);
+      best = Math.max(best, flops / ((performance.now() - t) / 1000) / 1e9);
+    }
+    record("simd128 ceiling", "gflops", best);
+    const profile = module.kernel_profile(10);
+    record("profile (ms per 50-image step)", "profile", profile.trim().replaceAll("\n", "; "));
+  }
+  bench.free();
+}
+
+function tfModel() {
+  const model = tf.sequential();
+  // Conv bias before max-pooling equals the tutorial's bias after it (max(x+b) = max(x)+b).
+  model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 20, kernelSize: 5 }));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+  model.add(tf.layers.activation({ activation: "tanh" }));
+  model.add(tf.layers.conv2d({ filters: 50, kernelSize: 5 }));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+  model.add(tf.layers.activation({ activation: "tanh" }));
+  model.add(tf.layers.flatten());
+  model.add(tf.layers.dense({ units: 500, activation: "tanh" }));
+  model.add(tf.layers.dense({ units: 10, activation: "softmax" }));
+  model.compile({ optimizer: tf.train.sgd(0.1), loss: "categoricalCrossentropy" });
+  return model;
+}
+
+async function tensorflow(backend) {
+  const label = `TensorFlow.js ${tf.version.tfjs} ${backend}`;
+  // Each measurement on its own, so that one failing says why and the other still runs.
+  const attempt = async (kind, f) => {
+    try {
+      record(label, kind, await f());
+    } catch (e) {
+      record(label, kind, "n/a", `(${e.message})`);
+    }
+  };
+  let ready = false;
+  await attempt("backend", async () => {
+    if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} could not start`);
+    await tf.ready();
+    ready = true;
+    return backend === "wasm"
+      ? `SIMD ${await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")}, threads ${await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT")}`
+      : "plain JavaScript";
+  });
+  if (!ready) return;
+  const model = tfModel();
+  const x = tf.randomUniform([BATCH, 28, 28, 1]);
+  const y = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), "int32"), 10);
+  await attempt("train", () => measure(() => model.trainOnBatch(x, y), BATCH, { warmup: 1, runs: 2 }));
+  await attempt("infer", () => measure(async () => { const p = model.predict(x); await p.data(); p.dispose(); }, BATCH, { warmup: 2, runs: 3 }));
+  model.dispose(); x.dispose(); y.dispose();
+}
+
+function convnet() {
+  const label = "ConvNetJS 0.3";
+  const net = new convnetjs.Net();
+  net.makeLayers([
+    { type: "input", out_sx: 28, out_sy: 28, out_depth: 1 },
+    { type: "conv", sx: 5, filters: 20, stride: 1, pad: 0 },
+    { type: "pool", sx: 2, stride: 2 },
+    { type: "tanh" },
+    { type: "conv", sx: 5, filters: 50, stride: 1, pad: 0 },
+    { type: "pool", sx: 2, stride: 2 },
+    { type: "tanh" },
+    { type: "fc", num_neurons: 500, activation: "tanh" },
+    { type: "softmax", num_classes: 10 },
+  ]);
+  const trainer = new convnetjs.Trainer(net, { method: "sgd", learning_rate: 0.1, batch_size: BATCH, l2_decay: 0, momentum: 0 });
+  const vols = Array.from({ length: BATCH }, () => {
+    const v = new convnetjs.Vol(28, 28, 1, 0.0);
+    for (let i = 0; i < 784; i++) v.w[i] = Math.random();
+    return v;
+  });
+  return { label, trainAll: () => vols.forEach((v, i) => trainer.train(v, i % 10)), inferAll: () => vols.forEach((v) => net.forward(v)) };
+}
+
+async function timeToAccuracy() {
+  const files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+  const bytes = await Promise.all(files.map(async (f) => new Uint8Array(await (await fetch(`/www/data/${f}.gz`)).arrayBuffer())));
+  const run = new simd.TimeToAccuracy(bytes[0], bytes[1], bytes[2], bytes[3], 0.01);
+  const start = performance.now();
+  while (run.run(100)) await tick();
+  const seconds = (performance.now() - start) / 1000;
+  const epoch = run.reached_at_epoch();
+  record("fast preset to 99 % test accuracy", "seconds", epoch === undefined ? "not reached" : seconds,
+    `(test error ${(run.test_error() * 100).toFixed(2)} %, ${run.iterations()} iterations${epoch === undefined ? "" : `, epoch ${epoch}`})`);
+}
+
+const only = params.get("only");
+const part = (name) => only === null || only === name;
+try {
+  record("browser", "agent", navigator.userAgent);
+  await initSimd({ module_or_path: "/target/bench/simd/lenet_bg.wasm" });
+  if (part("ours")) {
+    await ours("lenet SIMD128, 1 worker", simd, "simd");
+    await initScalar({ module_or_path: "/target/bench/scalar/lenet_bg.wasm" });
+    await ours("lenet scalar, 1 worker", scalar, "scalar");
+  }
+  tf.wasm.setWasmPaths("/www/bench/node_modules/@tensorflow/tfjs-backend-wasm/dist/");
+  if (part("tfjs-wasm")) await tensorflow("wasm");
+  if (part("tfjs-cpu")) await tensorflow("cpu");
+  if (part("convnet")) {
+    const c = convnet();
+    record(c.label, "train", await measure(c.trainAll, BATCH, { warmup: 1, runs: 2 }));
+    record(c.label, "infer", await measure(c.inferAll, BATCH, { warmup: 1, runs: 3 }));
+  }
+  if (part("tta") && params.get("tta") !== "0") await timeToAccuracy();
+} catch (e) {
+  record("error", "error", String(e && e.stack || e));
+}
+window.__done = true;
+log("done");

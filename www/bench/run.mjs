@@ -1,0 +1,102 @@
+// Drives www/bench/index.html in headless Chromium and Firefox over
+// WebDriver, adds the native figures (target/bench/native.txt, from
+// `lenet bench`), prints the table and writes it to www/bench/results.md.
+// Run by `cargo xtask bench`, which builds everything it loads first.
+//
+// usage: node www/bench/run.mjs [chromium] [firefox] [--only PART]
+
+import { readFile, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { BROWSERS, serve } from "../../tests/e2e/webdriver.mjs";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const TRAIN_MFLOP = 13.18; // per image: forward 2.29 M multiply-adds, backward 4.30 M
+const INFER_MFLOP = 4.59;
+
+async function runIn(name, base, port) {
+  const { driver: d, capabilities } = BROWSERS[name](port, join(ROOT, "target/bench"));
+  try {
+    // TensorFlow.js cpu and ConvNetJS hold the main thread for long stretches.
+    await d.start(capabilities, 30 * 60 * 1000);
+    const query = new URLSearchParams(only ? { only } : name === "chromium" ? {} : { tta: "0" });
+    await d.go(`${base}/www/bench/index.html?${query}`);
+    await d.waitFor("the benchmark", () => d.js("return window.__done === true"), 40 * 60 * 1000);
+    return await d.js("return window.__bench");
+  } finally {
+    await d.quit();
+  }
+}
+
+const value = (rows, name, kind) => rows.find((r) => r.name === name && r.kind === kind)?.value;
+const fmt = (v) => (typeof v === "number" ? v.toFixed(0) : v ?? "–");
+const ratio = (a, b) => (typeof a === "number" && typeof b === "number" ? `${(a / b).toFixed(1)}x` : "–");
+
+const args = process.argv.slice(2);
+const onlyAt = args.indexOf("--only");
+const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : null;
+const which = args.length ? args : ["chromium", "firefox"];
+const server = await serve(ROOT);
+const base = `http://127.0.0.1:${server.address().port}`;
+const browsers = {};
+let port = 9600;
+for (const name of which) {
+  console.error(`benchmarking in ${name} ...`);
+  browsers[name] = await runIn(name, base, port++);
+}
+server.close();
+
+const native = (await readFile(join(ROOT, "target/bench/native.txt"), "utf8")).trim().split("\n");
+const lines = [];
+const say = (s = "") => lines.push(s);
+say(`# LeNet-5 benchmark`);
+say();
+say(`Machine: ${cpus().length} cores, ${cpus()[0].model}. Batch 500, images per second, best of a few runs after warm-up.`);
+say(`Produced by \`cargo xtask bench\` on ${new Date().toISOString().slice(0, 10)}.`);
+say();
+const systems = [
+  "lenet SIMD128, 1 worker",
+  "lenet scalar, 1 worker",
+  `TensorFlow.js 4.22.0 wasm`,
+  `TensorFlow.js 4.22.0 cpu`,
+  "ConvNetJS 0.3",
+];
+say(`| system | ${which.map((b) => `${b} train | ${b} infer`).join(" | ")} |`);
+say(`|---|${which.map(() => "---:|---:").join("|")}|`);
+for (const s of systems) {
+  say(`| ${s} | ${which.map((b) => `${fmt(value(browsers[b], s, "train"))} | ${fmt(value(browsers[b], s, "infer"))}`).join(" | ")} |`);
+}
+for (const line of native) say(`| ${line.split(":")[0]} | ${line.split(":").slice(1).join(":").trim()} |`);
+say();
+say(`Ours (SIMD128, 1 worker) against each peer:`);
+say();
+for (const b of which) {
+  const ours = (k) => value(browsers[b], systems[0], k);
+  const parts = systems.slice(2).map((s) => `${s}: training ${ratio(ours("train"), value(browsers[b], s, "train"))}, inference ${ratio(ours("infer"), value(browsers[b], s, "infer"))}`);
+  const ceiling = value(browsers[b], "simd128 ceiling", "gflops");
+  const share = (img, mflop) => (typeof img === "number" && typeof ceiling === "number" ? `${((img * mflop) / 1000).toFixed(1)} GFLOP/s, ${(((img * mflop) / 1000 / ceiling) * 100).toFixed(0)} % of the measured SIMD128 ceiling of ${ceiling.toFixed(1)} GFLOP/s` : "–");
+  say(`- ${b}: ${parts.join("; ")}.`);
+  say(`  Training ${share(ours("train"), TRAIN_MFLOP)}; inference ${share(ours("infer"), INFER_MFLOP)}.`);
+  const wasmNote = value(browsers[b], "TensorFlow.js 4.22.0 wasm", "backend");
+  if (wasmNote) say(`  TensorFlow.js wasm backend: ${wasmNote}.`);
+  for (const r of browsers[b].filter((r) => r.value === "n/a")) say(`  ${r.name} ${r.kind}: not measured ${r.note}.`);
+  const profile = value(browsers[b], "profile (ms per 50-image step)", "profile");
+  if (profile) say(`  Profile, ms per 50-image step: ${profile}.`);
+}
+const tta = browsers.chromium && browsers.chromium.find((r) => r.name.startsWith("fast preset"));
+if (tta) {
+  say();
+  say(`Time to accuracy (Chromium, SIMD128, 1 worker): fast preset to 99 % test accuracy: ${fmt(tta.value)} s ${tta.note}.`);
+  const train = value(browsers.chromium, systems[0], "train"), infer = value(browsers.chromium, systems[0], "infer");
+  if (typeof train === "number") {
+    // The tutorial: 200 epochs of 50,000 images, and a validation pass (10,000) per epoch.
+    const minutes = (200 * 50000 / train + 200 * 10000 / infer) / 60;
+    say(`Projected full tutorial run (200 epochs, batch 500): ${minutes.toFixed(0)} minutes, against the tutorial's 380 minutes on its 3.4 GHz CPU.`);
+  }
+}
+const errors = Object.entries(browsers).flatMap(([b, rows]) => rows.filter((r) => r.kind === "error").map((r) => `${b}: ${r.value}`));
+if (errors.length) { say(); say(`Errors: ${errors.join("; ")}`); }
+const text = lines.join("\n") + "\n";
+// A partial run (--only) prints, but does not replace the saved table.
+if (!only) await writeFile(join(ROOT, "www/bench/results.md"), text);
+process.stdout.write(text);
