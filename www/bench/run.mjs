@@ -86,7 +86,8 @@ for (const b of which) {
 const tta = browsers.chromium && browsers.chromium.find((r) => r.name.startsWith("fast preset"));
 if (tta) {
   say();
-  say(`Time to accuracy (Chromium, SIMD128, 1 worker): fast preset to 99 % test accuracy: ${fmt(tta.value)} s ${tta.note}.`);
+  const reached = typeof tta.value === "number" ? `${tta.value.toFixed(0)} s` : tta.value;
+  say(`Time to accuracy (Chromium, SIMD128, 1 worker): fast preset to 99 % test accuracy: ${reached} ${tta.note}.`);
   const train = value(browsers.chromium, systems[0], "train"), infer = value(browsers.chromium, systems[0], "infer");
   if (typeof train === "number") {
     // The tutorial: 200 epochs of 50,000 images, and a validation pass (10,000) per epoch.

@@ -92,7 +92,7 @@ fn cargo_install(tool: &str, version_check: &[&str], wanted: Option<&str>, args:
         (None, _) => false,
     };
     if ok {
-        eprintln!("{tool}: {} (installed)", found.unwrap().trim());
+        eprintln!("{tool}: {} (installed)", found.unwrap_or_default().lines().next().unwrap_or("").trim());
         return Ok(());
     }
     run(Command::new("cargo").arg("install").args(args))
