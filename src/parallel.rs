@@ -45,7 +45,14 @@ impl Team {
         if n == 1 {
             return vec![f(lead, x0, 0)];
         }
-        run_threads(&mut self.replicas[..n - 1], lead, x0, xs, &f)
+        // A wasm32 team has one member, so only native code gets here.
+        #[cfg(not(target_arch = "wasm32"))]
+        return run_threads(&mut self.replicas[..n - 1], lead, x0, xs, &f);
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = xs;
+            unreachable!("a wasm32 team has one member")
+        }
     }
 
     /// The gradients chunk `i` left (chunk 0's are the lead's).
@@ -77,15 +84,4 @@ fn run_threads<R: Send>(
         let first = f(lead, x0, 0);
         std::iter::once(first).chain(handles.into_iter().map(|h| h.join().expect("a training thread panicked"))).collect()
     })
-}
-
-#[cfg(target_arch = "wasm32")]
-fn run_threads<R: Send>(
-    _: &mut [LeNet5],
-    _: &mut LeNet5,
-    _: &mut [f32],
-    _: &mut [Vec<f32>],
-    _: &(impl Fn(&mut LeNet5, &mut [f32], usize) -> R + Sync),
-) -> Vec<R> {
-    unreachable!("a wasm32 team has one member")
 }
