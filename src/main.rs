@@ -114,7 +114,7 @@ as many threads as cores (the weights do not depend on the thread count)";
             protocol.batch_size,
             protocol.epochs,
             protocol.seed,
-            trainer.threads()
+            trainer.width()
         );
         let start = Instant::now();
         let finished = trainer.run(|_, event| match *event {

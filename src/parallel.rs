@@ -8,6 +8,7 @@
 use crate::model::{LeNet5, IMAGE_LEN};
 use crate::train::STEP_IMAGES;
 
+#[derive(Default)]
 pub struct Team {
     /// Models for chunks 1.. (chunk 0 runs on the lead model).
     replicas: Vec<LeNet5>,
@@ -55,13 +56,10 @@ impl Team {
         }
     }
 
-    /// The gradients chunk `i` left (chunk 0's are the lead's).
-    pub fn grads<'a>(&'a self, lead: &'a LeNet5, i: usize) -> &'a [f32] {
-        if i == 0 {
-            &lead.grads
-        } else {
-            &self.replicas[i - 1].grads
-        }
+    /// The gradients chunk `i` >= 1 of the last `run` left (chunk 0's
+    /// are the lead model's).
+    pub fn grads(&self, i: usize) -> &[f32] {
+        &self.replicas[i - 1].grads
     }
 }
 

@@ -104,6 +104,74 @@ pub enum Event {
     Finished { reason: StopReason, best_validation: f64, best_iter: usize, test_score: f64 },
 }
 
+/// What the chunks of a step do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// The loss and gradient of training images.
+    Train,
+    /// Count the errors on a validation or test pass.
+    Evaluate(Split),
+}
+
+/// One step's work: examples `first..end` of the task's set, in chunks of
+/// `per` (the last may be short). Chunks are independent of each other,
+/// so threads or Web Workers can share them out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub task: Task,
+    pub first: usize,
+    pub end: usize,
+    pub per: usize,
+}
+
+impl Plan {
+    pub fn chunks(&self) -> usize {
+        (self.end - self.first).div_ceil(self.per)
+    }
+
+    /// (first example, count) of chunk `i`.
+    pub fn chunk(&self, i: usize) -> (usize, usize) {
+        let start = self.first + i * self.per;
+        assert!(start < self.end, "chunk {i} is past the plan's end");
+        (start, self.per.min(self.end - start))
+    }
+}
+
+/// What a chunk found.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// Mean loss of `count` images; the gradient is in the model's `grads`.
+    Trained { loss: f32, count: usize },
+    Counted { errors: usize, count: usize },
+}
+
+/// Works chunk `i` of `plan` on `model` (holding the trainer's
+/// parameters), with `x` as its image buffer of `STEP_IMAGES` x 784.
+pub fn work(model: &mut LeNet5, data: &Mnist, plan: &Plan, i: usize, x: &mut [f32]) -> Outcome {
+    let (first, count) = plan.chunk(i);
+    let images = &mut x[..count * IMAGE_LEN];
+    match plan.task {
+        Task::Train => {
+            let labels = data.train.batch(images, first, count);
+            Outcome::Trained { loss: model.loss_and_grad(images, labels), count }
+        }
+        Task::Evaluate(split) => {
+            let labels = data.split(split).batch(images, first, count);
+            Outcome::Counted { errors: model.count_errors(images, labels), count }
+        }
+    }
+}
+
+/// `sum (+)= share * grads`: a minibatch's gradient from its chunks'.
+pub fn accumulate(sum: &mut [f32], grads: &[f32], share: f32, first: bool) {
+    assert_eq!(sum.len(), grads.len(), "one gradient per parameter");
+    if first {
+        sum.iter_mut().zip(grads).for_each(|(s, g)| *s = g * share);
+    } else {
+        sum.iter_mut().zip(grads).for_each(|(s, g)| *s += g * share);
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
     /// `done` images of the current minibatch are in `grad_sum`, their
@@ -130,6 +198,9 @@ pub struct Trainer {
     /// dL/dparams of the minibatch, summed over its steps.
     grad_sum: Vec<f32>,
     team: Team,
+    /// Chunks per step: the threads of `team`, or the workers of a caller
+    /// that shares out the chunks itself (`share_with`).
+    width: usize,
 }
 
 impl Trainer {
@@ -144,6 +215,7 @@ impl Trainer {
             grad_sum: vec![0.0; model.params.len()],
             model,
             team: Team::new(1),
+            width: 1,
             patience: protocol.patience,
             protocol,
             data,
@@ -161,10 +233,19 @@ impl Trainer {
     /// wasm32 has one thread). The weights do not depend on it.
     pub fn set_threads(&mut self, threads: usize) {
         self.team = Team::new(threads);
+        self.width = self.team.size();
     }
 
-    pub fn threads(&self) -> usize {
-        self.team.size()
+    /// Plans steps of `workers` chunks for a caller that runs them on
+    /// workers of its own (Web Workers) through `plan`, `work`, `add` and
+    /// `finish`; `step` still works, a chunk after another.
+    pub fn share_with(&mut self, workers: usize) {
+        self.width = workers.max(1);
+    }
+
+    /// Chunks per step.
+    pub fn width(&self) -> usize {
+        self.width
     }
 
     pub fn train_batches(&self) -> usize {
@@ -188,12 +269,78 @@ impl Trainer {
         matches!(self.phase, Phase::Finished(_))
     }
 
-    /// Does the next unit of work.
+    /// Does the next unit of work: plans it, works through its chunks on
+    /// the team's threads, and adds their results in chunk order.
     pub fn step(&mut self) -> Event {
+        let Some(plan) = self.plan() else { return self.finish(None) };
+        let mut team = std::mem::take(&mut self.team);
+        let chunks = plan.chunks();
+        for round in (0..chunks).step_by(team.size()) {
+            let n = team.size().min(chunks - round);
+            let data = &self.data;
+            let outcomes = team.run(&mut self.model, n, |model, x, i| work(model, data, &plan, round + i, x));
+            for (i, outcome) in outcomes.into_iter().enumerate() {
+                self.add(&plan, outcome, (i > 0).then(|| team.grads(i)));
+            }
+        }
+        self.team = team;
+        self.finish(Some(&plan))
+    }
+
+    /// The chunks of the next step, or None when the run is over. Each
+    /// chunk can be worked anywhere (`work`) on a model holding
+    /// `self.model.params`; `add` then takes the outcomes in chunk order,
+    /// and `finish` ends the step.
+    pub fn plan(&self) -> Option<Plan> {
+        match self.phase {
+            Phase::Train { done, .. } => {
+                let b = self.protocol.batch_size;
+                // A batch that fits in one step is shared out evenly;
+                // bigger ones go in chunks of `STEP_IMAGES`, so that the
+                // sums, and the weights, do not depend on the width.
+                let per = if b <= STEP_IMAGES { b.div_ceil(self.width) } else { STEP_IMAGES };
+                let (first, batch_end) = (self.minibatch * b + done, (self.minibatch + 1) * b);
+                Some(Plan { task: Task::Train, first, end: batch_end.min(first + per * self.width), per })
+            }
+            Phase::Evaluate { split, done, .. } => {
+                let total = self.data.split(split).len();
+                Some(Plan { task: Task::Evaluate(split), first: done, end: total.min(done + STEP_IMAGES * self.width), per: STEP_IMAGES })
+            }
+            Phase::Finished(_) => None,
+        }
+    }
+
+    /// Takes the outcome of the plan's next chunk (in chunk order): for a
+    /// training chunk, its gradient is `grads`, or the trainer's own
+    /// model's if None.
+    pub fn add(&mut self, plan: &Plan, outcome: Outcome, grads: Option<&[f32]>) {
+        match (&mut self.phase, outcome) {
+            (Phase::Train { done, loss_sum }, Outcome::Trained { loss, count }) => {
+                // The minibatch's loss is the mean over its images: each
+                // chunk's mean gradient counts count/b of it.
+                let share = count as f32 / self.protocol.batch_size as f32;
+                accumulate(&mut self.grad_sum, grads.unwrap_or(&self.model.grads), share, *done == 0);
+                *done += count;
+                *loss_sum += f64::from(loss) * count as f64;
+            }
+            (Phase::Evaluate { done, errors, .. }, Outcome::Counted { errors: e, count }) => {
+                *done += count;
+                *errors += e;
+            }
+            (phase, outcome) => panic!("{outcome:?} does not fit {phase:?} (plan {plan:?})"),
+        }
+    }
+
+    /// Ends the step `add` was fed for: the SGD update once a minibatch is
+    /// whole, the verdict once a pass is.
+    pub fn finish(&mut self, plan: Option<&Plan>) -> Event {
         match self.phase.clone() {
-            Phase::Train { done, loss_sum } => self.train_step(done, loss_sum),
-            Phase::Evaluate { split, done, errors } => self.evaluate_batch(split, done, errors),
-            Phase::Finished(reason) => self.finished(reason),
+            Phase::Train { done, loss_sum } => self.finish_train(done, loss_sum),
+            Phase::Evaluate { split, done, errors } => self.finish_evaluation(split, done, errors),
+            Phase::Finished(reason) => {
+                debug_assert!(plan.is_none(), "a finished run has no plan");
+                self.finished(reason)
+            }
         }
     }
 
@@ -208,32 +355,9 @@ impl Trainer {
         }
     }
 
-    fn train_step(&mut self, done: usize, loss_sum: f64) -> Event {
+    fn finish_train(&mut self, done: usize, loss_sum: f64) -> Event {
         let b = self.protocol.batch_size;
-        let per = STEP_IMAGES.min(b);
-        let chunks = self.team.size().min((b - done).div_ceil(per));
-        let (first, train) = (self.minibatch * b + done, &self.data.train);
-        let losses = self.team.run(&mut self.model, chunks, |model, x, i| {
-            let count = per.min(b - done - i * per);
-            let labels = train.batch(x, first + i * per, count);
-            (model.loss_and_grad(&x[..count * IMAGE_LEN], labels), count)
-        });
-        // The minibatch's loss is the mean over its images: each chunk's
-        // mean gradient counts count/b of it. Chunk order, whatever the threads.
-        let mut count = 0;
-        let mut loss_sum = loss_sum;
-        for (i, &(loss, n)) in losses.iter().enumerate() {
-            let share = n as f32 / b as f32;
-            let first_of_batch = done + count == 0;
-            for (sum, g) in self.grad_sum.iter_mut().zip(self.team.grads(&self.model, i)) {
-                *sum = if first_of_batch { g * share } else { *sum + g * share };
-            }
-            count += n;
-            loss_sum += f64::from(loss) * n as f64;
-        }
-        let done = done + count;
         if done < b {
-            self.phase = Phase::Train { done, loss_sum };
             return Event::Accumulated { done, total: b };
         }
         let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations());
@@ -269,24 +393,9 @@ impl Trainer {
         }
     }
 
-    fn evaluate_batch(&mut self, split: Split, done: usize, errors: usize) -> Event {
-        let set: &Dataset = match split {
-            Split::Validation => &self.data.valid,
-            Split::Test => &self.data.test,
-        };
-        let total = set.len();
-        let per = STEP_IMAGES.min(self.protocol.batch_size);
-        let chunks = self.team.size().min((total - done).div_ceil(per));
-        let counts = self.team.run(&mut self.model, chunks, |model, x, i| {
-            let count = per.min(total - done - i * per);
-            let labels = set.batch(x, done + i * per, count);
-            (model.count_errors(&x[..count * IMAGE_LEN], labels), count)
-        });
-        let errors = errors + counts.iter().map(|c| c.0).sum::<usize>();
-        let count: usize = counts.iter().map(|c| c.1).sum();
-        let done = done + count;
+    fn finish_evaluation(&mut self, split: Split, done: usize, errors: usize) -> Event {
+        let total = self.data.split(split).len();
         if done < total {
-            self.phase = Phase::Evaluate { split, done, errors };
             return Event::Evaluating { split, done, total };
         }
         let error = errors as f64 / total as f64;

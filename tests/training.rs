@@ -13,7 +13,7 @@ fn small(batch_size: usize, epochs: usize) -> Protocol {
 
 #[test]
 fn validates_once_per_epoch_and_tests_each_new_best() {
-    let mut trainer = Trainer::new(small(10, 2), noise_mnist(1, 30, 25, 12)).unwrap();
+    let mut trainer = Trainer::new(small(10, 2), noise_mnist(1, 30, 120, 60)).unwrap();
     let mut log = Vec::new();
     let end = trainer.run(|_, e| match e {
         Event::Trained { epoch, minibatch, .. } => log.push(format!("train {epoch}.{minibatch}")),
@@ -23,9 +23,9 @@ fn validates_once_per_epoch_and_tests_each_new_best() {
         Event::Tested { epoch, minibatch, .. } => log.push(format!("test {epoch}.{minibatch}")),
         Event::Finished { reason, .. } => log.push(format!("{reason:?}")),
     });
-    // 3 minibatches an epoch; validation in 10-image steps over 25; a test
-    // pass (2 steps over 12) only after a new best.
-    let expected_start = ["train 1.0", "train 1.1", "train 1.2", "Validation 10/25", "Validation 20/25", "valid 1.3 best=true", "Test 10/12", "test 1.3", "train 2.0"];
+    // 3 minibatches an epoch; validation in 50-image steps over 120; a
+    // test pass (2 steps over 60) only after a new best.
+    let expected_start = ["train 1.0", "train 1.1", "train 1.2", "Validation 50/120", "Validation 100/120", "valid 1.3 best=true", "Test 50/60", "test 1.3", "train 2.0"];
     assert_eq!(log[..9], expected_start);
     assert_eq!(log.last().unwrap(), "Epochs");
     assert!(matches!(end, Event::Finished { reason: StopReason::Epochs, .. }));
@@ -121,22 +121,80 @@ fn a_minibatch_in_several_steps_is_one_sgd_step_on_the_whole_batch() {
 
 #[test]
 fn threads_change_the_speed_not_the_weights() {
+    // Batches over `STEP_IMAGES` go in chunks of 50 whatever the width.
     let data = noise_mnist(8, 240, 60, 60);
-    let run = |threads: usize| {
-        let mut t = Trainer::new(small(120, 2), data.clone()).unwrap();
-        t.set_threads(threads);
-        let mut validations = Vec::new();
-        t.run(|_, e| {
-            if let Event::Validated { error, .. } = e {
-                validations.push(*error)
-            }
-        });
-        (t.model.params, validations)
-    };
-    let (one, v1) = run(1);
+    let (one, v1) = run_threads(small(120, 2), &data, 1);
     for threads in [2, 3] {
-        let (many, v) = run(threads);
-        assert!(one.iter().zip(&many).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads, same bits");
+        let (many, v) = run_threads(small(120, 2), &data, threads);
+        assert!(same_bits(&one, &many), "{threads} threads, same bits");
         assert_eq!(v, v1);
     }
+}
+
+/// Runs `protocol` with its steps' chunks shared out as the Web Workers
+/// do: chunk 0 on the trainer's model, the others on models of their own
+/// that get the parameters, the outcomes added in chunk order.
+fn run_shared(protocol: Protocol, data: &lenet::data::Mnist, workers: usize) -> (Vec<f32>, Vec<f64>) {
+    use lenet::train::{work, STEP_IMAGES};
+    let mut t = Trainer::new(protocol, data.clone()).unwrap();
+    t.share_with(workers);
+    let mut helpers: Vec<lenet::LeNet5> = (1..workers).map(|_| lenet::LeNet5::new(99)).collect();
+    let mut x = vec![0.0; STEP_IMAGES * 784];
+    let mut validations = Vec::new();
+    while let Some(plan) = t.plan() {
+        assert!(plan.chunks() <= workers);
+        let own = work(&mut t.model, data, &plan, 0, &mut x);
+        t.add(&plan, own, None);
+        for i in 1..plan.chunks() {
+            let helper = &mut helpers[i - 1];
+            helper.params.copy_from_slice(&t.model.params);
+            let outcome = work(helper, data, &plan, i, &mut x);
+            t.add(&plan, outcome, Some(&helper.grads));
+        }
+        if let Event::Validated { error, .. } = t.finish(Some(&plan)) {
+            validations.push(error);
+        }
+    }
+    (t.model.params, validations)
+}
+
+fn run_threads(protocol: Protocol, data: &lenet::data::Mnist, threads: usize) -> (Vec<f32>, Vec<f64>) {
+    let mut t = Trainer::new(protocol, data.clone()).unwrap();
+    t.set_threads(threads);
+    let mut validations = Vec::new();
+    t.run(|_, e| {
+        if let Event::Validated { error, .. } = e {
+            validations.push(*error)
+        }
+    });
+    (t.model.params, validations)
+}
+
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+#[test]
+fn workers_sharing_out_chunks_train_exactly_as_threads_do() {
+    let data = noise_mnist(9, 240, 60, 60);
+    for (batch, workers) in [(120, 2), (120, 3), (20, 2), (7, 3)] {
+        let (shared, v1) = run_shared(small(batch, 2), &data, workers);
+        let (threaded, v2) = run_threads(small(batch, 2), &data, workers);
+        assert!(same_bits(&shared, &threaded), "batch {batch}, {workers} workers: same bits as {workers} threads");
+        assert_eq!(v1, v2);
+        assert_ne!(shared, lenet::LeNet5::new(small(batch, 2).seed).params, "it trained");
+    }
+}
+
+#[test]
+fn small_batches_shared_out_differ_from_one_worker_only_by_summation_order() {
+    // A batch of 20 goes to 2 workers as 10 + 10 images instead of one
+    // chunk of 20: the same SGD, summed in another order.
+    let data = noise_mnist(10, 200, 40, 40);
+    let (one, _) = run_threads(small(20, 1), &data, 1);
+    let (two, _) = run_shared(small(20, 1), &data, 2);
+    let (again, _) = run_shared(small(20, 1), &data, 2);
+    assert!(same_bits(&two, &again), "run to run, bit-identical");
+    assert!(!same_bits(&one, &two), "the chunks differ, so the rounding does");
+    common::assert_close(&one, &two, 1e-4, 1e-3);
 }

@@ -101,6 +101,14 @@ impl Mnist {
         Ok(Mnist { train: full.slice(0, TRAIN_SIZE), valid: full.slice(TRAIN_SIZE, full.len()), test })
     }
 
+    /// The validation or the test set.
+    pub fn split(&self, split: crate::train::Split) -> &Dataset {
+        match split {
+            crate::train::Split::Validation => &self.valid,
+            crate::train::Split::Test => &self.test,
+        }
+    }
+
     /// Reads the four files from `dir`, each as `NAME` or `NAME.gz`.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_dir(dir: &std::path::Path) -> Result<Mnist, DataError> {

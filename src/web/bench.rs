@@ -8,7 +8,7 @@ use crate::kernels::{imp, ConvShape};
 use crate::model::{LeNet5, IMAGE_LEN};
 use crate::rng::Rng;
 use crate::sgd::sgd_step;
-use crate::train::STEP_IMAGES;
+use crate::train::{accumulate, STEP_IMAGES};
 
 #[wasm_bindgen]
 pub struct Bench {
@@ -46,10 +46,7 @@ impl Bench {
         for start in (0..batch).step_by(STEP_IMAGES) {
             let n = STEP_IMAGES.min(batch - start);
             loss += self.model.loss_and_grad(&self.images[start * IMAGE_LEN..(start + n) * IMAGE_LEN], &self.labels[start..start + n]);
-            let share = n as f32 / batch as f32;
-            for (s, g) in self.grad_sum.iter_mut().zip(&self.model.grads) {
-                *s = if start == 0 { g * share } else { *s + g * share };
-            }
+            accumulate(&mut self.grad_sum, &self.model.grads, n as f32 / batch as f32, start == 0);
         }
         sgd_step(&mut self.model.params, &self.grad_sum, 0.01);
         loss
