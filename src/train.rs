@@ -15,7 +15,7 @@
 use crate::data::{Dataset, Mnist};
 use crate::model::{LeNet5, IMAGE_LEN};
 use crate::parallel::Team;
-use crate::sgd::sgd_step;
+use crate::sgd::{momentum_step, sgd_step};
 
 /// Images per `step`. A step of 50 images is about 0.66 GFLOP of training,
 /// a tenth of a second or two in a browser: short enough for Pause to act
@@ -27,6 +27,8 @@ pub const STEP_IMAGES: usize = 50;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Protocol {
     pub learning_rate: f32,
+    /// 0 for the tutorial's plain SGD.
+    pub momentum: f32,
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u64,
@@ -40,6 +42,7 @@ impl Protocol {
     pub fn tutorial() -> Self {
         Protocol {
             learning_rate: 0.1,
+            momentum: 0.0,
             batch_size: 500,
             epochs: 200,
             seed: 23455,
@@ -60,6 +63,9 @@ impl Protocol {
     pub fn check(&self, train_len: usize) -> Result<(), String> {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(format!("learning rate must be a positive number, got {}", self.learning_rate));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(format!("momentum must be at least 0 and below 1, got {}", self.momentum));
         }
         if self.batch_size == 0 || self.batch_size > train_len {
             return Err(format!("batch size must be between 1 and {train_len}, got {}", self.batch_size));
@@ -197,6 +203,8 @@ pub struct Trainer {
     phase: Phase,
     /// dL/dparams of the minibatch, summed over its steps.
     grad_sum: Vec<f32>,
+    /// The momentum's running sum (empty for plain SGD).
+    velocity: Vec<f32>,
     team: Team,
     /// Chunks per step: the threads of `team`, or the workers of a caller
     /// that shares out the chunks itself (`share_with`).
@@ -213,6 +221,7 @@ impl Trainer {
         Ok(Trainer {
             best_params: model.params.clone(),
             grad_sum: vec![0.0; model.params.len()],
+            velocity: if protocol.momentum > 0.0 { vec![0.0; model.params.len()] } else { Vec::new() },
             model,
             team: Team::new(1),
             width: 1,
@@ -367,7 +376,12 @@ impl Trainer {
             self.model.params.clone_from(&self.best_params);
             return Event::Trained { epoch, minibatch, iter, cost };
         }
-        sgd_step(&mut self.model.params, &self.grad_sum, self.protocol.learning_rate);
+        let (lr, mu) = (self.protocol.learning_rate, self.protocol.momentum);
+        if mu > 0.0 {
+            momentum_step(&mut self.model.params, &mut self.velocity, &self.grad_sum, lr, mu);
+        } else {
+            sgd_step(&mut self.model.params, &self.grad_sum, lr);
+        }
         self.minibatch += 1;
         self.iterations += 1;
         if (iter + 1) % self.validation_frequency() == 0 {

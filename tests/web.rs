@@ -5,15 +5,17 @@
 
 use lenet::web::chart::{draw, nice_ticks, thin, y_range, ChartData};
 use lenet::web::protocol::*;
-use lenet::web::{app, format_duration, pad};
+use lenet::web::{app, format_duration, pad, team};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::HtmlCanvasElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod common;
+
 fn settings() -> Settings {
-    Settings { learning_rate: 0.05, batch_size: 20, epochs: 3, seed: 7 }
+    Settings { learning_rate: 0.05, momentum: 0.5, batch_size: 20, epochs: 3, seed: 7 }
 }
 
 #[wasm_bindgen_test]
@@ -21,6 +23,7 @@ fn every_message_survives_the_trip() {
     let to_worker = [
         ToWorker::Load { data_url: "data/".into() },
         ToWorker::Start { settings: settings(), data_url: "https://example.test/mnist/".into() },
+        ToWorker::Serve,
         ToWorker::Pause,
         ToWorker::Resume,
         ToWorker::Stop,
@@ -173,4 +176,68 @@ fn a_stroke_on_a_canvas_becomes_an_mnist_image() {
     let rows: Vec<usize> = (0..28).filter(|y| (0..28).any(|x| image[y * 28 + x] > 0.0)).collect();
     assert_eq!(rows.len(), 20, "the stroke's height is scaled to 20 pixels");
     assert_eq!((rows[0], rows[19]), (4, 23), "and centred");
+}
+
+/// A helper served on one end of a channel, the lead's `Link` on the other.
+fn linked_helper() -> team::Link {
+    let channel = web_sys::MessageChannel::new().unwrap();
+    team::serve(channel.port2());
+    team::Link::new(channel.port1())
+}
+
+#[wasm_bindgen_test]
+async fn a_helper_works_chunks_exactly_as_the_lead_would() {
+    use lenet::train::{work, Outcome, Plan, Split, Task};
+    let data = common::noise_mnist(4, 120, 70, 30);
+    let mut link = linked_helper();
+    link.connect(&data, "noise 4").await.unwrap();
+    let mut model = lenet::LeNet5::new(5);
+    let mut x = vec![0.0; 50 * 784];
+    let mut grads = vec![0.0; model.params.len()];
+    // Training chunks 1 and 2 of images 10..110, in chunks of 40; the
+    // parameters change between them and must follow.
+    let plan = Plan { task: Task::Train, first: 10, end: 110, per: 40 };
+    for (chunk, version) in [(1, 0), (2, 1)] {
+        if version == 1 {
+            model.params.iter_mut().for_each(|p| *p *= 0.5);
+        }
+        let pending = link.send(&plan, chunk, &model.params, version).unwrap();
+        let outcome = team::receive(pending, &mut grads).await.unwrap();
+        let expected = work(&mut model, &data, &plan, chunk, &mut x);
+        assert_eq!(outcome, expected, "chunk {chunk}");
+        assert!(grads.iter().zip(&model.grads).all(|(a, b)| a.to_bits() == b.to_bits()), "chunk {chunk}: same gradient bits");
+    }
+    // An evaluation chunk: errors and count, no gradient.
+    let plan = Plan { task: Task::Evaluate(Split::Validation), first: 0, end: 70, per: 50 };
+    let outcome = team::receive(link.send(&plan, 1, &model.params, 1).unwrap(), &mut grads).await.unwrap();
+    assert_eq!(outcome, work(&mut model, &data, &plan, 1, &mut x));
+    assert!(matches!(outcome, Outcome::Counted { count: 20, .. }));
+}
+
+#[wasm_bindgen_test]
+async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
+    use lenet::train::{Plan, Task};
+    let data = common::noise_mnist(6, 60, 20, 20);
+    let mut link = linked_helper();
+    link.connect(&data, "noise 6").await.unwrap();
+    let params = lenet::LeNet5::new(1).params;
+    let mut grads = vec![0.0; params.len()];
+    let plan = Plan { task: Task::Train, first: 50, end: 100, per: 25 };
+    let err = team::receive(link.send(&plan, 1, &params, 0).unwrap(), &mut grads).await.unwrap_err();
+    assert!(err.contains("is not in a set of 60"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
+    use lenet::train::{work, Plan, Task};
+    let mut link = linked_helper();
+    let first = common::noise_mnist(7, 60, 10, 10);
+    link.connect(&first, "one").await.unwrap();
+    let second = common::noise_mnist(8, 60, 10, 10);
+    link.connect(&second, "two").await.unwrap();
+    let mut model = lenet::LeNet5::new(2);
+    let (mut x, mut grads) = (vec![0.0; 50 * 784], vec![0.0; model.params.len()]);
+    let plan = Plan { task: Task::Train, first: 0, end: 60, per: 30 };
+    let outcome = team::receive(link.send(&plan, 1, &model.params, 0).unwrap(), &mut grads).await.unwrap();
+    assert_eq!(outcome, work(&mut model, &second, &plan, 1, &mut x), "the helper trains on the second data set");
 }

@@ -50,9 +50,23 @@ pub fn preset(name: &str) -> Option<Settings> {
     }
 }
 
+/// A helper worker and whether its wasm is listening yet.
+struct Helper {
+    worker: Worker,
+    ready: bool,
+}
+
+/// The inputs a preset fills (and query parameters of the same names).
+const FORM_FIELDS: [&str; 5] = ["lr", "momentum", "batch", "epochs", "seed"];
+
+/// At most this many workers, whatever `navigator.hardwareConcurrency` says.
+pub const MAX_WORKERS: usize = 16;
+
 struct App {
     worker: Worker,
     worker_ready: bool,
+    /// Workers that share the lead's steps (`#workers` minus one).
+    helpers: Vec<Helper>,
     data_ready: bool,
     state: RunState,
     data_url: String,
@@ -81,22 +95,13 @@ pub fn start() {
     let data_url = params.get("data").map(|u| if u.ends_with('/') { u } else { u + "/" }).unwrap_or("data/".into());
     apply_query(&params);
 
-    // trunk names the worker's loader after its binary (see index.html).
-    let worker = Worker::new("./worker_loader.js").expect("workers are supported");
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| on_worker_message(e.data()));
-    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    // The worker talks to the page for the page's whole life.
-    on_message.forget();
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(|_| {
-        show_error("the training worker failed to start (see the browser console)");
-    });
-    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    on_error.forget(); // as above
+    let worker = new_worker(on_worker_message, "the training worker");
 
     APP.with(|a| {
         *a.borrow_mut() = Some(App {
             worker,
             worker_ready: false,
+            helpers: Vec::new(),
             data_ready: false,
             state: RunState::Loading,
             data_url,
@@ -114,6 +119,72 @@ pub fn start() {
     set_state(RunState::Loading);
     set_status_text("starting the training worker ...");
     request_redraw();
+}
+
+/// A training worker whose messages go to `on_message`. Helpers and the
+/// lead run the same code: the messages they get make them one or the other.
+fn new_worker(on_message: impl FnMut(JsValue) + 'static, what: &'static str) -> Worker {
+    // trunk names the worker's loader after its binary (see index.html).
+    let worker = Worker::new("./worker_loader.js").expect("workers are supported");
+    let mut on_message = on_message;
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| on_message(e.data()));
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The worker talks to the page for the page's whole life.
+    on_message.forget();
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        show_error(&format!("{what} failed (see the browser console)"));
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget(); // as above
+    worker
+}
+
+/// Makes `count` helper workers, creating or ending some as needed.
+fn ensure_helpers(count: usize) {
+    with_app(|app| {
+        for helper in app.helpers.drain(count.min(app.helpers.len())..) {
+            helper.worker.terminate();
+        }
+    });
+    while with_app(|app| app.helpers.len()) < count {
+        let index = with_app(|app| app.helpers.len());
+        let worker = new_worker(move |data| on_helper_message(index, data), "a helper worker");
+        with_app(|app| app.helpers.push(Helper { worker, ready: false }));
+    }
+}
+
+fn on_helper_message(index: usize, data: JsValue) {
+    match decode::<FromWorker>(data) {
+        Ok(FromWorker::Ready) => {
+            let start = with_app(|app| {
+                if let Some(h) = app.helpers.get_mut(index) {
+                    h.ready = true;
+                }
+                app.start_when_ready
+            });
+            if start {
+                start_training();
+            }
+        }
+        Ok(FromWorker::Error { message }) => show_error(&format!("a helper worker: {message}")),
+        Ok(_) => {}
+        Err(e) => show_error(&e),
+    }
+}
+
+/// `#workers`: a whole number from 1 to `MAX_WORKERS`.
+fn read_workers() -> Result<usize, String> {
+    let v = element::<HtmlInputElement>("workers").value();
+    match v.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("workers: {v:?} is not a whole number from 1 to {MAX_WORKERS}")),
+    }
+}
+
+/// One worker per logical core the browser reports.
+fn default_workers() -> usize {
+    let cores = window().navigator().hardware_concurrency();
+    (cores as usize).clamp(1, MAX_WORKERS)
 }
 
 fn send(message: &ToWorker) {
@@ -157,7 +228,7 @@ fn wire_controls() {
     });
     preset_select.set_onchange(Some(on_preset.as_ref().unchecked_ref()));
     on_preset.forget(); // lives as long as the page
-    for id in ["lr", "batch", "epochs", "seed"] {
+    for id in FORM_FIELDS {
         let input: HtmlInputElement = element(id);
         let on_input = Closure::<dyn FnMut()>::new(|| {
             // A value that no longer matches the preset makes it custom.
@@ -178,7 +249,9 @@ fn apply_query(params: &web_sys::UrlSearchParams) {
     let name = params.get("preset").unwrap_or_else(|| "fast".into());
     select.set_value(&name);
     fill_form(&preset(&name).unwrap_or_else(|| preset("fast").expect("fast exists")));
-    for id in ["lr", "batch", "epochs", "seed"] {
+    let workers = params.get("workers").unwrap_or_else(|| default_workers().to_string());
+    element::<HtmlInputElement>("workers").set_value(&workers);
+    for id in FORM_FIELDS {
         if let Some(v) = params.get(id) {
             element::<HtmlInputElement>(id).set_value(&v);
             if preset(&select.value()).is_some() {
@@ -190,6 +263,7 @@ fn apply_query(params: &web_sys::UrlSearchParams) {
 
 fn fill_form(s: &Settings) {
     element::<HtmlInputElement>("lr").set_value(&s.learning_rate.to_string());
+    element::<HtmlInputElement>("momentum").set_value(&s.momentum.to_string());
     element::<HtmlInputElement>("batch").set_value(&s.batch_size.to_string());
     element::<HtmlInputElement>("epochs").set_value(&s.epochs.to_string());
     element::<HtmlInputElement>("seed").set_value(&s.seed.to_string());
@@ -203,6 +277,7 @@ fn read_form() -> Result<Settings, String> {
     }
     Ok(Settings {
         learning_rate: field("lr", "learning rate")?,
+        momentum: field("momentum", "momentum")?,
         batch_size: field("batch", "batch size")?,
         epochs: field("epochs", "epochs")?,
         seed: field("seed", "seed")?,
@@ -217,10 +292,16 @@ fn start_training() {
     if let Err(e) = settings.protocol().check(crate::data::TRAIN_SIZE) {
         return show_error(&e);
     }
+    let workers = match read_workers() {
+        Ok(n) => n,
+        Err(e) => return show_error(&e),
+    };
     show_error("");
-    let (ready, data_url) = with_app(|app| (app.worker_ready, app.data_url.clone()));
+    ensure_helpers(workers - 1);
+    let (ready, data_url) = with_app(|app| (app.worker_ready && app.helpers.iter().all(|h| h.ready), app.data_url.clone()));
+    with_app(|app| app.start_when_ready = !ready);
     if !ready {
-        with_app(|app| app.start_when_ready = true);
+        set_status_text("starting the workers ...");
         return;
     }
     with_app(|app| {
@@ -229,12 +310,29 @@ fn start_training() {
     });
     element::<HtmlElement>("log").set_text_content(Some(""));
     log_line(&format!(
-        "... training (lr {}, batch {}, {} epochs, seed {})",
-        settings.learning_rate, settings.batch_size, settings.epochs, settings.seed
+        "... training (lr {}, momentum {}, batch {}, {} epochs, seed {}) on {workers} worker{}",
+        settings.learning_rate,
+        settings.momentum,
+        settings.batch_size,
+        settings.epochs,
+        settings.seed,
+        if workers == 1 { "" } else { "s" }
     ));
     set_state(RunState::Training);
     set_status_text(if with_app(|app| app.data_ready) { "starting ..." } else { "loading MNIST ..." });
-    send(&ToWorker::Start { settings, data_url });
+    // One channel per helper: the lead gets one end, the helper the other.
+    let lead_ports = js_sys::Array::new();
+    with_app(|app| {
+        for helper in &app.helpers {
+            let channel = web_sys::MessageChannel::new().expect("MessageChannel exists");
+            let transfer = js_sys::Array::of1(&channel.port2());
+            helper.worker.post_message_with_transfer(&encode(&ToWorker::Serve), &transfer).expect("the helper listens");
+            lead_ports.push(&channel.port1());
+        }
+        app.worker
+            .post_message_with_transfer(&encode(&ToWorker::Start { settings, data_url }), &lead_ports)
+            .expect("the worker listens");
+    });
     request_redraw();
 }
 
@@ -255,9 +353,11 @@ fn on_worker_message(data: JsValue) {
         FromWorker::Ready => {
             let (url, start) = with_app(|app| {
                 app.worker_ready = true;
-                (app.data_url.clone(), std::mem::take(&mut app.start_when_ready))
+                (app.data_url.clone(), app.start_when_ready)
             });
             send(&ToWorker::Load { data_url: url });
+            // Helpers started now are ready by the time Train is pressed.
+            ensure_helpers(read_workers().unwrap_or(1) - 1);
             set_status_text("loading MNIST ...");
             if start {
                 start_training();

@@ -6,6 +6,7 @@
 //! | `chart`    | page          | the live error charts: data model and drawing      |
 //! | `pad`      | page          | the drawing pad and the classification it feeds    |
 //! | `worker`   | Web Worker    | downloads MNIST, runs the core's `Trainer` in chunks |
+//! | `team`     | Web Workers   | a step's chunks shared out over helper workers     |
 //! | `download` | Web Worker    | fetch with byte-level progress                     |
 //! | `protocol` | both          | the messages between page and worker               |
 //! | `bench`    | bench page    | timed training, inference and kernels              |
@@ -16,6 +17,7 @@ pub mod chart;
 pub mod download;
 pub mod pad;
 pub mod protocol;
+pub mod team;
 pub mod worker;
 
 use wasm_bindgen::JsCast;

@@ -11,6 +11,7 @@ use crate::train::Protocol;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub learning_rate: f32,
+    pub momentum: f32,
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u32,
@@ -18,12 +19,13 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_protocol(p: &Protocol) -> Settings {
-        Settings { learning_rate: p.learning_rate, batch_size: p.batch_size, epochs: p.epochs, seed: p.seed as u32 }
+        Settings { learning_rate: p.learning_rate, momentum: p.momentum, batch_size: p.batch_size, epochs: p.epochs, seed: p.seed as u32 }
     }
 
     pub fn protocol(&self) -> Protocol {
         Protocol {
             learning_rate: self.learning_rate,
+            momentum: self.momentum,
             batch_size: self.batch_size,
             epochs: self.epochs,
             seed: u64::from(self.seed),
@@ -37,8 +39,11 @@ impl Settings {
 pub enum ToWorker {
     /// Download and parse MNIST from `data_url` (a base URL ending in '/').
     Load { data_url: String },
-    /// Start a new run (loading the data first if need be).
+    /// Start a new run (loading the data first if need be). The message's
+    /// ports, if any, lead to helper workers.
     Start { settings: Settings, data_url: String },
+    /// Be a helper of the lead at the other end of the message's port.
+    Serve,
     Pause,
     Resume,
     Stop,

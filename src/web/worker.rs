@@ -2,17 +2,25 @@
 //! core's `Trainer` in chunks of about `CHUNK_MS`, yielding to its event
 //! loop between chunks so that Pause, Resume and Stop act at once. After
 //! each chunk it posts a `Progress`, and now and then the weights.
+//!
+//! With helpers (`#workers` > 1) this worker is the lead: the page hands
+//! it one `MessagePort` per helper worker, and each step's chunks are
+//! shared out over them (see `team`). A worker told to `Serve` is a helper.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
-use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, MessagePort};
 
 use super::download::fetch_bytes;
 use super::now_ms;
 use super::protocol::{decode, encode, encode_weights, FromWorker, Progress, Settings, ToWorker};
+use super::team::{self, Link};
 use crate::data::{Mnist, FILES};
-use crate::train::{Event, Split, StopReason, Trainer};
+use crate::model::IMAGE_LEN;
+use crate::train::{work, Event, Split, StopReason, Trainer, STEP_IMAGES};
 
 /// Work per chunk: long enough that messaging costs nothing, short enough
 /// that a click on Pause is answered within a tenth of a second.
@@ -20,9 +28,13 @@ const CHUNK_MS: f64 = 60.0;
 /// How often the page gets fresh weights to classify with.
 const SHARE_WEIGHTS_MS: f64 = 1000.0;
 
-struct Session {
+/// A run in progress, owned by the task that drives it (`drive`).
+struct Run {
     trainer: Trainer,
-    paused: bool,
+    helpers: Vec<Link>,
+    /// The lead's image buffer, and where a helper's gradient lands.
+    x: Vec<f32>,
+    grads: Vec<f32>,
     /// Training time so far, pauses excluded, and training throughput.
     elapsed_ms: f64,
     images_per_second: f64,
@@ -32,18 +44,44 @@ struct Session {
     test_score: Option<f64>,
 }
 
+/// How the message handler steers a running `drive`.
+#[derive(Default)]
+struct Control {
+    paused: Cell<bool>,
+    /// Some(announce) once asked to stop; announce: post `Stopped` (a
+    /// Stop), or not (a new Start replacing the run).
+    stop: Cell<Option<bool>>,
+    /// Resolves the promise a paused run sleeps on.
+    wake: RefCell<Option<js_sys::Function>>,
+}
+
+impl Control {
+    async fn sleep(&self) {
+        let promise = js_sys::Promise::new(&mut |resolve, _| *self.wake.borrow_mut() = Some(resolve));
+        let _ = JsFuture::from(promise).await;
+    }
+
+    fn wake(&self) {
+        if let Some(resolve) = self.wake.borrow_mut().take() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
+    /// The data, while no run holds it, and the base URL it came from.
     data: Option<Mnist>,
+    source: String,
     loading: bool,
-    session: Option<Session>,
-    /// A run asked for while the data was still loading.
-    queued: Option<Settings>,
+    running: Option<Rc<Control>>,
+    /// A run asked for while the data was loading or another run ending:
+    /// its settings and its helpers' ports.
+    queued: Option<(Settings, Vec<MessagePort>)>,
 }
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
-    static TICK: Closure<dyn FnMut()> = Closure::new(tick);
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -62,9 +100,12 @@ fn post_weights(params: &[f32]) {
 /// Entry point of the worker's wasm.
 pub fn start() {
     console_error_panic_hook::set_once();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| match decode::<ToWorker>(e.data()) {
-        Ok(message) => handle(message),
-        Err(error) => post(&FromWorker::Error { message: error }),
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| {
+        let ports: Vec<MessagePort> = e.ports().iter().map(|p| p.unchecked_into()).collect();
+        match decode::<ToWorker>(e.data()) {
+            Ok(message) => handle(message, ports),
+            Err(error) => post(&FromWorker::Error { message: error }),
+        }
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler must outlive this function: it serves the worker's whole life.
@@ -72,54 +113,56 @@ pub fn start() {
     post(&FromWorker::Ready);
 }
 
-fn handle(message: ToWorker) {
+fn running() -> Option<Rc<Control>> {
+    STATE.with(|s| s.borrow().running.clone())
+}
+
+fn handle(message: ToWorker, ports: Vec<MessagePort>) {
     match message {
         ToWorker::Load { data_url } => load(data_url),
         ToWorker::Start { settings, data_url } => {
             let ready = STATE.with(|s| {
                 let mut s = s.borrow_mut();
-                // A new run: the old one's data comes back to the pool.
-                if let Some(old) = s.session.take() {
-                    s.data = Some(old.trainer.data);
-                }
-                s.queued = Some(settings);
+                s.queued = Some((settings, ports));
                 s.data.is_some()
             });
-            if ready {
+            // A run still going gives the data back when it ends, and
+            // starts the queued one then.
+            if let Some(control) = running() {
+                control.stop.set(Some(false));
+                control.wake();
+            } else if ready {
                 start_queued();
             } else {
                 load(data_url);
             }
         }
-        ToWorker::Pause => set_paused(true),
-        ToWorker::Resume => set_paused(false),
-        ToWorker::Stop => {
-            let stopped = STATE.with(|s| {
-                let mut s = s.borrow_mut();
-                s.queued = None;
-                let session = s.session.take()?;
-                s.data = Some(session.trainer.data);
-                Some(session.trainer.best_params)
-            });
-            if let Some(best) = stopped {
-                post_weights(&best);
+        ToWorker::Serve => match ports.into_iter().next() {
+            Some(port) => team::serve(port),
+            None => post(&FromWorker::Error { message: "Serve needs a MessagePort".into() }),
+        },
+        // The run posts `Paused` once it has stopped stepping.
+        ToWorker::Pause => {
+            if let Some(control) = running() {
+                control.paused.set(true);
             }
-            post(&FromWorker::Stopped);
         }
-    }
-}
-
-fn set_paused(paused: bool) {
-    let changed = STATE.with(|s| {
-        let mut s = s.borrow_mut();
-        let session = s.session.as_mut().filter(|x| !x.trainer.is_finished() && x.paused != paused)?;
-        session.paused = paused;
-        Some(())
-    });
-    if changed.is_some() {
-        post(if paused { &FromWorker::Paused } else { &FromWorker::Resumed });
-        if !paused {
-            schedule();
+        ToWorker::Resume => {
+            if let Some(control) = running().filter(|c| c.paused.get()) {
+                control.paused.set(false);
+                control.wake();
+                post(&FromWorker::Resumed);
+            }
+        }
+        ToWorker::Stop => {
+            STATE.with(|s| s.borrow_mut().queued = None);
+            match running() {
+                Some(control) => {
+                    control.stop.set(Some(true));
+                    control.wake();
+                }
+                None => post(&FromWorker::Stopped),
+            }
         }
     }
 }
@@ -128,8 +171,8 @@ fn set_paused(paused: bool) {
 fn load(data_url: String) {
     let busy = STATE.with(|s| {
         let mut s = s.borrow_mut();
-        let busy = s.loading || s.data.is_some();
-        s.loading = true;
+        let busy = s.loading || s.data.is_some() || s.running.is_some();
+        s.loading |= !busy;
         busy
     });
     if busy {
@@ -141,7 +184,11 @@ fn load(data_url: String) {
         match result {
             Ok(mnist) => {
                 post(&FromWorker::DataReady { train: mnist.train.len(), valid: mnist.valid.len(), test: mnist.test.len() });
-                STATE.with(|s| s.borrow_mut().data = Some(mnist));
+                STATE.with(|s| {
+                    let mut s = s.borrow_mut();
+                    s.data = Some(mnist);
+                    s.source = data_url;
+                });
                 start_queued();
             }
             Err(message) => {
@@ -173,62 +220,121 @@ async fn download_all(base: &str) -> Result<Mnist, String> {
     Mnist::from_bytes([f(0), f(1), f(2), f(3)]).map_err(|e| e.to_string())
 }
 
+/// Starts the queued run if the data is here and no run holds it.
 fn start_queued() {
     let started = STATE.with(|s| {
         let mut s = s.borrow_mut();
-        let settings = s.queued.take()?;
+        if s.running.is_some() || s.data.is_none() {
+            return None;
+        }
+        let (settings, ports) = s.queued.take()?;
         let data = s.data.take()?;
         let protocol = settings.protocol();
         if let Err(message) = protocol.check(data.train.len()) {
             s.data = Some(data);
             return Some(Err(message));
         }
-        let trainer = Trainer::new(protocol, data).expect("settings were checked");
-        let params = trainer.model.params.clone();
-        s.session =
-            Some(Session { trainer, paused: false, elapsed_ms: 0.0, images_per_second: 0.0, last_shared: now_ms(), done_in_batch: 0, test_score: None });
-        Some(Ok(params))
+        let mut trainer = Trainer::new(protocol, data).expect("settings were checked");
+        trainer.share_with(ports.len() + 1);
+        let run = Run {
+            grads: vec![0.0; trainer.model.params.len()],
+            trainer,
+            helpers: ports.into_iter().map(Link::new).collect(),
+            x: vec![0.0; STEP_IMAGES * IMAGE_LEN],
+            elapsed_ms: 0.0,
+            images_per_second: 0.0,
+            last_shared: now_ms(),
+            done_in_batch: 0,
+            test_score: None,
+        };
+        let control = Rc::new(Control::default());
+        s.running = Some(control.clone());
+        Some(Ok((run, control, s.source.clone())))
     });
     match started {
-        Some(Ok(params)) => {
-            post_weights(&params);
-            schedule();
-        }
+        Some(Ok((run, control, source))) => wasm_bindgen_futures::spawn_local(drive(run, control, source)),
         Some(Err(message)) => post(&FromWorker::Error { message }),
         None => {}
     }
 }
 
-fn schedule() {
-    TICK.with(|tick| {
-        scope()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), 0)
-            .expect("setTimeout works in workers");
+/// Runs a run to its end (or its stop), then gives the data back and
+/// starts whatever was queued meanwhile.
+async fn drive(mut run: Run, control: Rc<Control>, source: String) {
+    post_weights(&run.trainer.model.params);
+    if let Err(message) = train(&mut run, &control, &source).await {
+        post(&FromWorker::Error { message });
+    }
+    if control.stop.get() == Some(true) {
+        post_weights(&run.trainer.best_params);
+        post(&FromWorker::Stopped);
+    }
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.data = Some(run.trainer.data);
+        s.running = None;
     });
+    start_queued();
 }
 
-/// One chunk of training.
-fn tick() {
-    let outcome = STATE.with(|s| {
-        let mut s = s.borrow_mut();
-        let session = s.session.as_mut().filter(|x| !x.paused && !x.trainer.is_finished())?;
-        Some(run_chunk(session))
+async fn train(run: &mut Run, control: &Control, source: &str) -> Result<(), String> {
+    for link in &mut run.helpers {
+        link.connect(&run.trainer.data, source).await?;
+    }
+    loop {
+        if control.stop.get().is_some() {
+            return Ok(());
+        }
+        if control.paused.get() {
+            post(&FromWorker::Paused);
+            control.sleep().await;
+            continue;
+        }
+        let (progress, share, finished) = run_chunk(run).await?;
+        post(&FromWorker::Progress(progress));
+        if let Some(params) = share {
+            post_weights(&params);
+        }
+        if let Some(message) = finished {
+            post(&message);
+            return Ok(());
+        }
+        next_tick().await;
+    }
+}
+
+/// Lets the worker's event loop run (messages from the page among them).
+async fn next_tick() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0).expect("setTimeout works in workers");
     });
-    let Some((progress, share, finished)) = outcome else { return };
-    post(&FromWorker::Progress(progress));
-    if let Some(params) = share {
-        post_weights(&params);
+    let _ = JsFuture::from(promise).await;
+}
+
+/// One step of the trainer: chunk 0 here, the others on the helpers, the
+/// outcomes added in chunk order.
+async fn step(run: &mut Run) -> Result<Event, String> {
+    let t = &mut run.trainer;
+    let Some(plan) = t.plan() else { return Ok(t.finish(None)) };
+    // The parameters change only with an SGD step.
+    let version = t.iterations();
+    let mut pending = Vec::with_capacity(run.helpers.len());
+    for (i, link) in (1..plan.chunks()).zip(&mut run.helpers) {
+        pending.push(link.send(&plan, i, &t.model.params, version)?);
     }
-    match finished {
-        Some(message) => post(&message),
-        None => schedule(),
+    let own = work(&mut t.model, &t.data, &plan, 0, &mut run.x);
+    t.add(&plan, own, None);
+    for reply in pending {
+        let outcome = team::receive(reply, &mut run.grads).await?;
+        t.add(&plan, outcome, Some(&run.grads));
     }
+    Ok(t.finish(Some(&plan)))
 }
 
 /// Steps the trainer for about `CHUNK_MS`; returns what happened, the
 /// weights if it is time to share them, and the closing message if the
 /// run ended.
-fn run_chunk(session: &mut Session) -> (Progress, Option<Vec<f32>>, Option<FromWorker>) {
+async fn run_chunk(session: &mut Run) -> Result<(Progress, Option<Vec<f32>>, Option<FromWorker>), String> {
     let mut progress = Progress::default();
     let start = now_ms();
     let (mut train_ms, mut train_images, mut new_best) = (0.0, 0usize, false);
@@ -236,7 +342,7 @@ fn run_chunk(session: &mut Session) -> (Progress, Option<Vec<f32>>, Option<FromW
     let mut finished = None;
     while now_ms() - start < CHUNK_MS {
         let t0 = now_ms();
-        let event = session.trainer.step();
+        let event = step(session).await?;
         let dt = now_ms() - t0;
         let batches = session.trainer.train_batches();
         match &event {
@@ -251,7 +357,7 @@ fn run_chunk(session: &mut Session) -> (Progress, Option<Vec<f32>>, Option<FromW
                 train_ms += dt;
                 progress.costs.push((*iter as u32, *cost));
                 if iter % 100 == 0 {
-                    progress.log.push(format!("training @ iter = {iter} (epoch {epoch}, minibatch {})", minibatch + 1));
+                    progress.log.push(format!("training @ iter = {iter} (epoch {epoch}, minibatch {}), cost {cost}", minibatch + 1));
                 }
             }
             Event::Evaluating { split, done, total } => {
@@ -324,5 +430,5 @@ fn run_chunk(session: &mut Session) -> (Progress, Option<Vec<f32>>, Option<FromW
     } else {
         None
     };
-    (progress, share, finished)
+    Ok((progress, share, finished))
 }

@@ -1,9 +1,10 @@
 // End-to-end test of the built app (dist/) in real browsers, driven over
 // the W3C WebDriver protocol (chromedriver, geckodriver): no npm package
 // and nothing downloaded. It serves dist/ on loopback, then in each browser:
-// loads the page, trains a short run, watches the status and the chart
-// move, pauses and resumes, draws a digit with pointer actions and reads
-// the prediction. Screenshots go to target/e2e/.
+// loads the page, trains a short run (on as many workers as the browser
+// reports cores), watches the status and the chart move, pauses and
+// resumes, draws a digit with pointer actions and reads the prediction,
+// then checks that one and two workers train the same weights. Screenshots go to target/e2e/.
 //
 // usage: node tests/e2e/e2e.mjs [chromium] [firefox]
 
@@ -101,6 +102,23 @@ async function runBrowser(name, base, port) {
     await d.click("#clear");
     await d.waitFor("the cleared pad", async () => (await d.attr("prediction", "data-digit")) === null, 5000);
     check(true, "Clear empties the pad and the prediction");
+
+    // Workers share out each step's images, not the arithmetic: with
+    // batches of 100 (two chunks of 50), one and two workers give the
+    // same costs, to the bit.
+    const costAt100 = async (workers) => {
+      await d.go(`${base}/?batch=100&workers=${workers}`);
+      await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+      await d.click("#train");
+      await d.waitFor(`iteration 100 on ${workers} worker(s)`, async () => Number(await d.attr("status", "data-iterations")) > 100, 300000);
+      const log = await d.js(`return document.getElementById("log").textContent`);
+      await d.click("#stop");
+      await d.waitFor("the stop", async () => (await d.attr("status", "data-state")) === "stopped", 5000);
+      check(log.includes(`on ${workers} worker`), `the log names ${workers} worker(s)`);
+      return (log.match(/training @ iter = 100 .*cost (\S+)/) || [])[1];
+    };
+    const [one, two] = [await costAt100(1), await costAt100(2)];
+    check(one !== undefined && one === two, `one and two workers: the same cost at iteration 100 (${one} and ${two})`);
   } catch (e) {
     check(false, `${name}: ${e.message}`);
     try { await d.screenshot(`${name}-failure.png`); } catch { /* no session */ }
