@@ -209,7 +209,7 @@ impl LeNet5 {
         bias_tanh_forward(a2, p2, b2, 4 * 4);
         let h = &mut f.h[..b * HIDDEN];
         dense_forward(h, a2, w3, b3, b);
-        h.iter_mut().for_each(|v| *v = v.tanh());
+        crate::kernels::imp::tanh_inplace(h);
         let logits = &mut f.logits[..b * CLASSES];
         dense_forward(logits, h, w4, b4, b);
         softmax_forward(&mut f.probs[..b * CLASSES], logits, CLASSES);

@@ -125,6 +125,23 @@ mod simd128_parity {
     }
 
     #[wasm_bindgen_test]
+    fn tanh_matches_the_standard_library() {
+        // Across the range, past the clamp, at 0, and a length with leftovers.
+        let mut x: Vec<f32> = (-1200..=1200).map(|i| i as f32 / 100.0).collect();
+        x.extend([1e-6, -3e-5, 0.0, f32::MAX, -f32::MAX]);
+        let (mut expected, mut fast) = (x.clone(), x.clone());
+        scalar::tanh_inplace(&mut expected);
+        simd128::tanh_inplace(&mut fast);
+        for ((f, e), x) in fast.iter().zip(&expected).zip(&x) {
+            assert!((f - e).abs() <= 1e-6 * e.abs().max(1e-3), "tanh({x}) = {f}, not {e}");
+            assert!(f.abs() <= 1.0, "tanh({x}) = {f} is outside [-1, 1]");
+        }
+        let mut nan = [f32::NAN; 5];
+        simd128::tanh_inplace(&mut nan);
+        assert!(nan.iter().all(|v| v.is_nan()), "NaN stays NaN, so a diverging run is seen");
+    }
+
+    #[wasm_bindgen_test]
     fn convolutions_match_scalar() {
         let mut rng = Rng::new(14);
         for s in conv_shapes() {

@@ -52,12 +52,18 @@ impl ConvShape {
         self.in_channels * self.kernel * self.kernel * self.out_height() * self.out_width()
     }
 
+    /// OC rounded up to a multiple of 4, the SIMD width.
+    pub fn padded_out_channels(&self) -> usize {
+        self.out_channels.next_multiple_of(4)
+    }
+
     /// Length of the workspace the convolution kernels take: the im2col
     /// buffer, then room for one image's output gradient transposed
-    /// (OH*OW, OC) and the filter gradient transposed (C*K*K, OC).
+    /// (OH*OW, OC') and the filter gradient transposed (C*K*K, OC'), with
+    /// OC' the padded channel count.
     pub fn workspace_len(&self) -> usize {
         let (ckk, p) = (self.in_channels * self.kernel * self.kernel, self.out_height() * self.out_width());
-        ckk * p + p * self.out_channels + ckk * self.out_channels
+        ckk * p + (p + ckk) * self.padded_out_channels()
     }
 
     #[track_caller]

@@ -126,3 +126,8 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], _c
         }
     }
 }
+
+/// x = tanh(x), element-wise, with the standard library's tanh.
+pub fn tanh_inplace(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = v.tanh());
+}

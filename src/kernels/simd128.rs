@@ -74,28 +74,31 @@ pub fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], col
 
 /// dweight (OC,C*K*K) += sum over images of dout_b (OC,OH*OW) . im2col(image)^T,
 /// computed transposed so that the GEMM is the register-blocked `matmul`:
-/// dweight^T (C*K*K,OC) += cols (C*K*K,OH*OW) . dout_b^T (OH*OW,OC).
+/// dweight^T (C*K*K,OC') += cols (C*K*K,OH*OW) . dout_b^T (OH*OW,OC'), where
+/// OC' pads OC to a multiple of 4 with zero columns, so that no column is
+/// left to scalar code (conv2's 50 channels are 6 panels of 8 and one of 4).
 #[track_caller]
 pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], work: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), dweight.len(), dout.len());
     let (ckk, p, img_len) = conv_dims(s);
-    let oc = s.out_channels;
+    let (oc, ocp) = (s.out_channels, s.padded_out_channels());
     let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
-    let (dout_t, dweight_t) = rest.split_at_mut(p * oc);
+    let (dout_t, dweight_t) = rest.split_at_mut(p * ocp);
     dweight_t.fill(0.0);
+    dout_t.fill(0.0);
     for b in 0..s.batch {
         im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
         let d = &dout[b * oc * p..(b + 1) * oc * p];
         for (o, row) in d.chunks_exact(p).enumerate() {
             for (q, &v) in row.iter().enumerate() {
-                dout_t[q * oc + o] = v;
+                dout_t[q * ocp + o] = v;
             }
         }
-        matmul(dweight_t, cols, dout_t, ckk, p, oc);
+        matmul(dweight_t, cols, dout_t, ckk, p, ocp);
     }
     for (o, dw_row) in dweight.chunks_exact_mut(ckk).enumerate() {
         for (q, dw) in dw_row.iter_mut().enumerate() {
-            *dw += dweight_t[q * oc + o];
+            *dw += dweight_t[q * ocp + o];
         }
     }
 }
@@ -108,93 +111,133 @@ fn conv_dims(s: &ConvShape) -> (usize, usize, usize) {
 /// out (M,N) += A . b (K,N) where A[i][p] = a[i*row_stride + p*k_stride]:
 /// `matmul` (row_stride K, k_stride 1) and `matmul_at` (1, M) share it.
 /// The caller has checked out = M*N, a = M*K, b = K*N.
+///
+/// Column panels outside, row blocks inside: a panel of `b` (K x 8, 16 KB
+/// for conv2's K = 500) stays in the L1 cache while every row block of
+/// `a` passes over it.
 fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
-    let mut i = 0;
-    while i + 4 <= m {
-        row_block::<4>(out, a, row_stride, k_stride, b, i, k, n);
-        i += 4;
-    }
-    // leftovers
-    while i < m {
-        row_block::<1>(out, a, row_stride, k_stride, b, i, k, n);
-        i += 1;
-    }
-}
-
-/// Rows i0..i0+R of `gemm_strided`.
-#[inline(always)]
-fn row_block<const R: usize>(
-    out: &mut [f32],
-    a: &[f32],
-    row_stride: usize,
-    k_stride: usize,
-    b: &[f32],
-    i0: usize,
-    k: usize,
-    n: usize,
-) {
-    assert!(i0 + R <= out.len() / n.max(1) && a.len() >= (i0 + R - 1) * row_stride + (k.max(1) - 1) * k_stride + 1);
-    assert!(b.len() >= k * n && out.len() >= (i0 + R) * n);
-    let a_at = |r: usize, p: usize| -> v128 {
-        // SAFETY: r < R and p < k, so the index is at most
-        // (i0+R-1)*row_stride + (k-1)*k_stride, inside `a` (asserted above).
-        // One load-and-broadcast instruction rather than a load and a splat.
-        unsafe { v128_load32_splat(a.as_ptr().add((i0 + r) * row_stride + p * k_stride) as *const u32) }
-    };
+    assert!(m == 0 || k == 0 || a.len() > (m - 1) * row_stride + (k - 1) * k_stride);
+    assert!(b.len() >= k * n && out.len() >= m * n);
+    let mut g = Gemm { out, a, row_stride, k_stride, b, k, n };
     let mut j = 0;
     while j + 8 <= n {
-        let mut acc = [[f32x4_splat(0.0); 2]; R];
-        for p in 0..k {
-            // SAFETY: p*n + j + 8 <= k*n <= b.len(); v128_load allows unaligned addresses.
-            let (b0, b1) = unsafe {
-                let ptr = b.as_ptr().add(p * n + j);
-                (v128_load(ptr as *const v128), v128_load(ptr.add(4) as *const v128))
-            };
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let av = a_at(r, p);
-                acc_r[0] = f32x4_add(acc_r[0], f32x4_mul(av, b0));
-                acc_r[1] = f32x4_add(acc_r[1], f32x4_mul(av, b1));
-            }
-        }
-        for (r, acc_r) in acc.iter().enumerate() {
-            // SAFETY: (i0+r)*n + j + 8 <= (i0+R)*n <= out.len().
-            unsafe {
-                let ptr = out.as_mut_ptr().add((i0 + r) * n + j);
-                v128_store(ptr as *mut v128, f32x4_add(v128_load(ptr as *const v128), acc_r[0]));
-                let ptr = ptr.add(4);
-                v128_store(ptr as *mut v128, f32x4_add(v128_load(ptr as *const v128), acc_r[1]));
-            }
-        }
+        g.panel::<2>(m, j);
         j += 8;
     }
-    while j + 4 <= n {
-        let mut acc = [f32x4_splat(0.0); R];
-        for p in 0..k {
-            // SAFETY: p*n + j + 4 <= k*n <= b.len().
-            let bv = unsafe { v128_load(b.as_ptr().add(p * n + j) as *const v128) };
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                *acc_r = f32x4_add(*acc_r, f32x4_mul(a_at(r, p), bv));
-            }
-        }
-        for (r, acc_r) in acc.iter().enumerate() {
-            // SAFETY: (i0+r)*n + j + 4 <= (i0+R)*n <= out.len().
-            unsafe {
-                let ptr = out.as_mut_ptr().add((i0 + r) * n + j);
-                v128_store(ptr as *mut v128, f32x4_add(v128_load(ptr as *const v128), *acc_r));
-            }
-        }
+    if j + 4 <= n {
+        g.panel::<1>(m, j);
         j += 4;
     }
     // leftovers
-    while j < n {
-        for r in 0..R {
+    for j in j..n {
+        for i in 0..m {
             let mut acc = 0.0;
             for p in 0..k {
-                acc += a[(i0 + r) * row_stride + p * k_stride] * b[p * n + j];
+                acc += a[i * row_stride + p * k_stride] * b[p * n + j];
             }
-            out[(i0 + r) * n + j] += acc;
+            g.out_add(i * n + j, acc);
         }
-        j += 1;
+    }
+}
+
+/// The operands of `gemm_strided`, checked by it.
+struct Gemm<'a> {
+    out: &'a mut [f32],
+    a: &'a [f32],
+    row_stride: usize,
+    k_stride: usize,
+    b: &'a [f32],
+    k: usize,
+    n: usize,
+}
+
+impl Gemm<'_> {
+    /// Columns j0..j0+4V of every row, 4 rows at a time.
+    #[inline(always)]
+    fn panel<const V: usize>(&mut self, m: usize, j0: usize) {
+        let mut i = 0;
+        while i + 4 <= m {
+            self.tile::<4, V>(i, j0);
+            i += 4;
+        }
+        match m - i {
+            3 => self.tile::<3, V>(i, j0),
+            2 => self.tile::<2, V>(i, j0),
+            1 => self.tile::<1, V>(i, j0),
+            _ => {}
+        }
+    }
+
+    /// out[i0..i0+R][j0..j0+4V] += A[i0..i0+R][..] . b[..][j0..j0+4V], in
+    /// R x V accumulators: per step of k, V loads of `b`, R broadcasts of `a`.
+    #[inline(always)]
+    fn tile<const R: usize, const V: usize>(&mut self, i0: usize, j0: usize) {
+        let (k, n) = (self.k, self.n);
+        let mut acc = [[f32x4_splat(0.0); V]; R];
+        for p in 0..k {
+            let mut bv = [f32x4_splat(0.0); V];
+            for (v, b) in bv.iter_mut().enumerate() {
+                // SAFETY: p*n + j0 + 4V <= k*n <= b.len() (checked by gemm_strided).
+                *b = unsafe { v128_load(self.b.as_ptr().add(p * n + j0 + 4 * v) as *const v128) };
+            }
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                // SAFETY: i0 + r < m and p < k, so the index is at most
+                // (m-1)*row_stride + (k-1)*k_stride < a.len() (checked).
+                // One load-and-broadcast instruction, not a load and a splat.
+                let av = unsafe {
+                    v128_load32_splat(self.a.as_ptr().add((i0 + r) * self.row_stride + p * self.k_stride) as *const u32)
+                };
+                for (acc_rv, b) in acc_r.iter_mut().zip(&bv) {
+                    *acc_rv = f32x4_add(*acc_rv, f32x4_mul(av, *b));
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (v, acc_rv) in acc_r.iter().enumerate() {
+                // SAFETY: (i0+r)*n + j0 + 4v + 4 <= m*n <= out.len() (checked).
+                unsafe {
+                    let ptr = self.out.as_mut_ptr().add((i0 + r) * n + j0 + 4 * v) as *mut v128;
+                    v128_store(ptr, f32x4_add(v128_load(ptr), *acc_rv));
+                }
+            }
+        }
+    }
+
+    fn out_add(&mut self, index: usize, value: f32) {
+        self.out[index] += value;
+    }
+}
+
+/// x = tanh(x), four at a time, by the rational approximation Eigen and
+/// XLA use for f32 (odd degree-13 over even degree-6 polynomial, input
+/// clamped to +-7.905, where it reaches 1): within 4e-7 of the true tanh
+/// everywhere, against about 20 ns a call for the scalar libm tanh.
+pub fn tanh_inplace(x: &mut [f32]) {
+    const CLAMP: f32 = 7.905_311;
+    const ALPHA: [f32; 7] =
+        [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
+    const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347e-4, 1.198_258_4e-6];
+    let tanh4 = |v: v128| -> v128 {
+        let v = f32x4_pmin(f32x4_pmax(v, f32x4_splat(-CLAMP)), f32x4_splat(CLAMP));
+        let v2 = f32x4_mul(v, v);
+        let mut p = f32x4_splat(ALPHA[6]);
+        for &a in ALPHA[..6].iter().rev() {
+            p = f32x4_add(f32x4_mul(p, v2), f32x4_splat(a));
+        }
+        let mut q = f32x4_splat(BETA[3]);
+        for &b in BETA[..3].iter().rev() {
+            q = f32x4_add(f32x4_mul(q, v2), f32x4_splat(b));
+        }
+        f32x4_div(f32x4_mul(p, v), q)
+    };
+    let mut chunks = x.chunks_exact_mut(4);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 4 f32s; v128_load/store allow unaligned addresses.
+        unsafe { v128_store(c.as_mut_ptr() as *mut v128, tanh4(v128_load(c.as_ptr() as *const v128))) }
+    }
+    // leftovers, through a padded lane
+    for v in chunks.into_remainder() {
+        *v = f32x4_extract_lane::<0>(tanh4(f32x4_splat(*v)));
     }
 }
 

@@ -1,5 +1,7 @@
 //! The tutorial's non-linearity: `tanh(x + b)` with one bias per channel.
 
+use crate::kernels::imp;
+
 /// out (B,C,S) = tanh(inp (B,C,S) + bias (C)); S is the spatial size (1 for
 /// a dense layer whose bias was already added).
 pub fn bias_tanh_forward(out: &mut [f32], inp: &[f32], bias: &[f32], spatial: usize) {
@@ -10,10 +12,11 @@ pub fn bias_tanh_forward(out: &mut [f32], inp: &[f32], bias: &[f32], spatial: us
         for (c, &b) in bias.iter().enumerate() {
             let range = c * spatial..(c + 1) * spatial;
             for (o, &x) in o_img[range.clone()].iter_mut().zip(&i_img[range]) {
-                *o = (x + b).tanh();
+                *o = x + b;
             }
         }
     }
+    imp::tanh_inplace(out);
 }
 
 /// dinp += dout * (1 - out^2); dbias (C) += dinp summed over batch and space.
