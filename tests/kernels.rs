@@ -125,6 +125,22 @@ mod simd128_parity {
     }
 
     #[wasm_bindgen_test]
+    fn maxpool_matches_scalar_with_the_same_winners_on_ties() {
+        let mut rng = Rng::new(15);
+        for (planes, h, w) in [(3, 24, 24), (5, 8, 8), (2, 6, 10), (1, 9, 16)] {
+            // Values from a small set, so that windows often tie.
+            let inp: Vec<f32> = (0..planes * h * w).map(|_| (rng.uniform(2.0) * 2.0).round()).collect();
+            let len = planes * (h / 2) * (w / 2);
+            let (mut a, mut b) = (vec![0.0; len], vec![0.0; len]);
+            let (mut arg_a, mut arg_b) = (vec![9; len], vec![9; len]);
+            scalar::maxpool2x2(&mut a, &mut arg_a, &inp, planes, h, w);
+            simd128::maxpool2x2(&mut b, &mut arg_b, &inp, planes, h, w);
+            assert_eq!(a, b, "{planes}x{h}x{w} maxima");
+            assert_eq!(arg_a, arg_b, "{planes}x{h}x{w} winners");
+        }
+    }
+
+    #[wasm_bindgen_test]
     fn tanh_matches_the_standard_library() {
         // Across the range, past the clamp, at 0, and a length with leftovers.
         let mut x: Vec<f32> = (-1200..=1200).map(|i| i as f32 / 100.0).collect();

@@ -7,7 +7,7 @@
 
 use core::arch::wasm32::*;
 
-use super::{check_matmul, col2im_add, im2col, ConvShape};
+use super::{check_matmul, col2im_add, ConvShape};
 
 /// out (M,N) += a (M,K) . b (K,N)
 #[track_caller]
@@ -100,6 +100,41 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], wo
         for (q, dw) in dw_row.iter_mut().enumerate() {
             *dw += dweight_t[q * ocp + o];
         }
+    }
+}
+
+/// `super::im2col` with the rows copied four floats at a time: a row is
+/// only OW = 24 or 8 floats, and `copy_from_slice` would make each one a
+/// `memory.copy`, which costs a call into the engine.
+fn im2col(cols: &mut [f32], img: &[f32], s: &ConvShape) {
+    let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
+    let plane = s.height * w;
+    assert!(cols.len() >= s.cols_len() && img.len() >= s.in_channels * plane);
+    let mut dst = 0;
+    for c in 0..s.in_channels {
+        for ky in 0..k {
+            for kx in 0..k {
+                for oy in 0..oh {
+                    let src = c * plane + (oy + ky) * w + kx;
+                    copy_row(&mut cols[dst..dst + ow], &img[src..src + ow]);
+                    dst += ow;
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len());
+    let mut i = 0;
+    while i + 4 <= dst.len() {
+        // SAFETY: i + 4 <= len of both; v128_load/store allow unaligned addresses.
+        unsafe { v128_store(dst.as_mut_ptr().add(i) as *mut v128, v128_load(src.as_ptr().add(i) as *const v128)) }
+        i += 4;
+    }
+    for (d, s) in dst[i..].iter_mut().zip(&src[i..]) {
+        *d = *s;
     }
 }
 
@@ -205,6 +240,47 @@ impl Gemm<'_> {
 
     fn out_add(&mut self, index: usize, value: f32) {
         self.out[index] += value;
+    }
+}
+
+/// `scalar::maxpool2x2`, four windows at a time when rows are a multiple
+/// of 8 wide (LeNet-5's 24 and 8): the same comparisons in the same order,
+/// so the same maxima and the same winners on ties.
+pub fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize, h: usize, w: usize) {
+    if w % 8 != 0 {
+        return super::scalar::maxpool2x2(out, argmax, inp, planes, h, w);
+    }
+    let (oh, ow) = (h / 2, w / 2);
+    assert_eq!(inp.len(), planes * h * w, "inp must be (N,H,W)");
+    assert_eq!(out.len(), planes * oh * ow, "out must be (N,H/2,W/2)");
+    assert_eq!(argmax.len(), out.len(), "argmax must be shaped like out");
+    let even = |x: v128, y: v128| i8x16_shuffle::<0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27>(x, y);
+    let odd = |x: v128, y: v128| i8x16_shuffle::<4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31>(x, y);
+    let load = |at: usize| -> (v128, v128) {
+        // SAFETY: callers pass at + 8 <= inp.len() (a row of the plane).
+        unsafe { (v128_load(inp.as_ptr().add(at) as *const v128), v128_load(inp.as_ptr().add(at + 4) as *const v128)) }
+    };
+    for n in 0..planes {
+        for oy in 0..oh {
+            for ox in (0..ow).step_by(4) {
+                let top = n * h * w + 2 * oy * w + 2 * ox;
+                let ((t0, t1), (b0, b1)) = (load(top), load(top + w));
+                let (mut best, mut idx) = (even(t0, t1), i32x4_splat(0));
+                for (q, v) in [(1, odd(t0, t1)), (2, even(b0, b1)), (3, odd(b0, b1))] {
+                    let wins = f32x4_gt(v, best);
+                    best = v128_bitselect(v, best, wins);
+                    idx = v128_bitselect(i32x4_splat(q), idx, wins);
+                }
+                let o = (n * oh + oy) * ow + ox;
+                let bytes = u8x16_narrow_i16x8(i16x8_narrow_i32x4(idx, idx), idx);
+                assert!(o + 4 <= out.len());
+                // SAFETY: o + 4 <= out.len() = argmax.len() (asserted); unaligned stores are allowed.
+                unsafe {
+                    v128_store(out.as_mut_ptr().add(o) as *mut v128, best);
+                    v128_store32_lane::<0>(bytes, argmax.as_mut_ptr().add(o) as *mut u32);
+                }
+            }
+        }
     }
 }
 
