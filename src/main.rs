@@ -24,7 +24,7 @@ mod cli {
     use lenet::{weights, LeNet5, Mnist, Protocol, Trainer};
 
     const USAGE: &str = "usage:
-  lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--batch N] [--seed N]
+  lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--batch N] [--seed N]
               [--threads N] [--data DIR] [--out FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
   lenet bench [--batch N] [--threads N] [--data DIR]
@@ -96,6 +96,7 @@ as many threads as cores (the weights do not depend on the thread count)";
                 "epochs" => protocol.epochs = number(name, value)?,
                 "lr" => protocol.learning_rate = number(name, value)?,
                 "momentum" => protocol.momentum = number(name, value)?,
+                "decay" => protocol.lr_decay = number(name, value)?,
                 "batch" => protocol.batch_size = number(name, value)?,
                 "seed" => protocol.seed = number(name, value)?,
                 "threads" => threads = number(name, value)?,
@@ -110,9 +111,10 @@ as many threads as cores (the weights do not depend on the thread count)";
         trainer.set_threads(threads);
         let n_batches = trainer.train_batches();
         println!(
-            "... training (lr {}, momentum {}, batch {}, {} epochs, seed {}, {} threads)",
+            "... training (lr {}, momentum {}, decay {}, batch {}, {} epochs, seed {}, {} threads)",
             protocol.learning_rate,
             protocol.momentum,
+            protocol.lr_decay,
             protocol.batch_size,
             protocol.epochs,
             protocol.seed,

@@ -29,6 +29,8 @@ pub struct Protocol {
     pub learning_rate: f32,
     /// 0 for the tutorial's plain SGD.
     pub momentum: f32,
+    /// The learning rate is multiplied by this after each epoch (1 for the tutorial).
+    pub lr_decay: f32,
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u64,
@@ -43,6 +45,7 @@ impl Protocol {
         Protocol {
             learning_rate: 0.1,
             momentum: 0.0,
+            lr_decay: 1.0,
             batch_size: 500,
             epochs: 200,
             seed: 23455,
@@ -66,6 +69,9 @@ impl Protocol {
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(format!("momentum must be at least 0 and below 1, got {}", self.momentum));
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(format!("learning-rate decay must be above 0 and at most 1, got {}", self.lr_decay));
         }
         if self.batch_size == 0 || self.batch_size > train_len {
             return Err(format!("batch size must be between 1 and {train_len}, got {}", self.batch_size));
@@ -209,6 +215,8 @@ pub struct Trainer {
     /// Chunks per step: the threads of `team`, or the workers of a caller
     /// that shares out the chunks itself (`share_with`).
     width: usize,
+    /// The outcomes of a round of `team.run`, kept to be reused.
+    outcomes: Vec<Outcome>,
 }
 
 impl Trainer {
@@ -225,6 +233,7 @@ impl Trainer {
             model,
             team: Team::new(1),
             width: 1,
+            outcomes: Vec::new(),
             patience: protocol.patience,
             protocol,
             data,
@@ -250,6 +259,16 @@ impl Trainer {
     /// `finish`; `step` still works, a chunk after another.
     pub fn share_with(&mut self, workers: usize) {
         self.width = workers.max(1);
+    }
+
+    /// This epoch's learning rate: the protocol's, decayed once per epoch done.
+    pub fn learning_rate(&self) -> f32 {
+        let p = &self.protocol;
+        if p.lr_decay == 1.0 {
+            p.learning_rate
+        } else {
+            p.learning_rate * p.lr_decay.powi(self.epoch as i32 - 1)
+        }
     }
 
     /// Chunks per step.
@@ -283,16 +302,18 @@ impl Trainer {
     pub fn step(&mut self) -> Event {
         let Some(plan) = self.plan() else { return self.finish(None) };
         let mut team = std::mem::take(&mut self.team);
+        let mut outcomes = std::mem::take(&mut self.outcomes);
         let chunks = plan.chunks();
         for round in (0..chunks).step_by(team.size()) {
             let n = team.size().min(chunks - round);
             let data = &self.data;
-            let outcomes = team.run(&mut self.model, n, |model, x, i| work(model, data, &plan, round + i, x));
-            for (i, outcome) in outcomes.into_iter().enumerate() {
+            team.run(&mut self.model, n, |model, x, i| work(model, data, &plan, round + i, x), &mut outcomes);
+            for (i, &outcome) in outcomes.iter().enumerate() {
                 self.add(&plan, outcome, (i > 0).then(|| team.grads(i)));
             }
         }
         self.team = team;
+        self.outcomes = outcomes;
         self.finish(Some(&plan))
     }
 
@@ -376,11 +397,11 @@ impl Trainer {
             self.model.params.clone_from(&self.best_params);
             return Event::Trained { epoch, minibatch, iter, cost };
         }
-        let (lr, mu) = (self.protocol.learning_rate, self.protocol.momentum);
+        let (lr, mu, params) = (self.learning_rate(), self.protocol.momentum, &mut self.model.params);
         if mu > 0.0 {
-            momentum_step(&mut self.model.params, &mut self.velocity, &self.grad_sum, lr, mu);
+            momentum_step(params, &mut self.velocity, &self.grad_sum, lr, mu);
         } else {
-            sgd_step(&mut self.model.params, &self.grad_sum, lr);
+            sgd_step(params, &self.grad_sum, lr);
         }
         self.minibatch += 1;
         self.iterations += 1;
@@ -454,16 +475,18 @@ impl Trainer {
 /// the team's workers.
 pub fn count_errors(team: &mut Team, model: &mut LeNet5, set: &Dataset) -> usize {
     let span = STEP_IMAGES * team.size();
+    let mut errors = Vec::new();
     (0..set.len())
         .step_by(span)
         .map(|start| {
             let chunks = team.size().min((set.len() - start).div_ceil(STEP_IMAGES));
-            let errors = team.run(model, chunks, |model, x, i| {
+            let f = |model: &mut LeNet5, x: &mut [f32], i: usize| {
                 let first = start + i * STEP_IMAGES;
                 let count = STEP_IMAGES.min(set.len() - first);
                 let labels = set.batch(x, first, count);
                 model.count_errors(&x[..count * IMAGE_LEN], labels)
-            });
+            };
+            team.run(model, chunks, f, &mut errors);
             errors.iter().sum::<usize>()
         })
         .sum()

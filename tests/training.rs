@@ -198,3 +198,32 @@ fn small_batches_shared_out_differ_from_one_worker_only_by_summation_order() {
     assert!(!same_bits(&one, &two), "the chunks differ, so the rounding does");
     common::assert_close(&one, &two, 1e-4, 1e-3);
 }
+
+#[test]
+fn momentum_and_learning_rate_decay_follow_their_formulas() {
+    // Two epochs of two minibatches of 20: v = mu v + g, p -= lr v, with
+    // lr halved after the first epoch.
+    let data = noise_mnist(12, 40, 10, 10);
+    let protocol = Protocol { learning_rate: 0.1, momentum: 0.5, lr_decay: 0.5, ..small(20, 2) };
+    let mut t = Trainer::new(protocol, data.clone()).unwrap();
+    let mut model = lenet::LeNet5::new(t.protocol.seed);
+    let mut velocity = vec![0.0; model.params.len()];
+    let mut x = vec![0.0; 20 * 784];
+    let mut rates = Vec::new();
+    for minibatch in [0, 1, 0, 1] {
+        while !matches!(t.step(), Event::Trained { .. }) {}
+        let lr = t.learning_rate();
+        rates.push(lr);
+        let labels = data.train.batch(&mut x, minibatch * 20, 20).to_vec();
+        model.loss_and_grad(&x, &labels);
+        for ((p, v), g) in model.params.iter_mut().zip(&mut velocity).zip(&model.grads) {
+            *v = 0.5 * *v + g;
+            *p -= lr * *v;
+        }
+        common::assert_close(&t.model.params, &model.params, 1e-6, 1e-5);
+    }
+    assert_eq!(rates, [0.1, 0.1, 0.05, 0.05]);
+    let err = |p: Protocol| Trainer::new(p, data.clone()).err().unwrap();
+    assert_eq!(err(Protocol { momentum: 1.0, ..small(5, 1) }), "momentum must be at least 0 and below 1, got 1");
+    assert_eq!(err(Protocol { lr_decay: 0.0, ..small(5, 1) }), "learning-rate decay must be above 0 and at most 1, got 0");
+}

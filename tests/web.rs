@@ -15,7 +15,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod common;
 
 fn settings() -> Settings {
-    Settings { learning_rate: 0.05, momentum: 0.5, batch_size: 20, epochs: 3, seed: 7 }
+    Settings { learning_rate: 0.05, momentum: 0.5, lr_decay: 0.8, batch_size: 20, epochs: 3, seed: 7 }
 }
 
 #[wasm_bindgen_test]
@@ -84,10 +84,14 @@ fn weights_travel_as_a_transferred_float32array() {
 
 #[wasm_bindgen_test]
 fn presets_are_the_cores_protocols() {
-    assert_eq!(app::preset("tutorial").unwrap().protocol(), lenet::Protocol::tutorial());
-    assert_eq!(app::preset("fast").unwrap().protocol(), lenet::Protocol::fast());
+    assert_eq!(app::preset("tutorial").unwrap().protocol(50_000), Ok(lenet::Protocol::tutorial()));
+    assert_eq!(app::preset("fast").unwrap().protocol(50_000), Ok(lenet::Protocol::fast()));
     assert_eq!(app::preset("custom"), None);
-    assert_eq!(settings().protocol().patience, 10_000, "form settings keep the tutorial's early stopping");
+    assert_eq!(settings().protocol(50_000).unwrap().patience, 10_000, "form settings keep the tutorial's early stopping");
+    let wrong = Settings { momentum: 1.5, ..settings() };
+    assert_eq!(wrong.protocol(50_000), Err("momentum must be at least 0 and below 1, got 1.5".into()));
+    let too_big = Settings { batch_size: 60_000, ..settings() };
+    assert!(too_big.protocol(50_000).unwrap_err().starts_with("batch size must be between 1 and 50000"));
 }
 
 #[wasm_bindgen_test]

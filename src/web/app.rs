@@ -57,7 +57,9 @@ struct Helper {
 }
 
 /// The inputs a preset fills (and query parameters of the same names).
-const FORM_FIELDS: [&str; 5] = ["lr", "momentum", "batch", "epochs", "seed"];
+const FORM_FIELDS: [&str; 6] = ["lr", "momentum", "decay", "batch", "epochs", "seed"];
+
+
 
 /// At most this many workers, whatever `navigator.hardwareConcurrency` says.
 pub const MAX_WORKERS: usize = 16;
@@ -264,6 +266,7 @@ fn apply_query(params: &web_sys::UrlSearchParams) {
 fn fill_form(s: &Settings) {
     element::<HtmlInputElement>("lr").set_value(&s.learning_rate.to_string());
     element::<HtmlInputElement>("momentum").set_value(&s.momentum.to_string());
+    element::<HtmlInputElement>("decay").set_value(&s.lr_decay.to_string());
     element::<HtmlInputElement>("batch").set_value(&s.batch_size.to_string());
     element::<HtmlInputElement>("epochs").set_value(&s.epochs.to_string());
     element::<HtmlInputElement>("seed").set_value(&s.seed.to_string());
@@ -278,6 +281,7 @@ fn read_form() -> Result<Settings, String> {
     Ok(Settings {
         learning_rate: field("lr", "learning rate")?,
         momentum: field("momentum", "momentum")?,
+        lr_decay: field("decay", "learning-rate decay")?,
         batch_size: field("batch", "batch size")?,
         epochs: field("epochs", "epochs")?,
         seed: field("seed", "seed")?,
@@ -289,7 +293,7 @@ fn start_training() {
         Ok(s) => s,
         Err(e) => return show_error(&e),
     };
-    if let Err(e) = settings.protocol().check(crate::data::TRAIN_SIZE) {
+    if let Err(e) = settings.protocol(crate::data::TRAIN_SIZE) {
         return show_error(&e);
     }
     let workers = match read_workers() {
@@ -310,9 +314,10 @@ fn start_training() {
     });
     element::<HtmlElement>("log").set_text_content(Some(""));
     log_line(&format!(
-        "... training (lr {}, momentum {}, batch {}, {} epochs, seed {}) on {workers} worker{}",
+        "... training (lr {}, momentum {}, decay {}, batch {}, {} epochs, seed {}) on {workers} worker{}",
         settings.learning_rate,
         settings.momentum,
+        settings.lr_decay,
         settings.batch_size,
         settings.epochs,
         settings.seed,

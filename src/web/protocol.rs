@@ -12,6 +12,7 @@ use crate::train::Protocol;
 pub struct Settings {
     pub learning_rate: f32,
     pub momentum: f32,
+    pub lr_decay: f32,
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u32,
@@ -19,18 +20,30 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_protocol(p: &Protocol) -> Settings {
-        Settings { learning_rate: p.learning_rate, momentum: p.momentum, batch_size: p.batch_size, epochs: p.epochs, seed: p.seed as u32 }
+        Settings {
+            learning_rate: p.learning_rate,
+            momentum: p.momentum,
+            lr_decay: p.lr_decay,
+            batch_size: p.batch_size,
+            epochs: p.epochs,
+            seed: p.seed as u32,
+        }
     }
 
-    pub fn protocol(&self) -> Protocol {
-        Protocol {
+    /// The protocol these settings make, checked against a training set of
+    /// `train_len` images.
+    pub fn protocol(&self, train_len: usize) -> Result<Protocol, String> {
+        let protocol = Protocol {
             learning_rate: self.learning_rate,
             momentum: self.momentum,
+            lr_decay: self.lr_decay,
             batch_size: self.batch_size,
             epochs: self.epochs,
             seed: u64::from(self.seed),
             ..Protocol::tutorial()
-        }
+        };
+        protocol.check(train_len)?;
+        Ok(protocol)
     }
 }
 
