@@ -11,9 +11,9 @@
 //! | `layers`     | forward/backward pairs: conv, max-pool, bias+tanh, dense   |
 //! | `loss`       | softmax + mean negative log-likelihood                     |
 //! | `model`      | LeNet-5 of the Theano tutorial: parameters and buffers     |
-//! | `sgd`        | the plain SGD update                                       |
+//! | `sgd`        | the SGD update: plain (the tutorial's), or with momentum    |
 //! | `train`      | the tutorial's protocol as a resumable state machine      |
-//! | `parallel`   | a step's chunks on model replicas, one thread each        |
+//! | `parallel`   | a step's chunks on model replicas, one thread each         |
 //! | `data`       | IDX parsing (raw or gzip), the 50k/10k/10k MNIST split     |
 //! | `weights`    | safetensors weight files                                   |
 //! | `preprocess` | a drawn digit turned into an MNIST-style 28x28 image       |

@@ -55,11 +55,13 @@ impl Protocol {
         }
     }
 
-    /// Same model and rule, small batches for a few epochs. Measured
-    /// natively (`lenet train --preset fast`): test error 2.40 % after one
-    /// epoch, 1.66 % after two.
+    /// Same model, 99 % test accuracy in a few minutes: batches of 100
+    /// (two full 50-image chunks on two workers), momentum 0.9, the
+    /// learning rate decayed by 0.7 after each epoch. With the tutorial's
+    /// seed, in Chromium on two workers: test error 2.49 % after one
+    /// epoch, 1.20 % after three, 0.96 % after six (3.4 minutes here).
     pub fn fast() -> Self {
-        Protocol { learning_rate: 0.1, batch_size: 20, epochs: 5, ..Protocol::tutorial() }
+        Protocol { learning_rate: 0.05, momentum: 0.9, lr_decay: 0.7, batch_size: 100, epochs: 8, ..Protocol::tutorial() }
     }
 
     /// A readable complaint about settings that cannot train.

@@ -5,7 +5,7 @@
 
 use lenet::web::chart::{draw, nice_ticks, thin, y_range, ChartData};
 use lenet::web::protocol::*;
-use lenet::web::{app, format_duration, pad, team};
+use lenet::web::{app, form, format_duration, pad, team};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::HtmlCanvasElement;
@@ -84,9 +84,9 @@ fn weights_travel_as_a_transferred_float32array() {
 
 #[wasm_bindgen_test]
 fn presets_are_the_cores_protocols() {
-    assert_eq!(app::preset("tutorial").unwrap().protocol(50_000), Ok(lenet::Protocol::tutorial()));
-    assert_eq!(app::preset("fast").unwrap().protocol(50_000), Ok(lenet::Protocol::fast()));
-    assert_eq!(app::preset("custom"), None);
+    assert_eq!(form::preset("tutorial").unwrap().protocol(50_000), Ok(lenet::Protocol::tutorial()));
+    assert_eq!(form::preset("fast").unwrap().protocol(50_000), Ok(lenet::Protocol::fast()));
+    assert_eq!(form::preset("custom"), None);
     assert_eq!(settings().protocol(50_000).unwrap().patience, 10_000, "form settings keep the tutorial's early stopping");
     let wrong = Settings { momentum: 1.5, ..settings() };
     assert_eq!(wrong.protocol(50_000), Err("momentum must be at least 0 and below 1, got 1.5".into()));

@@ -9,11 +9,11 @@ use wasm_bindgen::prelude::*;
 use web_sys::{HtmlButtonElement, HtmlCanvasElement, HtmlElement, HtmlInputElement, HtmlSelectElement, MessageEvent, Worker};
 
 use super::chart::{self, ChartData};
+use super::form::{apply_query, fill_form, preset, read_form, read_workers, FORM_FIELDS};
 use super::pad::{self, Pad};
-use super::protocol::{decode, decode_weights, encode, FromWorker, Progress, Settings, ToWorker};
+use super::protocol::{decode, decode_weights, encode, FromWorker, Progress, ToWorker};
 use super::{element, format_duration, window};
 use crate::model::LeNet5;
-use crate::train::Protocol;
 
 /// Every value `#status[data-state]` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,28 +41,11 @@ impl RunState {
     }
 }
 
-/// The form's presets: `fast` and `tutorial` come from the core's `Protocol`.
-pub fn preset(name: &str) -> Option<Settings> {
-    match name {
-        "tutorial" => Some(Settings::from_protocol(&Protocol::tutorial())),
-        "fast" => Some(Settings::from_protocol(&Protocol::fast())),
-        _ => None,
-    }
-}
-
 /// A helper worker and whether its wasm is listening yet.
 struct Helper {
     worker: Worker,
     ready: bool,
 }
-
-/// The inputs a preset fills (and query parameters of the same names).
-const FORM_FIELDS: [&str; 6] = ["lr", "momentum", "decay", "batch", "epochs", "seed"];
-
-
-
-/// At most this many workers, whatever `navigator.hardwareConcurrency` says.
-pub const MAX_WORKERS: usize = 16;
 
 struct App {
     worker: Worker,
@@ -174,21 +157,6 @@ fn on_helper_message(index: usize, data: JsValue) {
     }
 }
 
-/// `#workers`: a whole number from 1 to `MAX_WORKERS`.
-fn read_workers() -> Result<usize, String> {
-    let v = element::<HtmlInputElement>("workers").value();
-    match v.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
-        _ => Err(format!("workers: {v:?} is not a whole number from 1 to {MAX_WORKERS}")),
-    }
-}
-
-/// One worker per logical core the browser reports.
-fn default_workers() -> usize {
-    let cores = window().navigator().hardware_concurrency();
-    (cores as usize).clamp(1, MAX_WORKERS)
-}
-
 fn send(message: &ToWorker) {
     with_app(|app| app.worker.post_message(&encode(message)).expect("the worker listens"));
 }
@@ -242,50 +210,6 @@ fn wire_controls() {
         input.set_oninput(Some(on_input.as_ref().unchecked_ref()));
         on_input.forget(); // lives as long as the page
     }
-}
-
-/// Query parameters of the form's names fill the form: preset first,
-/// then single values over it.
-fn apply_query(params: &web_sys::UrlSearchParams) {
-    let select: HtmlSelectElement = element("preset");
-    let name = params.get("preset").unwrap_or_else(|| "fast".into());
-    select.set_value(&name);
-    fill_form(&preset(&name).unwrap_or_else(|| preset("fast").expect("fast exists")));
-    let workers = params.get("workers").unwrap_or_else(|| default_workers().to_string());
-    element::<HtmlInputElement>("workers").set_value(&workers);
-    for id in FORM_FIELDS {
-        if let Some(v) = params.get(id) {
-            element::<HtmlInputElement>(id).set_value(&v);
-            if preset(&select.value()).is_some() {
-                select.set_value("custom");
-            }
-        }
-    }
-}
-
-fn fill_form(s: &Settings) {
-    element::<HtmlInputElement>("lr").set_value(&s.learning_rate.to_string());
-    element::<HtmlInputElement>("momentum").set_value(&s.momentum.to_string());
-    element::<HtmlInputElement>("decay").set_value(&s.lr_decay.to_string());
-    element::<HtmlInputElement>("batch").set_value(&s.batch_size.to_string());
-    element::<HtmlInputElement>("epochs").set_value(&s.epochs.to_string());
-    element::<HtmlInputElement>("seed").set_value(&s.seed.to_string());
-}
-
-/// The form's settings, or a message naming the field that is wrong.
-fn read_form() -> Result<Settings, String> {
-    fn field<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, String> {
-        let v = element::<HtmlInputElement>(id).value();
-        v.trim().parse().map_err(|_| format!("{what}: {v:?} is not a valid number"))
-    }
-    Ok(Settings {
-        learning_rate: field("lr", "learning rate")?,
-        momentum: field("momentum", "momentum")?,
-        lr_decay: field("decay", "learning-rate decay")?,
-        batch_size: field("batch", "batch size")?,
-        epochs: field("epochs", "epochs")?,
-        seed: field("seed", "seed")?,
-    })
 }
 
 fn start_training() {

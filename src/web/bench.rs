@@ -1,6 +1,7 @@
 //! Entry points for the benchmark page (`www/bench/`): LeNet-5 training
 //! and inference at a fixed batch on noise images, timed by the caller,
-//! and each kernel of a training step timed alone (the profile).
+//! each kernel of a training step timed alone (the profile), and the
+//! app's training worker for the runs on several workers.
 
 use wasm_bindgen::prelude::*;
 
@@ -109,16 +110,18 @@ pub fn kernel_profile(reps: usize) -> String {
 }
 
 /// The SIMD128 ceiling of this machine and browser, in GFLOP/s: the
-/// f32x4 multiply-then-add throughput of 8 independent chains (enough to
-/// hide latency), which is all a GEMM kernel could ever reach. `iters`
-/// rounds of 8 chains x 8 flops; returns the flops done, to be timed.
+/// f32x4 multiply-then-add throughput of 12 independent chains, which is
+/// all a GEMM kernel could ever reach. 12 because it measured highest
+/// (V8, this Xeon: 8 chains 23.8, 12 chains 30.2, 14 26.0, 16 29.3
+/// GFLOP/s; 8 leave the adders waiting on latency, more spill registers).
+/// `iters` rounds of 12 chains x 8 flops; returns the flops done, to be timed.
 #[wasm_bindgen]
 pub fn simd_peak_flops(iters: u32) -> f64 {
     #[cfg(target_feature = "simd128")]
     {
         use core::arch::wasm32::*;
         let (x, y) = (f32x4_splat(0.999_999), f32x4_splat(1e-7));
-        let mut acc = [f32x4_splat(1.0); 8];
+        let mut acc = [f32x4_splat(1.0); 12];
         for _ in 0..iters {
             for a in acc.iter_mut() {
                 *a = f32x4_add(f32x4_mul(*a, x), y);
@@ -127,7 +130,7 @@ pub fn simd_peak_flops(iters: u32) -> f64 {
         let sum = acc.iter().fold(f32x4_splat(0.0), |s, a| f32x4_add(s, *a));
         // Keep the result observable so the loop is not optimised away.
         std::hint::black_box(f32x4_extract_lane::<0>(sum));
-        f64::from(iters) * 8.0 * 8.0
+        f64::from(iters) * 12.0 * 8.0
     }
     #[cfg(not(target_feature = "simd128"))]
     {
@@ -136,66 +139,17 @@ pub fn simd_peak_flops(iters: u32) -> f64 {
     }
 }
 
-/// The fast preset on real MNIST, stepped by the bench page: how long
-/// until the best model's test accuracy reaches a target.
+/// The settings of the page's preset `name` ("fast", "tutorial"), as the
+/// `settings` of a `Start` message to the training worker.
 #[wasm_bindgen]
-pub struct TimeToAccuracy {
-    trainer: crate::train::Trainer,
-    target_error: f64,
-    reached: Option<u32>,
+pub fn preset_settings(name: &str) -> Result<JsValue, String> {
+    super::form::preset(name).map(|s| super::protocol::encode(&s)).ok_or_else(|| format!("no preset {name:?}"))
 }
 
+/// Runs this Web Worker as the app's training worker (lead or helper, as
+/// its messages say): the bench page measures training on several workers
+/// through the very code the app uses.
 #[wasm_bindgen]
-impl TimeToAccuracy {
-    /// The four MNIST files (as `data::FILES` orders them, raw or gzip).
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        train_images: &[u8],
-        train_labels: &[u8],
-        test_images: &[u8],
-        test_labels: &[u8],
-        target_error: f64,
-    ) -> Result<TimeToAccuracy, String> {
-        let names = crate::data::FILES;
-        let mnist = crate::data::Mnist::from_bytes([
-            (names[0], train_images),
-            (names[1], train_labels),
-            (names[2], test_images),
-            (names[3], test_labels),
-        ])
-        .map_err(|e| e.to_string())?;
-        let trainer = crate::train::Trainer::new(crate::train::Protocol::fast(), mnist)?;
-        Ok(TimeToAccuracy { trainer, target_error, reached: None })
-    }
-
-    /// Steps for about `ms` milliseconds. Returns true while there is more to do.
-    pub fn run(&mut self, ms: f64) -> bool {
-        use crate::train::Event;
-        let start = super::now_ms();
-        while super::now_ms() - start < ms {
-            match self.trainer.step() {
-                Event::Tested { epoch, error, .. } if error <= self.target_error && self.reached.is_none() => {
-                    self.reached = Some(epoch as u32);
-                    return false;
-                }
-                Event::Finished { .. } => return false,
-                _ => {}
-            }
-        }
-        true
-    }
-
-    /// The epoch at which the target was reached, if it was.
-    pub fn reached_at_epoch(&self) -> Option<u32> {
-        self.reached
-    }
-
-    /// The best model's test error so far (a fraction).
-    pub fn test_error(&self) -> f64 {
-        self.trainer.test_score
-    }
-
-    pub fn iterations(&self) -> usize {
-        self.trainer.iterations()
-    }
+pub fn worker_main() {
+    super::worker::start();
 }

@@ -3,6 +3,7 @@
 //! | module     | runs in       | what                                               |
 //! |------------|---------------|----------------------------------------------------|
 //! | `app`      | page          | controls, status, log; talks to the worker         |
+//! | `form`     | page          | presets, query parameters, the form as `Settings`  |
 //! | `chart`    | page          | the live error charts: data model and drawing      |
 //! | `pad`      | page          | the drawing pad and the classification it feeds    |
 //! | `worker`   | Web Worker    | downloads MNIST, runs the core's `Trainer` in chunks |
@@ -15,6 +16,7 @@ pub mod app;
 pub mod bench;
 pub mod chart;
 pub mod download;
+pub mod form;
 pub mod pad;
 pub mod protocol;
 pub mod team;

@@ -49,11 +49,12 @@ async function runBrowser(name, base, port) {
     check((await d.js(`return document.getElementById("error").hidden`)) === false, "the error is shown (role=alert)");
     check((await d.js(`return document.getElementById("train").disabled`)) === false, "Train stays available to try again");
 
-    // Tutorial protocol, small batches: validation after the first epoch.
+    // The fast preset: validation after the first epoch.
     await d.go(`${base}/?preset=fast&epochs=2`);
     await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
     check(true, "page loaded MNIST and is ready");
-    check((await d.js(`return document.getElementById("batch").value`)) === "20", "query parameters fill the form");
+    check((await d.js(`return document.getElementById("batch").value`)) === "100", "the preset fills the form");
+    check((await d.js(`return document.getElementById("epochs").value`)) === "2", "query parameters override it");
     await d.js(`window.__long = []; try { new PerformanceObserver(l => window.__long.push(...l.getEntries().map(e => e.duration))).observe({ type: "longtask" }); } catch (e) { window.__long = null; }`);
     await d.click("#train");
     await d.waitFor("training to start", async () => Number(await d.attr("status", "data-iterations")) > 20, 60000);

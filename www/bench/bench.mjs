@@ -1,9 +1,12 @@
 // The benchmark page: LeNet-5 (the Theano tutorial's) trained and run at
 // batch 500 by our SIMD128 and scalar WebAssembly builds, TensorFlow.js
 // (cpu and wasm backends) and ConvNetJS, in this browser, one after the
-// other. Results accumulate in `window.__bench`; `window.__done` is set at
-// the end. `?tta=0` skips the time-to-accuracy run; `?only=ours|tfjs-wasm|
-// tfjs-cpu|convnet|tta` runs one part.
+// other; then training through the app's own Web Workers on real MNIST,
+// on one worker and on every core (and, for the machine's own limit, as
+// many workers training alone at once), and the fast preset's time to 99 %
+// test accuracy on every core. Results accumulate in `window.__bench`;
+// `window.__done` is set at the end. `?tta=0` skips the time-to-accuracy
+// run; `?only=ours|tfjs-wasm|tfjs-cpu|convnet|workers|tta` runs one part.
 
 import initSimd, * as simd from "/target/bench/simd/lenet.js";
 import initScalar, * as scalar from "/target/bench/scalar/lenet.js";
@@ -120,17 +123,107 @@ function convnet() {
   return { label, trainAll: () => vols.forEach((v, i) => trainer.train(v, i % 10)), inferAll: () => vols.forEach((v) => net.forward(v)) };
 }
 
-async function timeToAccuracy() {
-  const files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
-  const bytes = await Promise.all(files.map(async (f) => new Uint8Array(await (await fetch(`/www/data/${f}.gz`)).arrayBuffer())));
-  const run = new simd.TimeToAccuracy(bytes[0], bytes[1], bytes[2], bytes[3], 0.01);
-  const start = performance.now();
-  while (run.run(100)) await tick();
-  const seconds = (performance.now() - start) / 1000;
-  const epoch = run.reached_at_epoch();
-  const detail = `test error of the best model ${(run.test_error() * 100).toFixed(2)} % after ${run.iterations()} iterations`;
-  if (epoch === undefined) record("fast preset to 99 % test accuracy", "seconds", "not reached", `(${seconds.toFixed(0)} s for the whole preset; ${detail})`);
-  else record("fast preset to 99 % test accuracy", "seconds", seconds, `(epoch ${epoch}; ${detail})`);
+/// Training images/s of `count` workers that each train alone at once,
+/// summed: the machine's own limit for several workers, with no messages.
+async function independentWorkers(count, seconds = 15) {
+  const workers = await Promise.all(Array.from({ length: count }, () => new Promise((resolve, reject) => {
+    const w = new Worker("/www/bench/solo.mjs", { type: "module" });
+    w.onmessage = (e) => e.data === "ready" && resolve(w);
+    w.onerror = (e) => reject(new Error(`a worker failed to start: ${e.message}`));
+  })));
+  try {
+    const rates = await Promise.all(workers.map((w) => new Promise((resolve) => {
+      w.onmessage = (e) => resolve(e.data);
+      w.postMessage({ seconds, batch: BATCH });
+    })));
+    return rates.reduce((a, b) => a + b, 0);
+  } finally {
+    workers.forEach((w) => w.terminate());
+  }
+}
+
+/// `count` Web Workers running the app's training worker code, as the
+/// page makes them: the first leads, the others help over MessagePorts.
+async function appWorkers(count) {
+  const spawn = () => new Promise((resolve, reject) => {
+    const w = new Worker("/www/bench/worker.mjs", { type: "module" });
+    w.onmessage = (e) => e.data.type === "Ready" && resolve(w);
+    w.onerror = (e) => reject(new Error(`a worker failed to start: ${e.message}`));
+  });
+  const [lead, ...helpers] = await Promise.all(Array.from({ length: count }, spawn));
+  return {
+    lead,
+    /// Starts a run of `settings` on MNIST; `onMessage` sees the lead's messages.
+    start(settings, onMessage) {
+      const ports = helpers.map((h) => { const c = new MessageChannel(); h.postMessage({ type: "Serve" }, [c.port2]); return c.port1; });
+      lead.onmessage = (e) => onMessage(e.data);
+      lead.postMessage({ type: "Start", settings, data_url: "/www/data/" }, ports);
+    },
+    close: () => [lead, ...helpers].forEach((w) => w.terminate()),
+  };
+}
+
+/// Training images/s of the tutorial's settings (batch 500) on `count`
+/// app workers and real MNIST: minibatches done over `seconds`, after a
+/// few to warm up (and to hand the data to the helpers).
+async function appTraining(count, seconds = 20) {
+  const team = await appWorkers(count);
+  try {
+    return await new Promise((resolve, reject) => {
+      let from = null;
+      team.start(simd.preset_settings("tutorial"), (m) => {
+        if (m.type === "Error") reject(new Error(m.message));
+        if (m.type !== "Progress") return;
+        const now = performance.now();
+        if (from === null && m.iterations >= 3) from = { t: now, it: m.iterations };
+        if (from !== null && now - from.t > seconds * 1000) {
+          team.lead.postMessage({ type: "Stop" });
+          resolve(((m.iterations - from.it) * BATCH) / ((now - from.t) / 1000));
+        }
+      });
+    });
+  } finally {
+    team.close();
+  }
+}
+
+/// The fast preset on `count` app workers and real MNIST, as a user of the
+/// page would run it: seconds from Start until a new best model's test
+/// error is at most 1 % (data already downloaded and parsed).
+async function timeToAccuracy(count) {
+  const team = await appWorkers(count);
+  const name = `fast preset to 99 % test accuracy, ${count} workers`;
+  try {
+    await new Promise((resolve, reject) => {
+      team.lead.onmessage = (e) => e.data.type === "DataReady" ? resolve() : e.data.type === "Error" && reject(new Error(e.data.message));
+      team.lead.postMessage({ type: "Load", data_url: "/www/data/" });
+    });
+    const settings = simd.preset_settings("fast");
+    const start = performance.now();
+    const outcome = await new Promise((resolve, reject) => {
+      let last = null, iterations = 0;
+      team.start(settings, (m) => {
+        if (m.type === "Error") reject(new Error(m.message));
+        if (m.type === "Progress") {
+          iterations = m.iterations;
+          for (const [epoch, error] of m.tests) {
+            last = { epoch, error };
+            if (error <= 1.0) resolve({ reached: true, epoch, error, iterations });
+          }
+        }
+        if (m.type === "Finished") resolve({ reached: false, epoch: last?.epoch, error: last?.error, iterations });
+      });
+    });
+    const seconds = (performance.now() - start) / 1000;
+    const s = settings;
+    const f32 = (x) => Number(x.toPrecision(6)); // the settings are f32s
+    const detail = `lr ${f32(s.learning_rate)}, momentum ${f32(s.momentum)}, decay ${f32(s.lr_decay)}, batch ${s.batch_size}, ${s.epochs} epochs; test error of the best model ${outcome.error?.toFixed(2)} % at epoch ${outcome.epoch}, ${outcome.iterations} iterations`;
+    if (outcome.reached) record(name, "seconds", seconds, `(${detail})`);
+    else record(name, "seconds", "not reached", `(${seconds.toFixed(0)} s for the whole preset; ${detail})`);
+  } finally {
+    team.lead.postMessage({ type: "Stop" });
+    team.close();
+  }
 }
 
 const only = params.get("only");
@@ -151,7 +244,14 @@ try {
     record(c.label, "train", await measure(c.trainAll, BATCH, { warmup: 1, runs: 2 }));
     record(c.label, "infer", await measure(c.inferAll, BATCH, { warmup: 1, runs: 3 }));
   }
-  if (part("tta") && params.get("tta") !== "0") await timeToAccuracy();
+  const cores = Math.max(1, Math.min(16, navigator.hardwareConcurrency || 1));
+  if (part("workers")) {
+    record("lenet SIMD128, app, 1 worker", "train", await appTraining(1));
+    if (cores > 1) record(`lenet SIMD128, app, ${cores} workers`, "train", await appTraining(cores));
+    record("lenet SIMD128, independent, 1 worker", "train", await independentWorkers(1));
+    if (cores > 1) record(`lenet SIMD128, independent, ${cores} workers`, "train", await independentWorkers(cores));
+  }
+  if (part("tta") && params.get("tta") !== "0") await timeToAccuracy(cores);
 } catch (e) {
   record("error", "error", String(e && e.stack || e));
 }
