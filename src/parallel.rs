@@ -8,6 +8,8 @@
 use crate::model::{LeNet5, IMAGE_LEN};
 use crate::train::STEP_IMAGES;
 
+/// `Team::default()` is an empty placeholder (no buffers, so no
+/// allocation) for `std::mem::take` while the trainer lends its team out.
 #[derive(Default)]
 pub struct Team {
     /// Models for chunks 1.. (chunk 0 runs on the lead model).

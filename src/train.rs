@@ -302,7 +302,7 @@ impl Trainer {
     /// Does the next unit of work: plans it, works through its chunks on
     /// the team's threads, and adds their results in chunk order.
     pub fn step(&mut self) -> Event {
-        let Some(plan) = self.plan() else { return self.finish(None) };
+        let Some(plan) = self.plan() else { return self.finish() };
         let mut team = std::mem::take(&mut self.team);
         let mut outcomes = std::mem::take(&mut self.outcomes);
         let chunks = plan.chunks();
@@ -311,12 +311,12 @@ impl Trainer {
             let data = &self.data;
             team.run(&mut self.model, n, |model, x, i| work(model, data, &plan, round + i, x), &mut outcomes);
             for (i, &outcome) in outcomes.iter().enumerate() {
-                self.add(&plan, outcome, (i > 0).then(|| team.grads(i)));
+                self.add(outcome, (i > 0).then(|| team.grads(i)));
             }
         }
         self.team = team;
         self.outcomes = outcomes;
-        self.finish(Some(&plan))
+        self.finish()
     }
 
     /// The chunks of the next step, or None when the run is over. Each
@@ -345,7 +345,7 @@ impl Trainer {
     /// Takes the outcome of the plan's next chunk (in chunk order): for a
     /// training chunk, its gradient is `grads`, or the trainer's own
     /// model's if None.
-    pub fn add(&mut self, plan: &Plan, outcome: Outcome, grads: Option<&[f32]>) {
+    pub fn add(&mut self, outcome: Outcome, grads: Option<&[f32]>) {
         match (&mut self.phase, outcome) {
             (Phase::Train { done, loss_sum }, Outcome::Trained { loss, count }) => {
                 // The minibatch's loss is the mean over its images: each
@@ -359,20 +359,17 @@ impl Trainer {
                 *done += count;
                 *errors += e;
             }
-            (phase, outcome) => panic!("{outcome:?} does not fit {phase:?} (plan {plan:?})"),
+            (phase, outcome) => panic!("{outcome:?} does not fit {phase:?}: add the outcomes of `plan`'s chunks"),
         }
     }
 
     /// Ends the step `add` was fed for: the SGD update once a minibatch is
-    /// whole, the verdict once a pass is.
-    pub fn finish(&mut self, plan: Option<&Plan>) -> Event {
+    /// whole, the verdict once a pass is; `Finished` again once the run is.
+    pub fn finish(&mut self) -> Event {
         match self.phase.clone() {
             Phase::Train { done, loss_sum } => self.finish_train(done, loss_sum),
             Phase::Evaluate { split, done, errors } => self.finish_evaluation(split, done, errors),
-            Phase::Finished(reason) => {
-                debug_assert!(plan.is_none(), "a finished run has no plan");
-                self.finished(reason)
-            }
+            Phase::Finished(reason) => self.finished(reason),
         }
     }
 

@@ -144,14 +144,14 @@ fn run_shared(protocol: Protocol, data: &lenet::data::Mnist, workers: usize) -> 
     while let Some(plan) = t.plan() {
         assert!(plan.chunks() <= workers);
         let own = work(&mut t.model, data, &plan, 0, &mut x);
-        t.add(&plan, own, None);
+        t.add(own, None);
         for i in 1..plan.chunks() {
             let helper = &mut helpers[i - 1];
             helper.params.copy_from_slice(&t.model.params);
             let outcome = work(helper, data, &plan, i, &mut x);
-            t.add(&plan, outcome, Some(&helper.grads));
+            t.add(outcome, Some(&helper.grads));
         }
-        if let Event::Validated { error, .. } = t.finish(Some(&plan)) {
+        if let Event::Validated { error, .. } = t.finish() {
             validations.push(error);
         }
     }

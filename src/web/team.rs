@@ -237,8 +237,9 @@ impl Helper {
             ToHelper::Data { source } => {
                 let bytes = |name: &str| get(raw, name).dyn_into::<js_sys::Uint8Array>().map(|a| a.to_vec());
                 let arrays: Result<Vec<Vec<u8>>, _> = DATA_ARRAYS.iter().map(|n| bytes(n)).collect();
-                let Ok(mut arrays) = arrays else { return failed("the data message lacks an array".into()) };
-                let mut next = || Dataset { images: arrays.remove(0), labels: arrays.remove(0) };
+                let Ok(arrays) = arrays else { return failed("the data message lacks an array".into()) };
+                let mut arrays = arrays.into_iter();
+                let mut next = || Dataset { images: arrays.next().unwrap_or_default(), labels: arrays.next().unwrap_or_default() };
                 let mnist = Mnist { train: next(), valid: next(), test: next() };
                 let sets = [&mnist.train, &mnist.valid, &mnist.test];
                 if sets.iter().any(|s| s.images.len() != s.labels.len() * IMAGE_LEN) {

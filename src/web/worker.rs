@@ -325,7 +325,7 @@ async fn next_tick() {
 /// outcomes added in chunk order.
 async fn step(run: &mut Run) -> Result<Event, String> {
     let t = &mut run.trainer;
-    let Some(plan) = t.plan() else { return Ok(t.finish(None)) };
+    let Some(plan) = t.plan() else { return Ok(t.finish()) };
     // The parameters change only with an SGD step.
     let version = t.iterations();
     let mut pending = Vec::with_capacity(run.helpers.len());
@@ -333,12 +333,12 @@ async fn step(run: &mut Run) -> Result<Event, String> {
         pending.push(link.send(&plan, i, &t.model.params, version)?);
     }
     let own = work(&mut t.model, &t.data, &plan, 0, &mut run.x);
-    t.add(&plan, own, None);
+    t.add(own, None);
     for reply in pending {
         let outcome = team::receive(reply, &mut run.grads).await?;
-        t.add(&plan, outcome, Some(&run.grads));
+        t.add(outcome, Some(&run.grads));
     }
-    Ok(t.finish(Some(&plan)))
+    Ok(t.finish())
 }
 
 /// Steps the trainer for about `CHUNK_MS`; returns what happened, the
