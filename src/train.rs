@@ -149,6 +149,14 @@ impl Plan {
         assert!(start < self.end, "chunk {i} is past the plan's end");
         (start, self.per.min(self.end - start))
     }
+
+    /// The chunks worker `w` of `workers` takes: consecutive blocks, the
+    /// first to worker 0, which adds the outcomes in chunk order (its own
+    /// as it goes, then the others' as they arrive).
+    pub fn share(&self, w: usize, workers: usize) -> std::ops::Range<usize> {
+        let (chunks, each) = (self.chunks(), self.chunks().div_ceil(workers));
+        (w * each).min(chunks)..((w + 1) * each).min(chunks)
+    }
 }
 
 /// What a chunk found.
@@ -214,9 +222,11 @@ pub struct Trainer {
     /// The momentum's running sum (empty for plain SGD).
     velocity: Vec<f32>,
     team: Team,
-    /// Chunks per step: the threads of `team`, or the workers of a caller
+    /// Chunks at once: the threads of `team`, or the workers of a caller
     /// that shares out the chunks itself (`share_with`).
     width: usize,
+    /// Chunks per step for each of them.
+    depth: usize,
     /// The outcomes of a round of `team.run`, kept to be reused.
     outcomes: Vec<Outcome>,
 }
@@ -235,6 +245,7 @@ impl Trainer {
             model,
             team: Team::new(1),
             width: 1,
+            depth: 1,
             outcomes: Vec::new(),
             patience: protocol.patience,
             protocol,
@@ -254,13 +265,18 @@ impl Trainer {
     pub fn set_threads(&mut self, threads: usize) {
         self.team = Team::new(threads);
         self.width = self.team.size();
+        self.depth = 1;
     }
 
-    /// Plans steps of `workers` chunks for a caller that runs them on
-    /// workers of its own (Web Workers) through `plan`, `work`, `add` and
-    /// `finish`; `step` still works, a chunk after another.
-    pub fn share_with(&mut self, workers: usize) {
+    /// Plans steps of up to `depth` chunks for each of `workers`, for a
+    /// caller that runs them on workers of its own (Web Workers) through
+    /// `plan`, `work`, `add` and `finish`; `step` still works, a chunk after
+    /// another. A depth over 1 sends a worker several chunks at once, so
+    /// that what a message costs is paid once for all of them. Neither
+    /// changes the weights for batches over `STEP_IMAGES`.
+    pub fn share_with(&mut self, workers: usize, depth: usize) {
         self.width = workers.max(1);
+        self.depth = depth.max(1);
     }
 
     /// This epoch's learning rate: the protocol's, decayed once per epoch done.
@@ -273,7 +289,7 @@ impl Trainer {
         }
     }
 
-    /// Chunks per step.
+    /// Threads or workers the steps' chunks go to at once.
     pub fn width(&self) -> usize {
         self.width
     }
@@ -332,11 +348,11 @@ impl Trainer {
                 // sums, and the weights, do not depend on the width.
                 let per = if b <= STEP_IMAGES { b.div_ceil(self.width) } else { STEP_IMAGES };
                 let (first, batch_end) = (self.minibatch * b + done, (self.minibatch + 1) * b);
-                Some(Plan { task: Task::Train, first, end: batch_end.min(first + per * self.width), per })
+                Some(Plan { task: Task::Train, first, end: batch_end.min(first + per * self.width * self.depth), per })
             }
             Phase::Evaluate { split, done, .. } => {
                 let total = self.data.split(split).len();
-                Some(Plan { task: Task::Evaluate(split), first: done, end: total.min(done + STEP_IMAGES * self.width), per: STEP_IMAGES })
+                Some(Plan { task: Task::Evaluate(split), first: done, end: total.min(done + STEP_IMAGES * self.width * self.depth), per: STEP_IMAGES })
             }
             Phase::Finished(_) => None,
         }

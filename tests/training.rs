@@ -132,24 +132,28 @@ fn threads_change_the_speed_not_the_weights() {
 }
 
 /// Runs `protocol` with its steps' chunks shared out as the Web Workers
-/// do: chunk 0 on the trainer's model, the others on models of their own
-/// that get the parameters, the outcomes added in chunk order.
-fn run_shared(protocol: Protocol, data: &lenet::data::Mnist, workers: usize) -> (Vec<f32>, Vec<f64>) {
+/// do, `depth` chunks a worker: the first block on the trainer's model,
+/// the others on models of their own that get the parameters, the
+/// outcomes added in chunk order.
+fn run_shared(protocol: Protocol, data: &lenet::data::Mnist, workers: usize, depth: usize) -> (Vec<f32>, Vec<f64>) {
     use lenet::train::{work, STEP_IMAGES};
     let mut t = Trainer::new(protocol, data.clone()).unwrap();
-    t.share_with(workers);
+    t.share_with(workers, depth);
     let mut helpers: Vec<lenet::LeNet5> = (1..workers).map(|_| lenet::LeNet5::new(99)).collect();
     let mut x = vec![0.0; STEP_IMAGES * 784];
     let mut validations = Vec::new();
     while let Some(plan) = t.plan() {
-        assert!(plan.chunks() <= workers);
-        let own = work(&mut t.model, data, &plan, 0, &mut x);
-        t.add(own, None);
-        for i in 1..plan.chunks() {
-            let helper = &mut helpers[i - 1];
+        assert!(plan.chunks() <= workers * depth);
+        for i in plan.share(0, workers) {
+            let own = work(&mut t.model, data, &plan, i, &mut x);
+            t.add(own, None);
+        }
+        for (w, helper) in (1..workers).zip(&mut helpers) {
             helper.params.copy_from_slice(&t.model.params);
-            let outcome = work(helper, data, &plan, i, &mut x);
-            t.add(outcome, Some(&helper.grads));
+            for i in plan.share(w, workers) {
+                let outcome = work(helper, data, &plan, i, &mut x);
+                t.add(outcome, Some(&helper.grads));
+            }
         }
         if let Event::Validated { error, .. } = t.finish() {
             validations.push(error);
@@ -177,10 +181,10 @@ fn same_bits(a: &[f32], b: &[f32]) -> bool {
 #[test]
 fn workers_sharing_out_chunks_train_exactly_as_threads_do() {
     let data = noise_mnist(9, 240, 60, 60);
-    for (batch, workers) in [(120, 2), (120, 3), (20, 2), (7, 3)] {
-        let (shared, v1) = run_shared(small(batch, 2), &data, workers);
+    for (batch, workers, depth) in [(120, 2, 1), (120, 3, 1), (20, 2, 1), (7, 3, 1), (20, 2, 3), (120, 2, 3), (240, 3, 2)] {
+        let (shared, v1) = run_shared(small(batch, 2), &data, workers, depth);
         let (threaded, v2) = run_threads(small(batch, 2), &data, workers);
-        assert!(same_bits(&shared, &threaded), "batch {batch}, {workers} workers: same bits as {workers} threads");
+        assert!(same_bits(&shared, &threaded), "batch {batch}, {workers} workers, depth {depth}: same bits as {workers} threads");
         assert_eq!(v1, v2);
         assert_ne!(shared, lenet::LeNet5::new(small(batch, 2).seed).params, "it trained");
     }
@@ -192,8 +196,8 @@ fn small_batches_shared_out_differ_from_one_worker_only_by_summation_order() {
     // chunk of 20: the same SGD, summed in another order.
     let data = noise_mnist(10, 200, 40, 40);
     let (one, _) = run_threads(small(20, 1), &data, 1);
-    let (two, _) = run_shared(small(20, 1), &data, 2);
-    let (again, _) = run_shared(small(20, 1), &data, 2);
+    let (two, _) = run_shared(small(20, 1), &data, 2, 1);
+    let (again, _) = run_shared(small(20, 1), &data, 2, 1);
     assert!(same_bits(&two, &again), "run to run, bit-identical");
     assert!(!same_bits(&one, &two), "the chunks differ, so the rounding does");
     common::assert_close(&one, &two, 1e-4, 1e-3);

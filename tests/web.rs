@@ -5,7 +5,7 @@
 
 use lenet::web::chart::{draw, nice_ticks, thin, y_range, ChartData};
 use lenet::web::protocol::*;
-use lenet::web::{app, form, format_duration, pad, team};
+use lenet::web::{form, format_duration, pad, team};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::HtmlCanvasElement;
@@ -21,8 +21,8 @@ fn settings() -> Settings {
 #[wasm_bindgen_test]
 fn every_message_survives_the_trip() {
     let to_worker = [
-        ToWorker::Load { data_url: "data/".into() },
-        ToWorker::Start { settings: settings(), data_url: "https://example.test/mnist/".into() },
+        ToWorker::Load { data_url: "data/".into(), workers: 2 },
+        ToWorker::Start { settings: settings(), data_url: "https://example.test/mnist/".into(), workers: 3 },
         ToWorker::Serve,
         ToWorker::Pause,
         ToWorker::Resume,
@@ -46,6 +46,7 @@ fn every_message_survives_the_trip() {
         best_validation: Some(2.46),
         test_score: None,
         evaluating: Some("test 600/10000".into()),
+        steps: StepTimes { steps: 3, images: 750, own: 420.5, helpers: 400.25, handling: 6.0, wait: 20.0, in_flight: 1.5, rest: 3.0 },
     };
     let from_worker = [
         FromWorker::Ready,
@@ -185,8 +186,21 @@ fn a_stroke_on_a_canvas_becomes_an_mnist_image() {
 /// A helper served on one end of a channel, the lead's `Link` on the other.
 fn linked_helper() -> team::Link {
     let channel = web_sys::MessageChannel::new().unwrap();
-    team::serve(channel.port2());
-    team::Link::new(channel.port1())
+    team::serve(channel.port2().unchecked_ref());
+    team::Link::new(channel.port1().unchecked_into())
+}
+
+/// Chunk `chunk` of `plan` worked by the helper; its gradient lands in `grads`.
+async fn ask(
+    link: &mut team::Link,
+    plan: &lenet::train::Plan,
+    chunk: usize,
+    params: &[f32],
+    version: usize,
+    grads: &mut [f32],
+) -> Result<lenet::train::Outcome, String> {
+    link.send(plan, chunk, params, version)?;
+    Ok(link.receive(grads).await?.0)
 }
 
 #[wasm_bindgen_test]
@@ -205,30 +219,33 @@ async fn a_helper_works_chunks_exactly_as_the_lead_would() {
         if version == 1 {
             model.params.iter_mut().for_each(|p| *p *= 0.5);
         }
-        let pending = link.send(&plan, chunk, &model.params, version).unwrap();
-        let outcome = team::receive(pending, &mut grads).await.unwrap();
+        let outcome = ask(&mut link, &plan, chunk, &model.params, version, &mut grads).await.unwrap();
         let expected = work(&mut model, &data, &plan, chunk, &mut x);
         assert_eq!(outcome, expected, "chunk {chunk}");
         assert!(grads.iter().zip(&model.grads).all(|(a, b)| a.to_bits() == b.to_bits()), "chunk {chunk}: same gradient bits");
     }
     // An evaluation chunk: errors and count, no gradient.
     let plan = Plan { task: Task::Evaluate(Split::Validation), first: 0, end: 70, per: 50 };
-    let outcome = team::receive(link.send(&plan, 1, &model.params, 1).unwrap(), &mut grads).await.unwrap();
+    let outcome = ask(&mut link, &plan, 1, &model.params, 1, &mut grads).await.unwrap();
     assert_eq!(outcome, work(&mut model, &data, &plan, 1, &mut x));
     assert!(matches!(outcome, Outcome::Counted { count: 20, .. }));
 }
 
 #[wasm_bindgen_test]
 async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
-    use lenet::train::{Plan, Task};
+    use lenet::train::{work, Plan, Task};
     let data = common::noise_mnist(6, 60, 20, 20);
     let mut link = linked_helper();
     link.connect(&data, "noise 6").await.unwrap();
     let params = lenet::LeNet5::new(1).params;
     let mut grads = vec![0.0; params.len()];
     let plan = Plan { task: Task::Train, first: 50, end: 100, per: 25 };
-    let err = team::receive(link.send(&plan, 1, &params, 0).unwrap(), &mut grads).await.unwrap_err();
+    let err = ask(&mut link, &plan, 1, &params, 0, &mut grads).await.unwrap_err();
     assert!(err.contains("is not in a set of 60"), "{err}");
+    // The refusal gave the link's buffer back: the next chunk goes through.
+    let plan = Plan { task: Task::Train, first: 0, end: 50, per: 25 };
+    let outcome = ask(&mut link, &plan, 1, &params, 0, &mut grads).await.unwrap();
+    assert_eq!(outcome, work(&mut lenet::LeNet5::from_params(params.clone()), &data, &plan, 1, &mut vec![0.0; 50 * 784]));
 }
 
 #[wasm_bindgen_test]
@@ -242,6 +259,6 @@ async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
     let mut model = lenet::LeNet5::new(2);
     let (mut x, mut grads) = (vec![0.0; 50 * 784], vec![0.0; model.params.len()]);
     let plan = Plan { task: Task::Train, first: 0, end: 60, per: 30 };
-    let outcome = team::receive(link.send(&plan, 1, &model.params, 0).unwrap(), &mut grads).await.unwrap();
+    let outcome = ask(&mut link, &plan, 1, &model.params, 0, &mut grads).await.unwrap();
     assert_eq!(outcome, work(&mut model, &second, &plan, 1, &mut x), "the helper trains on the second data set");
 }

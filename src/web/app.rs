@@ -41,17 +41,9 @@ impl RunState {
     }
 }
 
-/// A helper worker and whether its wasm is listening yet.
-struct Helper {
-    worker: Worker,
-    ready: bool,
-}
-
 struct App {
     worker: Worker,
     worker_ready: bool,
-    /// Workers that share the lead's steps (`#workers` minus one).
-    helpers: Vec<Helper>,
     data_ready: bool,
     state: RunState,
     data_url: String,
@@ -86,7 +78,6 @@ pub fn start() {
         *a.borrow_mut() = Some(App {
             worker,
             worker_ready: false,
-            helpers: Vec::new(),
             data_ready: false,
             state: RunState::Loading,
             data_url,
@@ -106,8 +97,8 @@ pub fn start() {
     request_redraw();
 }
 
-/// A training worker whose messages go to `on_message`. Helpers and the
-/// lead run the same code: the messages they get make them one or the other.
+/// The training worker, whose messages go to `on_message`. It starts its
+/// helper workers itself.
 fn new_worker(on_message: impl FnMut(JsValue) + 'static, what: &'static str) -> Worker {
     // trunk names the worker's loader after its binary (see index.html).
     let worker = Worker::new("./worker_loader.js").expect("workers are supported");
@@ -122,39 +113,6 @@ fn new_worker(on_message: impl FnMut(JsValue) + 'static, what: &'static str) -> 
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget(); // as above
     worker
-}
-
-/// Makes `count` helper workers, creating or ending some as needed.
-fn ensure_helpers(count: usize) {
-    with_app(|app| {
-        for helper in app.helpers.drain(count.min(app.helpers.len())..) {
-            helper.worker.terminate();
-        }
-    });
-    while with_app(|app| app.helpers.len()) < count {
-        let index = with_app(|app| app.helpers.len());
-        let worker = new_worker(move |data| on_helper_message(index, data), "a helper worker");
-        with_app(|app| app.helpers.push(Helper { worker, ready: false }));
-    }
-}
-
-fn on_helper_message(index: usize, data: JsValue) {
-    match decode::<FromWorker>(data) {
-        Ok(FromWorker::Ready) => {
-            let start = with_app(|app| {
-                if let Some(h) = app.helpers.get_mut(index) {
-                    h.ready = true;
-                }
-                app.start_when_ready
-            });
-            if start {
-                start_training();
-            }
-        }
-        Ok(FromWorker::Error { message }) => show_error(&format!("a helper worker: {message}")),
-        Ok(_) => {}
-        Err(e) => show_error(&e),
-    }
 }
 
 fn send(message: &ToWorker) {
@@ -225,11 +183,10 @@ fn start_training() {
         Err(e) => return show_error(&e),
     };
     show_error("");
-    ensure_helpers(workers - 1);
-    let (ready, data_url) = with_app(|app| (app.worker_ready && app.helpers.iter().all(|h| h.ready), app.data_url.clone()));
+    let (ready, data_url) = with_app(|app| (app.worker_ready, app.data_url.clone()));
     with_app(|app| app.start_when_ready = !ready);
     if !ready {
-        set_status_text("starting the workers ...");
+        set_status_text("starting the training worker ...");
         return;
     }
     with_app(|app| {
@@ -249,19 +206,7 @@ fn start_training() {
     ));
     set_state(RunState::Training);
     set_status_text(if with_app(|app| app.data_ready) { "starting ..." } else { "loading MNIST ..." });
-    // One channel per helper: the lead gets one end, the helper the other.
-    let lead_ports = js_sys::Array::new();
-    with_app(|app| {
-        for helper in &app.helpers {
-            let channel = web_sys::MessageChannel::new().expect("MessageChannel exists");
-            let transfer = js_sys::Array::of1(&channel.port2());
-            helper.worker.post_message_with_transfer(&encode(&ToWorker::Serve), &transfer).expect("the helper listens");
-            lead_ports.push(&channel.port1());
-        }
-        app.worker
-            .post_message_with_transfer(&encode(&ToWorker::Start { settings, data_url }), &lead_ports)
-            .expect("the worker listens");
-    });
+    send(&ToWorker::Start { settings, data_url, workers });
     request_redraw();
 }
 
@@ -284,9 +229,8 @@ fn on_worker_message(data: JsValue) {
                 app.worker_ready = true;
                 (app.data_url.clone(), app.start_when_ready)
             });
-            send(&ToWorker::Load { data_url: url });
             // Helpers started now are ready by the time Train is pressed.
-            ensure_helpers(read_workers().unwrap_or(1) - 1);
+            send(&ToWorker::Load { data_url: url, workers: read_workers().unwrap_or(1) });
             set_status_text("loading MNIST ...");
             if start {
                 start_training();

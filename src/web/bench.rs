@@ -146,10 +146,10 @@ pub fn preset_settings(name: &str) -> Result<JsValue, String> {
     super::form::preset(name).map(|s| super::protocol::encode(&s)).ok_or_else(|| format!("no preset {name:?}"))
 }
 
-/// Runs this Web Worker as the app's training worker (lead or helper, as
-/// its messages say): the bench page measures training on several workers
-/// through the very code the app uses.
+/// Runs this (module) Web Worker as the app's training worker: the bench
+/// page measures training on several workers through the very code the
+/// app uses.
 #[wasm_bindgen]
 pub fn worker_main() {
-    super::worker::start();
+    super::worker::start(true);
 }

@@ -53,6 +53,20 @@ pub(crate) fn now_ms() -> f64 {
     PERFORMANCE.with(|p| p.now())
 }
 
+/// Milliseconds since 1970 on the monotonic clock of `now_ms`
+/// (`performance.timeOrigin + performance.now()`): comparable between a
+/// page and its workers, whose `now_ms` start at different times.
+pub(crate) fn clock_ms() -> f64 {
+    thread_local! {
+        static ORIGIN: f64 = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .and_then(|p| js_sys::Reflect::get(&p, &"timeOrigin".into()))
+            .ok()
+            .and_then(|t| t.as_f64())
+            .unwrap_or(0.0);
+    }
+    ORIGIN.with(|o| o + now_ms())
+}
+
 /// "1m05s", "2h03m": durations for the status line.
 pub fn format_duration(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;

@@ -50,12 +50,13 @@ impl Settings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ToWorker {
-    /// Download and parse MNIST from `data_url` (a base URL ending in '/').
-    Load { data_url: String },
-    /// Start a new run (loading the data first if need be). The message's
-    /// ports, if any, lead to helper workers.
-    Start { settings: Settings, data_url: String },
-    /// Be a helper of the lead at the other end of the message's port.
+    /// Download and parse MNIST from `data_url` (a base URL ending in '/'),
+    /// and start the helper workers a run on `workers` will need.
+    Load { data_url: String, workers: usize },
+    /// Start a new run on `workers` workers, this one and helpers it
+    /// starts (loading the data first if need be).
+    Start { settings: Settings, data_url: String, workers: usize },
+    /// Be a helper of the worker that started this one.
     Serve,
     Pause,
     Resume,
@@ -100,6 +101,28 @@ pub struct Progress {
     pub test_score: Option<f64>,
     /// "validation 3000/10000" while a pass runs.
     pub evaluating: Option<String>,
+    /// Where the chunk's training steps spent their time.
+    pub steps: StepTimes,
+}
+
+/// Milliseconds summed over training steps, as the lead saw them: its own
+/// chunks' work; its helpers' work (each helper's time added) and their
+/// handling of the chunks around it (taking the parameters in, giving the
+/// gradient back); its wait for the helpers once its own chunks were
+/// done, and of that wait the time messages were on their way (the first
+/// chunk to a helper, the last reply back); and the rest of its step
+/// (sending, adding gradients, the update). With one worker, only `own`
+/// and `rest` grow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepTimes {
+    pub steps: u32,
+    pub images: u32,
+    pub own: f64,
+    pub helpers: f64,
+    pub handling: f64,
+    pub wait: f64,
+    pub in_flight: f64,
+    pub rest: f64,
 }
 
 pub fn encode<T: Serialize>(message: &T) -> JsValue {

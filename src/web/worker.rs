@@ -3,28 +3,34 @@
 //! loop between chunks so that Pause, Resume and Stop act at once. After
 //! each chunk it posts a `Progress`, and now and then the weights.
 //!
-//! With helpers (`#workers` > 1) this worker is the lead: the page hands
-//! it one `MessagePort` per helper worker, and each step's chunks are
-//! shared out over them (see `team`). A worker told to `Serve` is a helper.
+//! With helpers (`#workers` > 1) this worker is the lead: it starts the
+//! helper workers itself (running its own script) and shares each step's
+//! chunks out over them (see `team`). A worker told to `Serve` is a helper.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, MessagePort};
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::download::fetch_bytes;
-use super::now_ms;
-use super::protocol::{decode, encode, encode_weights, FromWorker, Progress, Settings, ToWorker};
+use super::{clock_ms, now_ms};
+use super::protocol::{decode, encode, encode_weights, FromWorker, Progress, Settings, StepTimes, ToWorker};
 use super::team::{self, Link};
 use crate::data::{Mnist, FILES};
 use crate::model::IMAGE_LEN;
-use crate::train::{work, Event, Split, StopReason, Trainer, STEP_IMAGES};
+use crate::train::{work, Event, Split, StopReason, Task, Trainer, STEP_IMAGES};
 
 /// Work per chunk: long enough that messaging costs nothing, short enough
 /// that a click on Pause is answered within a tenth of a second.
 const CHUNK_MS: f64 = 60.0;
+/// Chunks of `STEP_IMAGES` a step gives each worker when there are
+/// helpers. Each step ends with the lead waiting for the slowest helper
+/// (here 5-15 ms of a step, from the chunks' uneven times); three chunks
+/// each pay that once for 150 images a worker, and keep a step near
+/// 150 ms, so that Pause still acts within a fifth of a second.
+const CHUNKS_PER_WORKER: usize = 3;
 /// How often the page gets fresh weights to classify with.
 const SHARE_WEIGHTS_MS: f64 = 1000.0;
 
@@ -70,14 +76,17 @@ impl Control {
 
 #[derive(Default)]
 struct State {
+    /// Whether this worker's script is a module (see `start`).
+    module: bool,
     /// The data, while no run holds it, and the base URL it came from.
     data: Option<Mnist>,
     source: String,
     loading: bool,
+    /// The helper workers this worker started, while no run holds them.
+    helpers: Vec<Link>,
     running: Option<Rc<Control>>,
-    /// A run asked for while the data was loading or another run ending:
-    /// its settings and its helpers' ports.
-    queued: Option<(Settings, Vec<MessagePort>)>,
+    /// A run asked for while the data was loading or another run ending.
+    queued: Option<(Settings, usize)>,
 }
 
 thread_local! {
@@ -97,15 +106,14 @@ fn post_weights(params: &[f32]) {
     scope().post_message_with_transfer(&message, &transfer).expect("the page listens");
 }
 
-/// Entry point of the worker's wasm.
-pub fn start() {
+/// Entry point of the worker's wasm; `module`: whether the worker's script
+/// is a module (its helpers are started the same way).
+pub fn start(module: bool) {
     console_error_panic_hook::set_once();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| {
-        let ports: Vec<MessagePort> = e.ports().iter().map(|p| p.unchecked_into()).collect();
-        match decode::<ToWorker>(e.data()) {
-            Ok(message) => handle(message, ports),
-            Err(error) => post(&FromWorker::Error { message: error }),
-        }
+    STATE.with(|s| s.borrow_mut().module = module);
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| match decode::<ToWorker>(e.data()) {
+        Ok(message) => handle(message),
+        Err(error) => post(&FromWorker::Error { message: error }),
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler must outlive this function: it serves the worker's whole life.
@@ -117,13 +125,36 @@ fn running() -> Option<Rc<Control>> {
     STATE.with(|s| s.borrow().running.clone())
 }
 
-fn handle(message: ToWorker, ports: Vec<MessagePort>) {
+/// Starts or ends helper workers until there are `count`, unless a run
+/// holds them (it has the number it started with).
+fn ensure_helpers(count: usize) -> Result<(), String> {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.running.is_some() {
+            return Ok(());
+        }
+        s.helpers.truncate(count);
+        let script = scope().location().href();
+        while s.helpers.len() < count {
+            let link = Link::spawn(&script, s.module)?;
+            s.helpers.push(link);
+        }
+        Ok(())
+    })
+}
+
+fn handle(message: ToWorker) {
     match message {
-        ToWorker::Load { data_url } => load(data_url),
-        ToWorker::Start { settings, data_url } => {
+        ToWorker::Load { data_url, workers } => {
+            if let Err(message) = ensure_helpers(workers.saturating_sub(1)) {
+                post(&FromWorker::Error { message });
+            }
+            load(data_url);
+        }
+        ToWorker::Start { settings, data_url, workers } => {
             let ready = STATE.with(|s| {
                 let mut s = s.borrow_mut();
-                s.queued = Some((settings, ports));
+                s.queued = Some((settings, workers));
                 s.data.is_some()
             });
             // A run still going gives the data back when it ends, and
@@ -137,10 +168,7 @@ fn handle(message: ToWorker, ports: Vec<MessagePort>) {
                 load(data_url);
             }
         }
-        ToWorker::Serve => match ports.into_iter().next() {
-            Some(port) => team::serve(port),
-            None => post(&FromWorker::Error { message: "Serve needs a MessagePort".into() }),
-        },
+        ToWorker::Serve => team::serve(scope().unchecked_ref()),
         // The run posts `Paused` once it has stopped stepping.
         ToWorker::Pause => {
             if let Some(control) = running() {
@@ -222,12 +250,18 @@ async fn download_all(base: &str) -> Result<Mnist, String> {
 
 /// Starts the queued run if the data is here and no run holds it.
 fn start_queued() {
+    if let Some((_, workers)) = STATE.with(|s| s.borrow().queued.clone()) {
+        if let Err(message) = ensure_helpers(workers.saturating_sub(1)) {
+            STATE.with(|s| s.borrow_mut().queued = None);
+            return post(&FromWorker::Error { message });
+        }
+    }
     let started = STATE.with(|s| {
         let mut s = s.borrow_mut();
         if s.running.is_some() || s.data.is_none() {
             return None;
         }
-        let (settings, ports) = s.queued.take()?;
+        let (settings, _) = s.queued.take()?;
         let data = s.data.take()?;
         let protocol = match settings.protocol(data.train.len()) {
             Ok(p) => p,
@@ -237,11 +271,13 @@ fn start_queued() {
             }
         };
         let mut trainer = Trainer::new(protocol, data).expect("settings were checked");
-        trainer.share_with(ports.len() + 1);
+        let helpers = std::mem::take(&mut s.helpers);
+        let workers = helpers.len() + 1;
+        trainer.share_with(workers, if workers > 1 { CHUNKS_PER_WORKER } else { 1 });
         let run = Run {
             grads: vec![0.0; trainer.model.params.len()],
             trainer,
-            helpers: ports.into_iter().map(Link::new).collect(),
+            helpers,
             x: vec![0.0; STEP_IMAGES * IMAGE_LEN],
             elapsed_ms: 0.0,
             images_per_second: 0.0,
@@ -260,12 +296,14 @@ fn start_queued() {
     }
 }
 
-/// Runs a run to its end (or its stop), then gives the data back and
-/// starts whatever was queued meanwhile.
+/// Runs a run to its end (or its stop), then gives the data and the
+/// helpers back and starts whatever was queued meanwhile. Helpers that
+/// failed are ended: the next run starts new ones.
 async fn drive(mut run: Run, control: Rc<Control>, source: String) {
     post_weights(&run.trainer.model.params);
-    if let Err(message) = train(&mut run, &control, &source).await {
-        post(&FromWorker::Error { message });
+    let result = train(&mut run, &control, &source).await;
+    if let Err(message) = &result {
+        post(&FromWorker::Error { message: message.clone() });
     }
     if control.stop.get() == Some(true) {
         post_weights(&run.trainer.best_params);
@@ -274,6 +312,9 @@ async fn drive(mut run: Run, control: Rc<Control>, source: String) {
     STATE.with(|s| {
         let mut s = s.borrow_mut();
         s.data = Some(run.trainer.data);
+        if result.is_ok() {
+            s.helpers = run.helpers;
+        }
         s.running = None;
     });
     start_queued();
@@ -321,24 +362,62 @@ async fn next_tick() {
     let _ = JsFuture::from(promise).await;
 }
 
-/// One step of the trainer: chunk 0 here, the others on the helpers, the
-/// outcomes added in chunk order.
-async fn step(run: &mut Run) -> Result<Event, String> {
+/// One step of the trainer: the plan's first block of chunks here, the
+/// others on the helpers, the outcomes added in chunk order. Training
+/// steps add their times to `times`.
+async fn step(run: &mut Run, times: &mut StepTimes) -> Result<Event, String> {
     let t = &mut run.trainer;
     let Some(plan) = t.plan() else { return Ok(t.finish()) };
+    let start = now_ms();
+    let sent = clock_ms();
     // The parameters change only with an SGD step.
     let version = t.iterations();
-    let mut pending = Vec::with_capacity(run.helpers.len());
-    for (i, link) in (1..plan.chunks()).zip(&mut run.helpers) {
-        pending.push(link.send(&plan, i, &t.model.params, version)?);
+    let workers = run.helpers.len() + 1;
+    for (w, link) in (1..workers).zip(&mut run.helpers) {
+        for i in plan.share(w, workers) {
+            link.send(&plan, i, &t.model.params, version)?;
+        }
     }
-    let own = work(&mut t.model, &t.data, &plan, 0, &mut run.x);
-    t.add(own, None);
-    for reply in pending {
-        let outcome = team::receive(reply, &mut run.grads).await?;
-        t.add(outcome, Some(&run.grads));
+    let own_start = now_ms();
+    for i in plan.share(0, workers) {
+        let own = work(&mut t.model, &t.data, &plan, i, &mut run.x);
+        t.add(own, None);
     }
-    Ok(t.finish())
+    let own_ms = now_ms() - own_start;
+    let free = clock_ms();
+    let (mut helpers, mut handling, mut wait, mut in_flight) = (0.0, 0.0, 0.0, 0.0);
+    for (w, link) in (1..workers).zip(&mut run.helpers) {
+        let mut last: Option<team::Times> = None;
+        for _ in plan.share(w, workers) {
+            let wait_start = now_ms();
+            let (outcome, chunk) = link.receive(&mut run.grads).await?;
+            wait += now_ms() - wait_start;
+            helpers += chunk.work;
+            handling += chunk.answered - chunk.taken - chunk.work;
+            match last {
+                None => in_flight += chunk.taken - sent,
+                Some(last) => handling += chunk.taken - last.answered,
+            }
+            last = Some(chunk);
+            t.add(outcome, Some(&run.grads));
+        }
+        // The last reply's way to the lead, from when the lead was free to take it.
+        if let Some(last) = last {
+            in_flight += (last.arrived - last.answered.max(free)).max(0.0);
+        }
+    }
+    let event = t.finish();
+    if plan.task == Task::Train {
+        times.steps += 1;
+        times.images += (plan.end - plan.first) as u32;
+        times.own += own_ms;
+        times.helpers += helpers;
+        times.handling += handling;
+        times.wait += wait;
+        times.in_flight += in_flight;
+        times.rest += now_ms() - start - own_ms - wait;
+    }
+    Ok(event)
 }
 
 /// Steps the trainer for about `CHUNK_MS`; returns what happened, the
@@ -352,7 +431,7 @@ async fn run_chunk(session: &mut Run) -> Result<(Progress, Option<Vec<f32>>, Opt
     let mut finished = None;
     while now_ms() - start < CHUNK_MS {
         let t0 = now_ms();
-        let event = step(session).await?;
+        let event = step(session, &mut progress.steps).await?;
         let dt = now_ms() - t0;
         let batches = session.trainer.train_batches();
         match &event {

@@ -126,68 +126,112 @@ function convnet() {
   return { label, trainAll: () => vols.forEach((v, i) => trainer.train(v, i % 10)), inferAll: () => vols.forEach((v) => net.forward(v)) };
 }
 
-/// Training images/s of `count` workers that each train alone at once,
-/// summed: the machine's own limit for several workers, with no messages.
-async function independentWorkers(count, seconds = 15) {
+/// `count` workers that each train alone (noise images, batch 500);
+/// `run(n, seconds)` has the first `n` train at once and gives their
+/// summed images/s: the machine's own limit for `n` workers, with no
+/// messages between them.
+async function soloWorkers(count) {
   const workers = await Promise.all(Array.from({ length: count }, () => new Promise((resolve, reject) => {
     const w = new Worker("/www/bench/solo.mjs", { type: "module" });
     w.onmessage = (e) => e.data === "ready" && resolve(w);
     w.onerror = (e) => reject(new Error(`a worker failed to start: ${e.message}`));
   })));
-  try {
-    const rates = await Promise.all(workers.map((w) => new Promise((resolve) => {
-      w.onmessage = (e) => resolve(e.data);
-      w.postMessage({ seconds, batch: BATCH });
-    })));
-    return rates.reduce((a, b) => a + b, 0);
-  } finally {
-    workers.forEach((w) => w.terminate());
-  }
+  return {
+    async run(n, seconds) {
+      const rates = await Promise.all(workers.slice(0, n).map((w) => new Promise((resolve) => {
+        w.onmessage = (e) => resolve(e.data);
+        w.postMessage({ seconds, batch: BATCH });
+      })));
+      return rates.reduce((a, b) => a + b, 0);
+    },
+    close: () => workers.forEach((w) => w.terminate()),
+  };
 }
 
-/// `count` Web Workers running the app's training worker code, as the
-/// page makes them: the first leads, the others help over MessagePorts.
+/// The app's training worker, as the page makes it; it starts `count - 1`
+/// helper workers of its own.
 async function appWorkers(count) {
-  const spawn = () => new Promise((resolve, reject) => {
+  const lead = await new Promise((resolve, reject) => {
     const w = new Worker("/www/bench/worker.mjs", { type: "module" });
     w.onmessage = (e) => e.data.type === "Ready" && resolve(w);
     w.onerror = (e) => reject(new Error(`a worker failed to start: ${e.message}`));
   });
-  const [lead, ...helpers] = await Promise.all(Array.from({ length: count }, spawn));
   return {
     lead,
+    /// Loads MNIST and starts the helpers, resolving once the data is in.
+    load: () => new Promise((resolve, reject) => {
+      lead.onmessage = (e) => e.data.type === "DataReady" ? resolve() : e.data.type === "Error" && reject(new Error(e.data.message));
+      lead.postMessage({ type: "Load", data_url: "/www/data/", workers: count });
+    }),
     /// Starts a run of `settings` on MNIST; `onMessage` sees the lead's messages.
     start(settings, onMessage) {
-      const ports = helpers.map((h) => { const c = new MessageChannel(); h.postMessage({ type: "Serve" }, [c.port2]); return c.port1; });
       lead.onmessage = (e) => onMessage(e.data);
-      lead.postMessage({ type: "Start", settings, data_url: "/www/data/" }, ports);
+      lead.postMessage({ type: "Start", settings, data_url: "/www/data/", workers: count });
     },
-    close: () => [lead, ...helpers].forEach((w) => w.terminate()),
+    close: () => lead.terminate(),
   };
 }
 
-/// Training images/s of the tutorial's settings (batch 500) on `count`
-/// app workers and real MNIST: minibatches done over `seconds`, after a
-/// few to warm up (and to hand the data to the helpers).
-async function appTraining(count, seconds = 20) {
-  const team = await appWorkers(count);
-  try {
-    return await new Promise((resolve, reject) => {
-      let from = null;
-      team.start(simd.preset_settings("tutorial"), (m) => {
-        if (m.type === "Error") reject(new Error(m.message));
-        if (m.type !== "Progress") return;
-        const now = performance.now();
-        if (from === null && m.iterations >= 3) from = { t: now, it: m.iterations };
-        if (from !== null && now - from.t > seconds * 1000) {
-          team.lead.postMessage({ type: "Stop" });
-          resolve(((m.iterations - from.it) * BATCH) / ((now - from.t) / 1000));
-        }
-      });
+/// One window of the tutorial's settings (batch 500) on an app team and
+/// real MNIST: images/s over `seconds` of minibatches, after a few to warm
+/// up (the first run also hands the data to the helpers), and the lead's
+/// `StepTimes` summed over those seconds. Resolves once the run stopped.
+function appRun(team, seconds) {
+  return new Promise((resolve, reject) => {
+    let from = null, result = null;
+    const sum = { steps: 0, images: 0, own: 0, helpers: 0, handling: 0, wait: 0, in_flight: 0, rest: 0 };
+    team.start(simd.preset_settings("tutorial"), (m) => {
+      if (m.type === "Error") reject(new Error(m.message));
+      if (m.type === "Stopped" && result) resolve(result);
+      if (m.type !== "Progress" || result) return;
+      const now = performance.now();
+      if (from !== null) for (const k in sum) sum[k] += m.steps[k];
+      if (from === null && m.iterations >= 3) from = { t: now, it: m.iterations };
+      if (from !== null && now - from.t > seconds * 1000) {
+        result = { rate: ((m.iterations - from.it) * BATCH) / ((now - from.t) / 1000), steps: sum };
+        team.lead.postMessage({ type: "Stop" });
+      }
     });
+  });
+}
+
+/// Training on every core against one, and the machine's own limit for
+/// it, measured in turns so that a slow spell of this shared machine
+/// falls on both sides: `rounds` windows each of the app's workers (one,
+/// then all) and of independent workers (one, then all); the best window
+/// of each is recorded.
+async function scaling(cores, rounds = 3, seconds = 8) {
+  const counts = cores > 1 ? [1, cores] : [1];
+  const apps = await Promise.all(counts.map(appWorkers));
+  const solo = await soloWorkers(cores);
+  const app = counts.map(() => null), alone = counts.map(() => 0);
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, n] of counts.entries()) {
+        const run = await appRun(apps[i], seconds);
+        if (!app[i] || run.rate > app[i].rate) app[i] = run;
+      }
+      for (const [i, n] of counts.entries()) alone[i] = Math.max(alone[i], await solo.run(n, seconds));
+    }
   } finally {
-    team.close();
+    apps.forEach((a) => a.close());
+    solo.close();
   }
+  const workers = (n) => `${n} worker${n > 1 ? "s" : ""}`;
+  counts.forEach((n, i) => recordApp(`lenet SIMD128, app, ${workers(n)}`, n, app[i]));
+  counts.forEach((n, i) => record(`lenet SIMD128, independent, ${workers(n)}`, "train", alone[i]));
+}
+
+/// Records an app training run: its rate, and where a step's time went
+/// (the lead's `StepTimes`, per step).
+function recordApp(name, workers, { rate, steps: s }) {
+  record(name, "train", rate);
+  const per = (ms) => (ms / s.steps).toFixed(1);
+  const each = (ms) => (ms / s.steps / (workers - 1)).toFixed(1);
+  const helpers = workers > 1
+    ? `, each helper's chunks ${each(s.helpers)} ms (and ${each(s.handling)} ms taking them in and answering), the lead's wait for the helpers ${per(s.wait)} ms (of which messages on their way ${per(s.in_flight)} ms)`
+    : "";
+  record(name, "steps", `${s.steps} steps of ${(s.images / s.steps).toFixed(0)} images: the lead's own chunks ${per(s.own)} ms${helpers}, the rest of the lead's step ${per(s.rest)} ms`);
 }
 
 /// The fast preset on `count` app workers and real MNIST, as a user of the
@@ -197,10 +241,7 @@ async function timeToAccuracy(count) {
   const team = await appWorkers(count);
   const name = `fast preset to 99 % test accuracy, ${count} workers`;
   try {
-    await new Promise((resolve, reject) => {
-      team.lead.onmessage = (e) => e.data.type === "DataReady" ? resolve() : e.data.type === "Error" && reject(new Error(e.data.message));
-      team.lead.postMessage({ type: "Load", data_url: "/www/data/" });
-    });
+    await team.load();
     const settings = simd.preset_settings("fast");
     const start = performance.now();
     const outcome = await new Promise((resolve, reject) => {
@@ -248,12 +289,7 @@ try {
     record(c.label, "infer", await measure(c.inferAll, BATCH, { warmup: 1, runs: 3 }));
   }
   const cores = Math.max(1, Math.min(16, navigator.hardwareConcurrency || 1));
-  if (part("workers")) {
-    record("lenet SIMD128, app, 1 worker", "train", await appTraining(1));
-    if (cores > 1) record(`lenet SIMD128, app, ${cores} workers`, "train", await appTraining(cores));
-    record("lenet SIMD128, independent, 1 worker", "train", await independentWorkers(1));
-    if (cores > 1) record(`lenet SIMD128, independent, ${cores} workers`, "train", await independentWorkers(cores));
-  }
+  if (part("workers")) await scaling(cores);
   if (part("tta") && params.get("tta") !== "0") await timeToAccuracy(cores);
 } catch (e) {
   record("error", "error", String(e && e.stack || e));

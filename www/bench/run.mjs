@@ -73,7 +73,7 @@ for (const s of systems) {
 }
 for (const line of native) say(`| ${line.split(":")[0]} | ${line.split(":").slice(1).join(":").trim()} |`);
 say();
-say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared.`);
+say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared. The app and independent rows are the best of three 8-second windows, taken in turns.`);
 say();
 say(`Ours (SIMD128, 1 worker) against each peer:`);
 say();
@@ -94,6 +94,10 @@ for (const b of which) {
     const together = independentRows.filter((n) => !n.endsWith(" 1 worker")).map((n) => value(browsers[b], n, "train")).find((v) => typeof v === "number");
     const machine = typeof alone === "number" && typeof together === "number" ? ` The machine itself allows ${ratio(together, alone)}: ${fmt(together)} images/s from workers that share nothing, against ${fmt(alone)} from one alone.` : "";
     say(`  Every core: ${all[0].split(", ").pop()} train ${fmt(all[1])} images/s, ${ratio(all[1], one)} one worker's ${fmt(one)}.${machine}`);
+  }
+  for (const n of appRows) {
+    const steps = value(browsers[b], n, "steps");
+    if (steps) say(`  ${n.split(", ").pop()}, where a step's time goes: ${steps}.`);
   }
   const profile = value(browsers[b], "profile (ms per 50-image step)", "profile");
   if (profile) say(`  Profile, ms per 50-image step: ${profile}.`);
