@@ -22,8 +22,9 @@ use crate::data::{Mnist, FILES};
 use crate::model::IMAGE_LEN;
 use crate::train::{work, Event, Split, StopReason, Task, Trainer, STEP_IMAGES};
 
-/// Work per chunk: long enough that messaging costs nothing, short enough
-/// that a click on Pause is answered within a tenth of a second.
+/// Work per chunk of steps: long enough that messaging costs nothing,
+/// short enough that a click on Pause is answered within a tenth of a
+/// second on one worker (with helpers, a step alone takes about 150 ms).
 const CHUNK_MS: f64 = 60.0;
 /// Chunks of `STEP_IMAGES` a step gives each worker when there are
 /// helpers. Each step ends with the lead waiting for the slowest helper

@@ -99,6 +99,8 @@ for (const b of which) {
     const steps = value(browsers[b], n, "steps");
     if (steps) say(`  ${n.split(", ").pop()}, where a step's time goes: ${steps}.`);
   }
+  const trips = browsers[b].filter((r) => r.kind === "ms").map((r) => `${r.name.replace("round trip of 1.7 MB, ", "")} ${r.value.toFixed(2)} ms`);
+  if (trips.length) say(`  Round trip of a 1.7 MB buffer between workers: ${trips.join("; ")}.`);
   const profile = value(browsers[b], "profile (ms per 50-image step)", "profile");
   if (profile) say(`  Profile, ms per 50-image step: ${profile}.`);
 }
