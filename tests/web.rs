@@ -249,6 +249,13 @@ async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
 }
 
 #[wasm_bindgen_test]
+async fn a_helper_that_cannot_start_is_reported_not_awaited() {
+    let mut link = team::Link::spawn("/no-such-helper-script.js", false).unwrap();
+    let err = link.connect(&common::noise_mnist(9, 10, 10, 10), "noise 9").await.unwrap_err();
+    assert!(err.starts_with("a helper worker failed"), "{err}");
+}
+
+#[wasm_bindgen_test]
 async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
     use lenet::train::{work, Plan, Task};
     let mut link = linked_helper();

@@ -72,7 +72,7 @@ pub fn start() {
     let data_url = params.get("data").map(|u| if u.ends_with('/') { u } else { u + "/" }).unwrap_or("data/".into());
     apply_query(&params);
 
-    let worker = new_worker(on_worker_message, "the training worker");
+    let worker = new_worker();
 
     APP.with(|a| {
         *a.borrow_mut() = Some(App {
@@ -97,18 +97,17 @@ pub fn start() {
     request_redraw();
 }
 
-/// The training worker, whose messages go to `on_message`. It starts its
-/// helper workers itself.
-fn new_worker(on_message: impl FnMut(JsValue) + 'static, what: &'static str) -> Worker {
+/// The training worker, whose messages go to `on_worker_message`. It
+/// starts its helper workers itself.
+fn new_worker() -> Worker {
     // trunk names the worker's loader after its binary (see index.html).
     let worker = Worker::new("./worker_loader.js").expect("workers are supported");
-    let mut on_message = on_message;
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| on_message(e.data()));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| on_worker_message(e.data()));
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The worker talks to the page for the page's whole life.
     on_message.forget();
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        show_error(&format!("{what} failed (see the browser console)"));
+        show_error("the training worker failed (see the browser console)");
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget(); // as above

@@ -28,7 +28,8 @@ use crate::train::{work, Event, Split, StopReason, Task, Trainer, STEP_IMAGES};
 const CHUNK_MS: f64 = 60.0;
 /// Chunks of `STEP_IMAGES` a step gives each worker when there are
 /// helpers. Each step ends with the lead waiting for the slowest helper
-/// (here 5-15 ms of a step, from the chunks' uneven times); three chunks
+/// (10-21 ms a step in the benchmark's step profile, from the chunks'
+/// uneven times); three chunks
 /// each pay that once for 150 images a worker, and keep a step near
 /// 150 ms, so that Pause still acts within a fifth of a second.
 const CHUNKS_PER_WORKER: usize = 3;
@@ -251,7 +252,7 @@ async fn download_all(base: &str) -> Result<Mnist, String> {
 
 /// Starts the queued run if the data is here and no run holds it.
 fn start_queued() {
-    if let Some((_, workers)) = STATE.with(|s| s.borrow().queued.clone()) {
+    if let Some(workers) = STATE.with(|s| s.borrow().queued.as_ref().map(|q| q.1)) {
         if let Err(message) = ensure_helpers(workers.saturating_sub(1)) {
             STATE.with(|s| s.borrow_mut().queued = None);
             return post(&FromWorker::Error { message });
@@ -369,8 +370,8 @@ async fn next_tick() {
 async fn step(run: &mut Run, times: &mut StepTimes) -> Result<Event, String> {
     let t = &mut run.trainer;
     let Some(plan) = t.plan() else { return Ok(t.finish()) };
-    let start = now_ms();
-    let sent = clock_ms();
+    // One clock for the lead's times and the helpers' (see `clock_ms`).
+    let start = clock_ms();
     // The parameters change only with an SGD step.
     let version = t.iterations();
     let workers = run.helpers.len() + 1;
@@ -379,24 +380,24 @@ async fn step(run: &mut Run, times: &mut StepTimes) -> Result<Event, String> {
             link.send(&plan, i, &t.model.params, version)?;
         }
     }
-    let own_start = now_ms();
+    let own_start = clock_ms();
     for i in plan.share(0, workers) {
         let own = work(&mut t.model, &t.data, &plan, i, &mut run.x);
         t.add(own, None);
     }
-    let own_ms = now_ms() - own_start;
     let free = clock_ms();
+    let own_ms = free - own_start;
     let (mut helpers, mut handling, mut wait, mut in_flight) = (0.0, 0.0, 0.0, 0.0);
     for (w, link) in (1..workers).zip(&mut run.helpers) {
         let mut last: Option<team::Times> = None;
         for _ in plan.share(w, workers) {
-            let wait_start = now_ms();
+            let wait_start = clock_ms();
             let (outcome, chunk) = link.receive(&mut run.grads).await?;
-            wait += now_ms() - wait_start;
+            wait += clock_ms() - wait_start;
             helpers += chunk.work;
             handling += chunk.answered - chunk.taken - chunk.work;
             match last {
-                None => in_flight += chunk.taken - sent,
+                None => in_flight += chunk.taken - start,
                 Some(last) => handling += chunk.taken - last.answered,
             }
             last = Some(chunk);
@@ -416,7 +417,7 @@ async fn step(run: &mut Run, times: &mut StepTimes) -> Result<Event, String> {
         times.handling += handling;
         times.wait += wait;
         times.in_flight += in_flight;
-        times.rest += now_ms() - start - own_ms - wait;
+        times.rest += clock_ms() - start - own_ms - wait;
     }
     Ok(event)
 }

@@ -242,7 +242,7 @@ async function scaling(cores, rounds = 3, seconds = 8) {
   const app = counts.map(() => null), alone = counts.map(() => 0);
   try {
     for (let r = 0; r < rounds; r++) {
-      for (const [i, n] of counts.entries()) {
+      for (const i of counts.keys()) {
         const run = await appRun(apps[i], seconds);
         if (!app[i] || run.rate > app[i].rate) app[i] = run;
       }
