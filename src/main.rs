@@ -16,12 +16,11 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::time::Instant;
 
-    use lenet::parallel::Team;
-    use lenet::train::{count_errors, Event, StopReason};
-    use lenet::{weights, LeNet5, Mnist, Protocol, Trainer};
+    use lenet::train::{log, Event, Split};
+    use lenet::{weights, LeNet5, Mnist, Protocol, Threads, Trainer};
 
     const USAGE: &str = "usage:
   lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--batch N] [--seed N]
@@ -46,8 +45,10 @@ as many threads as cores (the weights do not depend on the thread count)";
         }
     }
 
-    /// `--name value` pairs and the bare arguments.
-    fn parse(args: &[String]) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+    /// `--name value` pairs, and the bare arguments.
+    type Parsed = (Vec<(String, String)>, Vec<String>);
+
+    fn parse(args: &[String]) -> Result<Parsed, String> {
         let (mut flags, mut bare) = (Vec::new(), Vec::new());
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -69,7 +70,7 @@ as many threads as cores (the weights do not depend on the thread count)";
         std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
-    fn load_data(dir: &PathBuf) -> Result<Mnist, String> {
+    fn load_data(dir: &Path) -> Result<Mnist, String> {
         println!("... loading data from {}", dir.display());
         Mnist::load_dir(dir).map_err(|e| e.to_string())
     }
@@ -108,46 +109,14 @@ as many threads as cores (the weights do not depend on the thread count)";
         let mnist = load_data(&data)?;
         println!("... building the model");
         let mut trainer = Trainer::new(protocol.clone(), mnist)?;
-        trainer.set_threads(threads);
-        let n_batches = trainer.train_batches();
-        println!(
-            "... training (lr {}, momentum {}, decay {}, batch {}, {} epochs, seed {}, {} threads)",
-            protocol.learning_rate,
-            protocol.momentum,
-            protocol.lr_decay,
-            protocol.batch_size,
-            protocol.epochs,
-            protocol.seed,
-            trainer.width()
-        );
+        let mut threads = Threads::new(threads);
+        threads.attach(&mut trainer);
+        println!("{}", log::header(&protocol, threads.size(), "thread"));
+        let batches = trainer.train_batches();
         let start = Instant::now();
-        let finished = trainer.run(|_, event| match *event {
-            Event::Trained { iter, cost, .. } if iter % 100 == 0 || !cost.is_finite() => {
-                println!("training @ iter = {iter}, cost {cost:.6}")
-            }
-            Event::Validated { epoch, minibatch, error, .. } => {
-                println!("epoch {epoch}, minibatch {minibatch}/{n_batches}, validation error {:.2} %", error * 100.0)
-            }
-            Event::Tested { epoch, minibatch, error } => println!(
-                "     epoch {epoch}, minibatch {minibatch}/{n_batches}, test error of best model {:.2} %",
-                error * 100.0
-            ),
-            _ => {}
-        });
-        let Event::Finished { reason, best_validation, best_iter, test_score } = finished else { unreachable!() };
-        println!("Optimization complete.");
-        if reason == StopReason::Diverged {
-            println!("Training diverged (the cost became NaN or infinite): lower the learning rate.");
-        }
-        println!(
-            "Best validation score of {:.2} % obtained at iteration {}, with test performance {:.2} %",
-            best_validation * 100.0,
-            best_iter + 1,
-            test_score * 100.0
-        );
-        let secs = start.elapsed().as_secs_f64();
+        threads.run(&mut trainer, |_, event| log::lines(event, batches).iter().for_each(|line| println!("{line}")));
         let images = trainer.iterations() * protocol.batch_size;
-        println!("ran for {:.2}m ({:.0} training images/s)", secs / 60.0, images as f64 / secs);
+        println!("{}", log::ran_for(start.elapsed().as_secs_f64(), images));
         std::fs::write(&out, weights::save(&trainer.best_params)).map_err(|e| format!("{}: {e}", out.display()))?;
         println!("best model's weights written to {}", out.display());
         Ok(())
@@ -164,15 +133,26 @@ as many threads as cores (the weights do not depend on the thread count)";
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
             }
         }
-        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+        let bytes = read_weights_file(file)?;
         let params = weights::load(&bytes).map_err(|e| format!("{file}: {e}"))?;
         let mnist = load_data(&data)?;
-        let (mut model, mut team) = (LeNet5::from_params(params), Team::new(threads));
-        for (name, set) in [("validation", &mnist.valid), ("test", &mnist.test)] {
-            let errors = count_errors(&mut team, &mut model, set);
-            println!("{name} error {:.2} % ({errors} of {})", errors as f64 * 100.0 / set.len() as f64, set.len());
+        mnist.check()?;
+        let (mut model, mut threads) = (LeNet5::from_params(params), Threads::new(threads));
+        for split in [Split::Validation, Split::Test] {
+            let total = mnist.split(split).len();
+            let errors = threads.count_errors(&mut model, &mnist, split, 0, total);
+            println!("{} error {:.2} % ({errors} of {total})", split.name(), errors as f64 * 100.0 / total as f64);
         }
         Ok(())
+    }
+
+    /// The file's bytes, unless it is too large to be a weights file.
+    fn read_weights_file(file: &str) -> Result<Vec<u8>, String> {
+        let len = std::fs::metadata(file).map_err(|e| format!("{file}: {e}"))?.len();
+        if len > weights::MAX_FILE_BYTES as u64 {
+            return Err(format!("{file}: {len} bytes, larger than any LeNet-5 weights file"));
+        }
+        std::fs::read(file).map_err(|e| format!("{file}: {e}"))
     }
 
     /// Training and inference images per second on the real data, with one
@@ -189,7 +169,6 @@ as many threads as cores (the weights do not depend on the thread count)";
             }
         }
         let mnist = load_data(&data)?;
-        let valid = mnist.valid.clone();
         let best_of = |runs: usize, mut f: Box<dyn FnMut() + '_>| {
             (0..runs)
                 .map(|_| {
@@ -203,22 +182,23 @@ as many threads as cores (the weights do not depend on the thread count)";
         if threads > 1 {
             counts.push(threads);
         }
+        let inferred = 2000.min(mnist.valid.len());
         for t in counts {
             let protocol = Protocol { batch_size: batch, ..Protocol::tutorial() };
             let mut trainer = Trainer::new(protocol, mnist.clone())?;
-            trainer.set_threads(t);
-            let mut minibatch = || while !matches!(trainer.step(), Event::Trained { .. }) {};
+            let mut threads = Threads::new(t);
+            threads.attach(&mut trainer);
+            let mut minibatch = || while !matches!(threads.step(&mut trainer), Event::Trained { .. }) {};
             minibatch(); // warm-up
             let train = best_of(3, Box::new(minibatch));
-            let (mut model, mut team) = (LeNet5::new(1), Team::new(t));
-            let subset = valid.slice(0, 2000);
+            let (mut model, mut threads) = (LeNet5::new(1), Threads::new(t));
             let infer = best_of(3, Box::new(|| {
-                count_errors(&mut team, &mut model, &subset);
+                threads.count_errors(&mut model, &mnist, Split::Validation, 0, inferred);
             }));
             println!(
                 "native, {t} thread(s): training {:.0} images/s, inference {:.0} images/s (batch {batch})",
                 batch as f64 / train,
-                subset.len() as f64 / infer
+                inferred as f64 / infer
             );
         }
         Ok(())

@@ -14,15 +14,28 @@ use crate::loss::{nll_loss, softmax_forward, softmax_nll_backward};
 use crate::rng::Rng;
 use crate::tensor::{argmax, numel};
 
+// The network's shapes, the one place they are written: everything
+// else (buffers, benchmarks, the page's feature maps) derives from these.
 pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_LEN: usize = IMAGE_SIDE * IMAGE_SIDE;
 pub const CLASSES: usize = 10;
+/// The side of both convolutions' square kernels.
+pub const KERNEL: usize = 5;
+pub const CONV1_FILTERS: usize = 20;
+/// conv1's output side (24), and after its 2x2 max-pooling (12).
+pub const CONV1_SIDE: usize = IMAGE_SIDE - KERNEL + 1;
+pub const POOL1_SIDE: usize = CONV1_SIDE / 2;
+pub const CONV2_FILTERS: usize = 50;
+/// conv2's output side (8), and after its 2x2 max-pooling (4).
+pub const CONV2_SIDE: usize = POOL1_SIDE - KERNEL + 1;
+pub const POOL2_SIDE: usize = CONV2_SIDE / 2;
+/// Inputs of the hidden layer: conv2's pooled maps, flattened (800).
+pub const FLAT: usize = CONV2_FILTERS * POOL2_SIDE * POOL2_SIDE;
+pub const HIDDEN: usize = 500;
 
-const C1: usize = 20; // conv1 filters
-const C2: usize = 50; // conv2 filters
-const K: usize = 5; // kernel side
-const HIDDEN: usize = 500;
-const FLAT: usize = C2 * 4 * 4; // 800 inputs of the hidden layer
+const C1: usize = CONV1_FILTERS;
+const C2: usize = CONV2_FILTERS;
+const K: usize = KERNEL;
 
 /// Name and shape of every parameter, in the order of the flat buffer.
 /// Dense weights are (n_in, n_out), as in the tutorial.
@@ -51,17 +64,20 @@ fn split<T>(mut buf: &mut [T]) -> [&mut [T]; 8] {
     })
 }
 
-fn conv1_shape(batch: usize) -> ConvShape {
-    ConvShape { batch, in_channels: 1, out_channels: C1, height: 28, width: 28, kernel: K }
+/// conv1 on `batch` images: (B,1,28,28) -> (B,20,24,24).
+pub fn conv1_shape(batch: usize) -> ConvShape {
+    ConvShape { batch, in_channels: 1, out_channels: C1, height: IMAGE_SIDE, width: IMAGE_SIDE, kernel: K }
 }
-fn conv2_shape(batch: usize) -> ConvShape {
-    ConvShape { batch, in_channels: C1, out_channels: C2, height: 12, width: 12, kernel: K }
+
+/// conv2 on `batch` pooled maps: (B,20,12,12) -> (B,50,8,8).
+pub fn conv2_shape(batch: usize) -> ConvShape {
+    ConvShape { batch, in_channels: C1, out_channels: C2, height: POOL1_SIDE, width: POOL1_SIDE, kernel: K }
 }
 
 /// Per-example sizes of the activations.
-const C1_OUT: usize = C1 * 24 * 24;
-const P1_OUT: usize = C1 * 12 * 12;
-const C2_OUT: usize = C2 * 8 * 8;
+const C1_OUT: usize = C1 * CONV1_SIDE * CONV1_SIDE;
+const P1_OUT: usize = C1 * POOL1_SIDE * POOL1_SIDE;
+const C2_OUT: usize = C2 * CONV2_SIDE * CONV2_SIDE;
 
 #[derive(Clone, Default)]
 struct Buffers {
@@ -201,12 +217,12 @@ impl LeNet5 {
         let f = &mut self.buf;
         let (x, c1, p1, a1) = (&f.x[..b * IMAGE_LEN], &mut f.c1[..b * C1_OUT], &mut f.p1[..b * P1_OUT], &mut f.a1[..b * P1_OUT]);
         conv2d_forward(c1, x, w1, &mut f.cols, &conv1_shape(b));
-        maxpool2x2_forward(p1, &mut f.arg1[..b * P1_OUT], c1, b * C1, 24, 24);
-        bias_tanh_forward(a1, p1, b1, 12 * 12);
+        maxpool2x2_forward(p1, &mut f.arg1[..b * P1_OUT], c1, b * C1, CONV1_SIDE, CONV1_SIDE);
+        bias_tanh_forward(a1, p1, b1, POOL1_SIDE * POOL1_SIDE);
         let (c2, p2, a2) = (&mut f.c2[..b * C2_OUT], &mut f.p2[..b * FLAT], &mut f.a2[..b * FLAT]);
         conv2d_forward(c2, a1, w2, &mut f.cols, &conv2_shape(b));
-        maxpool2x2_forward(p2, &mut f.arg2[..b * FLAT], c2, b * C2, 8, 8);
-        bias_tanh_forward(a2, p2, b2, 4 * 4);
+        maxpool2x2_forward(p2, &mut f.arg2[..b * FLAT], c2, b * C2, CONV2_SIDE, CONV2_SIDE);
+        bias_tanh_forward(a2, p2, b2, POOL2_SIDE * POOL2_SIDE);
         let h = &mut f.h[..b * HIDDEN];
         dense_forward(h, a2, w3, b3, b);
         crate::kernels::imp::tanh_inplace(h);
@@ -231,18 +247,18 @@ impl LeNet5 {
         da2.fill(0.0);
         dense_backward(Some(&mut *da2), dw3, db3, dh, a2, w3, b);
         dp2.fill(0.0);
-        bias_tanh_backward(dp2, db2, da2, a2, 4 * 4);
+        bias_tanh_backward(dp2, db2, da2, a2, POOL2_SIDE * POOL2_SIDE);
         let dc2 = &mut f.dc2[..b * C2_OUT];
         dc2.fill(0.0);
-        maxpool2x2_backward(dc2, dp2, &f.arg2[..b * FLAT], b * C2, 8, 8);
+        maxpool2x2_backward(dc2, dp2, &f.arg2[..b * FLAT], b * C2, CONV2_SIDE, CONV2_SIDE);
         let (a1, da1, dp1) = (&f.a1[..b * P1_OUT], &mut f.da1[..b * P1_OUT], &mut f.dp1[..b * P1_OUT]);
         da1.fill(0.0);
         conv2d_backward(Some(&mut *da1), dw2, dc2, a1, w2, &mut f.cols, &conv2_shape(b));
         dp1.fill(0.0);
-        bias_tanh_backward(dp1, db1, da1, a1, 12 * 12);
+        bias_tanh_backward(dp1, db1, da1, a1, POOL1_SIDE * POOL1_SIDE);
         let dc1 = &mut f.dc1[..b * C1_OUT];
         dc1.fill(0.0);
-        maxpool2x2_backward(dc1, dp1, &f.arg1[..b * P1_OUT], b * C1, 24, 24);
+        maxpool2x2_backward(dc1, dp1, &f.arg1[..b * P1_OUT], b * C1, CONV1_SIDE, CONV1_SIDE);
         conv2d_backward(None, dw1, dc1, &f.x[..b * IMAGE_LEN], &[], &mut f.cols, &conv1_shape(b));
     }
 }

@@ -8,7 +8,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use lenet::train::{Event, Protocol, Trainer};
+use lenet::train::{Event, Protocol, Threads, Trainer};
 
 /// The system allocator, counting the allocations of threads that ask.
 struct Counting;
@@ -26,10 +26,12 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.with(Cell::get) {
             COUNT.with(|c| c.set(c.get() + 1));
         }
+        // SAFETY: the caller's layout goes to the system allocator unchanged.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with this layout (every alloc goes there).
         unsafe { System.dealloc(ptr, layout) }
     }
 
@@ -37,6 +39,7 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.with(Cell::get) {
             COUNT.with(|c| c.set(c.get() + 1));
         }
+        // SAFETY: as for dealloc; the caller upholds realloc's contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -61,11 +64,12 @@ fn training_steps_allocate_nothing_after_the_first() {
     let protocol = Protocol { batch_size: 120, epochs: 4, momentum: 0.5, ..Protocol::tutorial() };
     let mut trainer = Trainer::new(protocol, data).unwrap();
     let mut events = Vec::with_capacity(64);
+    let mut threads = Threads::new(1);
     // The first epoch sizes every buffer (a whole batch, a short chunk, both passes).
-    while !matches!(trainer.step(), Event::Tested { .. }) {}
+    while !matches!(threads.step(&mut trainer), Event::Tested { .. }) {}
     let n = allocations(|| {
         while events.len() < 30 {
-            events.push(trainer.step());
+            events.push(threads.step(&mut trainer));
         }
     });
     assert!(events.iter().any(|e| matches!(e, Event::Trained { .. })), "it trained");

@@ -24,7 +24,7 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 
 /// Compares `analytic` with central differences of `loss` with respect to `x`.
 #[track_caller]
-fn check(x: &mut Vec<f32>, analytic: &[f32], eps: f32, mut loss: impl FnMut(&[f32]) -> f64) {
+fn check(x: &mut [f32], analytic: &[f32], eps: f32, mut loss: impl FnMut(&[f32]) -> f64) {
     assert!(analytic.iter().any(|g| g.abs() > 1e-3), "the gradient is all but zero: the check would prove nothing");
     for i in 0..x.len() {
         let keep = x[i];

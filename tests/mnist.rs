@@ -4,7 +4,7 @@
 
 mod common;
 
-use lenet::train::{Event, Protocol, Trainer};
+use lenet::train::{Event, Protocol, Threads, Trainer};
 use lenet::{LeNet5, Mnist};
 
 fn mnist() -> Mnist {
@@ -53,7 +53,7 @@ fn the_tutorial_protocol_learns_on_real_data() {
     m.test = m.test.slice(0, 1_000);
     let mut trainer = Trainer::new(Protocol { epochs: 1, ..Protocol::tutorial() }, m).unwrap();
     let mut validation = None;
-    trainer.run(|_, e| {
+    Threads::new(1).run(&mut trainer, |_, e| {
         if let Event::Validated { error, .. } = e {
             validation = Some(*error)
         }

@@ -5,7 +5,12 @@
 mod common;
 
 use common::noise_mnist;
-use lenet::train::{Event, Protocol, StopReason, Trainer};
+use lenet::train::{Event, Protocol, Split, StopReason, Threads, Trainer};
+
+/// Runs `trainer` to its end on one thread.
+fn run(trainer: &mut Trainer, on_event: impl FnMut(&Trainer, &Event)) -> Event {
+    Threads::new(1).run(trainer, on_event)
+}
 
 fn small(batch_size: usize, epochs: usize) -> Protocol {
     Protocol { batch_size, epochs, ..Protocol::tutorial() }
@@ -15,7 +20,7 @@ fn small(batch_size: usize, epochs: usize) -> Protocol {
 fn validates_once_per_epoch_and_tests_each_new_best() {
     let mut trainer = Trainer::new(small(10, 2), noise_mnist(1, 30, 120, 60)).unwrap();
     let mut log = Vec::new();
-    let end = trainer.run(|_, e| match e {
+    let end = run(&mut trainer, |_, e| match e {
         Event::Trained { epoch, minibatch, .. } => log.push(format!("train {epoch}.{minibatch}")),
         Event::Accumulated { done, total } => log.push(format!("acc {done}/{total}")),
         Event::Evaluating { split, done, total } => log.push(format!("{split:?} {done}/{total}")),
@@ -29,7 +34,7 @@ fn validates_once_per_epoch_and_tests_each_new_best() {
     assert_eq!(log[..9], expected_start);
     assert_eq!(log.last().unwrap(), "Epochs");
     assert!(matches!(end, Event::Finished { reason: StopReason::Epochs, .. }));
-    assert_eq!(trainer.step(), end, "a finished run stays finished");
+    assert_eq!(Threads::new(1).step(&mut trainer), end, "a finished run stays finished");
     assert_eq!(trainer.iterations(), 6);
 }
 
@@ -40,7 +45,7 @@ fn patience_stops_early() {
     let protocol = Protocol { patience: 4, ..small(2, 50) };
     let mut trainer = Trainer::new(protocol, noise_mnist(2, 10, 4, 4)).unwrap();
     let mut validations = 0;
-    let end = trainer.run(|_, e| validations += matches!(e, Event::Validated { .. }) as usize);
+    let end = run(&mut trainer, |_, e| validations += usize::from(matches!(e, Event::Validated { .. })));
     let Event::Finished { reason, best_iter, .. } = end else { unreachable!() };
     assert_eq!(reason, StopReason::Patience);
     assert!(trainer.iterations() < 50 * 5, "stopped early");
@@ -52,7 +57,7 @@ fn patience_stops_early() {
 fn same_seed_gives_bit_identical_weights() {
     let run = |seed: u64| {
         let mut t = Trainer::new(Protocol { seed, ..small(8, 1) }, noise_mnist(3, 40, 8, 8)).unwrap();
-        t.run(|_, _| {});
+        run(&mut t, |_, _| {});
         t.model.params
     };
     let (a, b, c) = (run(5), run(5), run(6));
@@ -64,12 +69,13 @@ fn same_seed_gives_bit_identical_weights() {
 fn pausing_between_steps_changes_nothing() {
     let data = noise_mnist(4, 40, 8, 8);
     let mut straight = Trainer::new(small(8, 2), data.clone()).unwrap();
-    straight.run(|_, _| {});
+    run(&mut straight, |_, _| {});
     // Stepped in chunks with a copy of the weights taken in between, as the worker does.
     let mut chunked = Trainer::new(small(8, 2), data).unwrap();
+    let mut threads = Threads::new(1);
     while !chunked.is_finished() {
         for _ in 0..3 {
-            chunked.step();
+            threads.step(&mut chunked);
         }
         let _snapshot = chunked.model.params.clone();
     }
@@ -81,7 +87,7 @@ fn pausing_between_steps_changes_nothing() {
 fn a_diverging_run_stops_with_the_best_weights_kept() {
     let mut trainer = Trainer::new(Protocol { learning_rate: 1e30, ..small(10, 20) }, noise_mnist(5, 30, 10, 10)).unwrap();
     let initial = trainer.model.params.clone();
-    let end = trainer.run(|_, _| {});
+    let end = run(&mut trainer, |_, _| {});
     let Event::Finished { reason, .. } = end else { unreachable!() };
     assert_eq!(reason, StopReason::Diverged);
     assert!(trainer.model.params.iter().all(|v| v.is_finite()), "the model is restored to finite weights");
@@ -106,9 +112,10 @@ fn a_minibatch_in_several_steps_is_one_sgd_step_on_the_whole_batch() {
     let protocol = Protocol { learning_rate: 0.1, ..small(120, 1) };
     let mut trainer = Trainer::new(protocol, data.clone()).unwrap();
     let mut model = lenet::LeNet5::new(trainer.protocol.seed);
-    assert_eq!(trainer.step(), Event::Accumulated { done: 50, total: 120 });
-    assert_eq!(trainer.step(), Event::Accumulated { done: 100, total: 120 });
-    let Event::Trained { cost, iter: 0, .. } = trainer.step() else { panic!("expected the update") };
+    let mut threads = Threads::new(1);
+    assert_eq!(threads.step(&mut trainer), Event::Accumulated { done: 50, total: 120 });
+    assert_eq!(threads.step(&mut trainer), Event::Accumulated { done: 100, total: 120 });
+    let Event::Trained { cost, iter: 0, .. } = threads.step(&mut trainer) else { panic!("expected the update") };
 
     let mut x = vec![0.0; 120 * 784];
     let labels = data.train.batch(&mut x, 0, 120).to_vec();
@@ -121,7 +128,7 @@ fn a_minibatch_in_several_steps_is_one_sgd_step_on_the_whole_batch() {
 
 #[test]
 fn threads_change_the_speed_not_the_weights() {
-    // Batches over `STEP_IMAGES` go in chunks of 50 whatever the width.
+    // Batches over `CHUNK_IMAGES` go in chunks of 50 whatever the width.
     let data = noise_mnist(8, 240, 60, 60);
     let (one, v1) = run_threads(small(120, 2), &data, 1);
     for threads in [2, 3] {
@@ -131,42 +138,12 @@ fn threads_change_the_speed_not_the_weights() {
     }
 }
 
-/// Runs `protocol` with its steps' chunks shared out as the Web Workers
-/// do, `depth` chunks a worker: the first block on the trainer's model,
-/// the others on models of their own that get the parameters, the
-/// outcomes added in chunk order.
-fn run_shared(protocol: Protocol, data: &lenet::data::Mnist, workers: usize, depth: usize) -> (Vec<f32>, Vec<f64>) {
-    use lenet::train::{work, STEP_IMAGES};
-    let mut t = Trainer::new(protocol, data.clone()).unwrap();
-    t.share_with(workers, depth);
-    let mut helpers: Vec<lenet::LeNet5> = (1..workers).map(|_| lenet::LeNet5::new(99)).collect();
-    let mut x = vec![0.0; STEP_IMAGES * 784];
-    let mut validations = Vec::new();
-    while let Some(plan) = t.plan() {
-        assert!(plan.chunks() <= workers * depth);
-        for i in plan.share(0, workers) {
-            let own = work(&mut t.model, data, &plan, i, &mut x);
-            t.add(own, None);
-        }
-        for (w, helper) in (1..workers).zip(&mut helpers) {
-            helper.params.copy_from_slice(&t.model.params);
-            for i in plan.share(w, workers) {
-                let outcome = work(helper, data, &plan, i, &mut x);
-                t.add(outcome, Some(&helper.grads));
-            }
-        }
-        if let Event::Validated { error, .. } = t.finish() {
-            validations.push(error);
-        }
-    }
-    (t.model.params, validations)
-}
-
 fn run_threads(protocol: Protocol, data: &lenet::data::Mnist, threads: usize) -> (Vec<f32>, Vec<f64>) {
     let mut t = Trainer::new(protocol, data.clone()).unwrap();
-    t.set_threads(threads);
+    let mut threads = Threads::new(threads);
+    threads.attach(&mut t);
     let mut validations = Vec::new();
-    t.run(|_, e| {
+    threads.run(&mut t, |_, e| {
         if let Event::Validated { error, .. } = e {
             validations.push(*error)
         }
@@ -176,31 +153,6 @@ fn run_threads(protocol: Protocol, data: &lenet::data::Mnist, threads: usize) ->
 
 fn same_bits(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-}
-
-#[test]
-fn workers_sharing_out_chunks_train_exactly_as_threads_do() {
-    let data = noise_mnist(9, 240, 60, 60);
-    for (batch, workers, depth) in [(120, 2, 1), (120, 3, 1), (20, 2, 1), (7, 3, 1), (20, 2, 3), (120, 2, 3), (240, 3, 2)] {
-        let (shared, v1) = run_shared(small(batch, 2), &data, workers, depth);
-        let (threaded, v2) = run_threads(small(batch, 2), &data, workers);
-        assert!(same_bits(&shared, &threaded), "batch {batch}, {workers} workers, depth {depth}: same bits as {workers} threads");
-        assert_eq!(v1, v2);
-        assert_ne!(shared, lenet::LeNet5::new(small(batch, 2).seed).params, "it trained");
-    }
-}
-
-#[test]
-fn small_batches_shared_out_differ_from_one_worker_only_by_summation_order() {
-    // A batch of 20 goes to 2 workers as 10 + 10 images instead of one
-    // chunk of 20: the same SGD, summed in another order.
-    let data = noise_mnist(10, 200, 40, 40);
-    let (one, _) = run_threads(small(20, 1), &data, 1);
-    let (two, _) = run_shared(small(20, 1), &data, 2, 1);
-    let (again, _) = run_shared(small(20, 1), &data, 2, 1);
-    assert!(same_bits(&two, &again), "run to run, bit-identical");
-    assert!(!same_bits(&one, &two), "the chunks differ, so the rounding does");
-    common::assert_close(&one, &two, 1e-4, 1e-3);
 }
 
 #[test]
@@ -214,8 +166,9 @@ fn momentum_and_learning_rate_decay_follow_their_formulas() {
     let mut velocity = vec![0.0; model.params.len()];
     let mut x = vec![0.0; 20 * 784];
     let mut rates = Vec::new();
+    let mut threads = Threads::new(1);
     for minibatch in [0, 1, 0, 1] {
-        while !matches!(t.step(), Event::Trained { .. }) {}
+        while !matches!(threads.step(&mut t), Event::Trained { .. }) {}
         let lr = t.learning_rate();
         rates.push(lr);
         let labels = data.train.batch(&mut x, minibatch * 20, 20).to_vec();
@@ -230,4 +183,58 @@ fn momentum_and_learning_rate_decay_follow_their_formulas() {
     let err = |p: Protocol| Trainer::new(p, data.clone()).err().unwrap();
     assert_eq!(err(Protocol { momentum: 1.0, ..small(5, 1) }), "momentum must be at least 0 and below 1, got 1");
     assert_eq!(err(Protocol { lr_decay: 0.0, ..small(5, 1) }), "learning-rate decay must be above 0 and at most 1, got 0");
+}
+
+#[test]
+fn evaluation_counts_the_same_errors_on_any_number_of_threads() {
+    let data = noise_mnist(13, 10, 170, 30);
+    let mut model = lenet::LeNet5::new(4);
+    let mut x = vec![0.0; 170 * 784];
+    let labels = data.valid.batch(&mut x, 0, 170).to_vec();
+    let expected = model.count_errors(&x, &labels);
+    assert!(expected > 0 && expected < 170, "an untrained model errs on some noise: {expected}");
+    for threads in [1, 2, 3] {
+        let errors = Threads::new(threads).count_errors(&mut model, &data, Split::Validation, 0, 170);
+        assert_eq!(errors, expected, "{threads} threads");
+    }
+    let part = Threads::new(2).count_errors(&mut model, &data, Split::Validation, 20, 120);
+    assert_eq!(part, model.count_errors(&x[20 * 784..120 * 784], &labels[20..120]), "a part of the set");
+}
+
+#[test]
+fn empty_or_unpaired_sets_are_refused_with_a_reason() {
+    let mut data = noise_mnist(14, 20, 5, 5);
+    data.test = lenet::Dataset::default();
+    assert_eq!(Trainer::new(small(5, 1), data.clone()).err().unwrap(), "the test set is empty");
+    data.test = noise_mnist(14, 1, 1, 1).test;
+    data.valid.labels.pop();
+    assert_eq!(Trainer::new(small(5, 1), data).err().unwrap(), "the validation set has 4 labels for 3920 bytes of images");
+}
+
+#[test]
+fn the_log_reads_as_the_tutorials() {
+    use lenet::train::log;
+    let p = Protocol::tutorial();
+    assert_eq!(log::header(&p, 2, "thread"), "... training (lr 0.1, momentum 0, decay 1, batch 500, 200 epochs, seed 23455) on 2 threads");
+    assert_eq!(log::header(&p, 1, "worker"), "... training (lr 0.1, momentum 0, decay 1, batch 500, 200 epochs, seed 23455) on 1 worker");
+    let trained = |iter, cost| Event::Trained { epoch: 1, minibatch: 0, iter, cost };
+    assert_eq!(log::lines(&trained(200, 0.5), 100), ["training @ iter = 200, cost 0.500000"]);
+    assert!(log::lines(&trained(201, 0.5), 100).is_empty(), "costs every 100 minibatches");
+    assert_eq!(log::lines(&trained(201, f32::NAN), 100), ["training @ iter = 201, cost NaN"], "and a diverging cost at once");
+    let validated = Event::Validated { epoch: 3, minibatch: 100, error: 0.0123, best: true };
+    assert_eq!(log::lines(&validated, 100), ["epoch 3, minibatch 100/100, validation error 1.23 %"]);
+    let tested = Event::Tested { epoch: 3, minibatch: 100, error: 0.0131 };
+    assert_eq!(log::lines(&tested, 100), ["     epoch 3, minibatch 100/100, test error of best model 1.31 %"]);
+    let finished = Event::Finished { reason: StopReason::Patience, best_validation: 0.0091, best_iter: 17_799, test_score: 0.0092 };
+    assert_eq!(
+        log::lines(&finished, 100),
+        [
+            "Optimization complete.",
+            "Stopped early: patience ran out (no better validation error for long enough).",
+            "Best validation score of 0.91 % obtained at iteration 17800, with test performance 0.92 %"
+        ]
+    );
+    assert_eq!(log::ran_for(90.0, 45_000), "ran for 1.50m (500 training images/s)");
+    let evaluating = Event::Evaluating { split: Split::Test, done: 3000, total: 10_000 };
+    assert_eq!(log::evaluating(&evaluating).as_deref(), Some("test 3000/10000"));
 }

@@ -1,11 +1,15 @@
 //! The browser shell's pieces, in a real browser (`wasm-pack test`): the
-//! worker message protocol, the chart's data model and drawing, and the
-//! pad's ink extraction feeding the core's preprocessing.
+//! messages, the lead driving a trainer over helpers on message channels
+//! (bit for bit as the synchronous driver), the chart's data model and
+//! drawing, and the pad's ink extraction feeding the core's preprocessing.
 #![cfg(target_arch = "wasm32")]
 
-use lenet::web::chart::{draw, nice_ticks, thin, y_range, ChartData};
-use lenet::web::protocol::*;
-use lenet::web::{form, format_duration, pad, team};
+use lenet::web::js::*;
+use lenet::web::lead::{Lead, Link};
+use lenet::web::page::chart::{draw, nice_ticks, thin, y_range, ChartData};
+use lenet::web::page::{form, pad};
+use lenet::web::wire::*;
+use lenet::web::{format_duration, helper};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::HtmlCanvasElement;
@@ -52,12 +56,13 @@ fn every_message_survives_the_trip() {
         FromWorker::Ready,
         FromWorker::Download { file: "t10k-labels-idx1-ubyte.gz".into(), loaded: 100.0, total: None },
         FromWorker::DataReady { train: 50_000, valid: 10_000, test: 10_000 },
-        FromWorker::Progress(progress),
+        FromWorker::Progress(Box::new(progress)),
         FromWorker::Paused,
         FromWorker::Resumed,
         FromWorker::Stopped,
         FromWorker::Finished { reason: "patience".into(), best_validation: 0.0091, best_iter: 17_799, test_score: 0.0092 },
         FromWorker::Error { message: "train-images-idx3-ubyte.gz: HTTP 404 Not Found".into() },
+        FromWorker::Crashed { message: "panicked at src/web/worker.rs:1:1".into() },
     ];
     for m in from_worker {
         assert_eq!(decode::<FromWorker>(encode(&m)).unwrap(), m);
@@ -106,7 +111,7 @@ fn chart_model_smooths_ticks_and_thins() {
     assert_eq!(nice_ticks(1.0, 1.0, 5), [1.0]);
     assert_eq!(y_range(&[&[(1.0, 10.0)], &[(2.0, 5.0)]]), (0.0, 10.8));
     assert_eq!(y_range(&[&[]]), (0.0, 1.0));
-    let many: Vec<(f64, f64)> = (0..10_000).map(|i| (i as f64, 1.0)).collect();
+    let many: Vec<(f64, f64)> = (0..10_000).map(|i| (f64::from(i), 1.0)).collect();
     let thinned = thin(&many);
     assert!(thinned.len() <= 1501 && thinned.last() == many.last());
     data.clear();
@@ -126,15 +131,15 @@ fn canvas(width: u32, height: u32) -> HtmlCanvasElement {
 }
 
 fn inked_pixels(c: &HtmlCanvasElement) -> usize {
-    let data = pad::context_2d(c).get_image_data(0.0, 0.0, c.width() as f64, c.height() as f64).unwrap().data();
+    let data = pad::context_2d(c).get_image_data(0.0, 0.0, f64::from(c.width()), f64::from(c.height())).unwrap().data();
     data.chunks_exact(4).filter(|p| p[3] > 0).count()
 }
 
 /// Pixels within a small distance of an RGB colour.
 fn pixels_of(c: &HtmlCanvasElement, rgb: [u8; 3]) -> usize {
-    let data = pad::context_2d(c).get_image_data(0.0, 0.0, c.width() as f64, c.height() as f64).unwrap().data();
+    let data = pad::context_2d(c).get_image_data(0.0, 0.0, f64::from(c.width()), f64::from(c.height())).unwrap().data();
     data.chunks_exact(4)
-        .filter(|p| p[3] > 200 && (0..3).all(|i| (p[i] as i32 - rgb[i] as i32).abs() < 24))
+        .filter(|p| p[3] > 200 && (0..3).all(|i| (i32::from(p[i]) - i32::from(rgb[i])).abs() < 24))
         .count()
 }
 
@@ -150,7 +155,7 @@ fn chart_draws_axes_and_lines() {
     assert!(before.iter().all(|&n| n > 0 && n < 80), "legend swatches only: {before:?}");
     let mut data = ChartData::default();
     for i in 0..200 {
-        data.push_cost(i as f64, 2.3 / (1.0 + i as f64 / 10.0));
+        data.push_cost(f64::from(i), 2.3 / (1.0 + f64::from(i) / 10.0));
     }
     data.push_validation(1.0, 9.2);
     data.push_validation(2.0, 5.0);
@@ -184,15 +189,15 @@ fn a_stroke_on_a_canvas_becomes_an_mnist_image() {
 }
 
 /// A helper served on one end of a channel, the lead's `Link` on the other.
-fn linked_helper() -> team::Link {
+fn linked_helper() -> Link {
     let channel = web_sys::MessageChannel::new().unwrap();
-    team::serve(channel.port2().unchecked_ref());
-    team::Link::new(channel.port1().unchecked_into())
+    helper::serve(channel.port2().unchecked_ref());
+    Link::new(channel.port1().unchecked_into())
 }
 
 /// Chunk `chunk` of `plan` worked by the helper; its gradient lands in `grads`.
 async fn ask(
-    link: &mut team::Link,
+    link: &mut Link,
     plan: &lenet::train::Plan,
     chunk: usize,
     params: &[f32],
@@ -201,6 +206,75 @@ async fn ask(
 ) -> Result<lenet::train::Outcome, String> {
     link.send(plan, chunk, params, version)?;
     Ok(link.receive(grads).await?.0)
+}
+
+fn small(batch_size: usize, epochs: usize) -> lenet::Protocol {
+    lenet::Protocol { batch_size, epochs, ..lenet::Protocol::tutorial() }
+}
+
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// Runs `protocol` to its end with the lead and `helpers` helpers on
+/// message channels, `depth` chunks each a step: the weights, and the
+/// validation errors.
+async fn run_lead(protocol: lenet::Protocol, data: &lenet::Mnist, helpers: usize, depth: usize) -> (Vec<f32>, Vec<f64>) {
+    let links = (0..helpers).map(|_| linked_helper()).collect();
+    let mut lead = Lead::new(lenet::Trainer::new(protocol, data.clone()).unwrap(), links, depth);
+    // The helpers on this page share one state: a source name of its own
+    // for each run, so that none trains on data an earlier test sent.
+    thread_local!(static RUNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    let run = RUNS.with(|r| r.replace(r.get() + 1));
+    lead.connect(&format!("run_lead {run}")).await.unwrap();
+    let (mut times, mut validations) = (StepTimes::default(), Vec::new());
+    loop {
+        match lead.step(&mut times).await.unwrap() {
+            lenet::Event::Validated { error, .. } => validations.push(error),
+            lenet::Event::Finished { .. } => break,
+            _ => {}
+        }
+    }
+    assert!(times.steps > 0 && times.own > 0.0, "the steps were timed: {times:?}");
+    (lead.into_parts().0.model.params, validations)
+}
+
+/// The same run on the synchronous driver (one thread in wasm).
+fn run_threads(protocol: lenet::Protocol, data: &lenet::Mnist) -> (Vec<f32>, Vec<f64>) {
+    let mut t = lenet::Trainer::new(protocol, data.clone()).unwrap();
+    let mut validations = Vec::new();
+    lenet::Threads::new(1).run(&mut t, |_, e| {
+        if let lenet::Event::Validated { error, .. } = e {
+            validations.push(*error)
+        }
+    });
+    (t.model.params, validations)
+}
+
+#[wasm_bindgen_test]
+async fn the_lead_over_helpers_trains_exactly_as_the_synchronous_driver() {
+    let data = common::noise_mnist(9, 240, 60, 60);
+    for (batch, helpers, depth) in [(120, 1, 1), (120, 2, 1), (120, 1, 3), (240, 2, 2)] {
+        let (shared, v1) = run_lead(small(batch, 2), &data, helpers, depth).await;
+        let (threaded, v2) = run_threads(small(batch, 2), &data);
+        assert!(same_bits(&shared, &threaded), "batch {batch}, {helpers} helpers, depth {depth}: the same bits");
+        assert_eq!(v1, v2);
+        assert_ne!(shared, lenet::LeNet5::new(small(batch, 2).seed).params, "it trained");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn small_batches_over_helpers_differ_only_by_summation_order() {
+    // A batch of 20 goes to 2 workers as 10 + 10 images instead of one
+    // chunk of 20: the same SGD, summed in another order. One minibatch,
+    // so that the rounding is not amplified by later steps.
+    let data = common::noise_mnist(10, 20, 40, 40);
+    let (one, _) = run_threads(small(20, 1), &data);
+    let (two, _) = run_lead(small(20, 1), &data, 1, 1).await;
+    let (again, _) = run_lead(small(20, 1), &data, 1, 1).await;
+    assert!(same_bits(&two, &again), "run to run, bit-identical");
+    assert!(!same_bits(&one, &two), "the chunks differ, so the rounding does");
+    common::assert_close(&one, &two, 1e-6, 1e-4);
 }
 
 #[wasm_bindgen_test]
@@ -222,7 +296,7 @@ async fn a_helper_works_chunks_exactly_as_the_lead_would() {
         let outcome = ask(&mut link, &plan, chunk, &model.params, version, &mut grads).await.unwrap();
         let expected = work(&mut model, &data, &plan, chunk, &mut x);
         assert_eq!(outcome, expected, "chunk {chunk}");
-        assert!(grads.iter().zip(&model.grads).all(|(a, b)| a.to_bits() == b.to_bits()), "chunk {chunk}: same gradient bits");
+        assert!(same_bits(&grads, &model.grads), "chunk {chunk}: same gradient bits");
     }
     // An evaluation chunk: errors and count, no gradient.
     let plan = Plan { task: Task::Evaluate(Split::Validation), first: 0, end: 70, per: 50 };
@@ -250,7 +324,7 @@ async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
 
 #[wasm_bindgen_test]
 async fn a_helper_that_cannot_start_is_reported_not_awaited() {
-    let mut link = team::Link::spawn("/no-such-helper-script.js", false).unwrap();
+    let mut link = Link::spawn("/no-such-helper-script.js", false).unwrap();
     let err = link.connect(&common::noise_mnist(9, 10, 10, 10), "noise 9").await.unwrap_err();
     assert!(err.starts_with("a helper worker failed"), "{err}");
 }
@@ -269,3 +343,4 @@ async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
     let outcome = ask(&mut link, &plan, 1, &model.params, 0, &mut grads).await.unwrap();
     assert_eq!(outcome, work(&mut model, &second, &plan, 1, &mut x), "the helper trains on the second data set");
 }
+

@@ -2,7 +2,7 @@
 
 fn main() {
     #[cfg(target_arch = "wasm32")]
-    lenet::web::app::start();
+    lenet::web::page::start();
     #[cfg(not(target_arch = "wasm32"))]
     eprintln!("`app` runs in the browser: use `cargo xtask serve`");
 }

@@ -3,13 +3,12 @@
 //! test). Images stay `u8`; batches are converted to `f32` as value/256,
 //! the scaling of the tutorial's `mnist.pkl.gz`.
 
-pub mod gzip;
 pub mod idx;
 
 use std::fmt;
 
 use crate::model::IMAGE_LEN;
-pub use idx::{parse_images, parse_labels, IdxError, Images};
+pub use idx::{declared_len, parse_images, parse_labels, IdxError, Images};
 
 /// The four files of the MNIST distribution, in the order `Mnist::from_bytes` takes them.
 pub const FILES: [&str; 4] =
@@ -74,7 +73,7 @@ pub struct Mnist {
 }
 
 impl Mnist {
-    /// Parses the four files (raw or gzip), given in `FILES` order as
+    /// Parses the four raw IDX files, given in `FILES` order as
     /// (name, bytes), and splits them as the tutorial does.
     pub fn from_bytes(files: [(&str, &[u8]); 4]) -> Result<Mnist, DataError> {
         let err = |file: &str, message: String| DataError { file: file.to_string(), message };
@@ -98,7 +97,24 @@ impl Mnist {
             let message = format!("{} training images: the split needs more than {TRAIN_SIZE}", full.len());
             return Err(err(files[0].0, message));
         }
+        if test.is_empty() {
+            return Err(err(files[2].0, "no test images: the test set must not be empty".into()));
+        }
         Ok(Mnist { train: full.slice(0, TRAIN_SIZE), valid: full.slice(TRAIN_SIZE, full.len()), test })
+    }
+
+    /// Why these sets cannot train and be scored, if they cannot: an
+    /// empty set, or images and labels that do not pair up.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, set) in [("training", &self.train), ("validation", &self.valid), ("test", &self.test)] {
+            if set.is_empty() {
+                return Err(format!("the {name} set is empty"));
+            }
+            if set.images.len() != set.labels.len() * IMAGE_LEN {
+                return Err(format!("the {name} set has {} labels for {} bytes of images", set.labels.len(), set.images.len()));
+            }
+        }
+        Ok(())
     }
 
     /// The validation or the test set.
@@ -109,17 +125,23 @@ impl Mnist {
         }
     }
 
-    /// Reads the four files from `dir`, each as `NAME` or `NAME.gz`.
+    /// Reads the four raw files from `dir`.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_dir(dir: &std::path::Path) -> Result<Mnist, DataError> {
         let mut contents = Vec::new();
         for name in FILES {
-            let (raw, gz) = (dir.join(name), dir.join(format!("{name}.gz")));
-            let path = if raw.exists() { raw } else { gz };
-            let bytes = std::fs::read(&path).map_err(|e| DataError {
-                file: path.display().to_string(),
+            let path = dir.join(name);
+            let file = path.display().to_string();
+            let missing = |e: std::io::Error| DataError {
+                file: file.clone(),
                 message: format!("{e} (run `cargo xtask fetch-data` to download MNIST)"),
-            })?;
+            };
+            let len = std::fs::metadata(&path).map_err(missing)?.len();
+            if len > (idx::MAX_DATA_BYTES + 16) as u64 {
+                let message = format!("{len} bytes, more than an IDX file this reader accepts holds");
+                return Err(DataError { file, message });
+            }
+            let bytes = std::fs::read(&path).map_err(missing)?;
             contents.push((path.display().to_string(), bytes));
         }
         let f = |i: usize| (contents[i].0.as_str(), contents[i].1.as_slice());

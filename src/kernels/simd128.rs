@@ -150,6 +150,7 @@ fn conv_dims(s: &ConvShape) -> (usize, usize, usize) {
 /// Column panels outside, row blocks inside: a panel of `b` (K x 8, 16 KB
 /// for conv2's K = 500) stays in the L1 cache while every row block of
 /// `a` passes over it.
+#[allow(clippy::too_many_arguments, reason = "a GEMM's three operands, its shape and A's two strides: grouping them would only hide them")]
 fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
     assert!(m == 0 || k == 0 || a.len() > (m - 1) * row_stride + (k - 1) * k_stride);
     assert!(b.len() >= k * n && out.len() >= m * n);

@@ -5,33 +5,40 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::kernels::{imp, ConvShape};
-use crate::model::{LeNet5, IMAGE_LEN};
+use crate::data::{Dataset, Mnist};
+use crate::kernels::imp;
+use crate::model::{conv1_shape, conv2_shape, LeNet5, FLAT, HIDDEN, IMAGE_LEN};
 use crate::rng::Rng;
-use crate::sgd::sgd_step;
-use crate::train::{accumulate, STEP_IMAGES};
+use crate::train::{Event, Protocol, Threads, Trainer, CHUNK_IMAGES};
+
+/// Minibatches in the benchmark's noise training set: enough that the
+/// validation pass (of one image) every epoch costs nothing.
+const BENCH_BATCHES: usize = 8;
 
 #[wasm_bindgen]
 pub struct Bench {
+    trainer: Trainer,
+    threads: Threads,
     model: LeNet5,
     images: Vec<f32>,
-    labels: Vec<u8>,
-    grad_sum: Vec<f32>,
+}
+
+/// `n` noise images with labels 0..9.
+fn noise(rng: &mut Rng, n: usize) -> Dataset {
+    Dataset { images: (0..n * IMAGE_LEN).map(|_| (rng.next_u32() >> 24) as u8).collect(), labels: (0..n).map(|i| (i % 10) as u8).collect() }
 }
 
 #[wasm_bindgen]
 impl Bench {
-    /// A tutorial-initialised LeNet-5 and `batch` noise images.
+    /// A trainer of the tutorial's LeNet-5 on noise images, minibatches
+    /// of `batch`, and a model to infer `batch` noise images with.
     #[wasm_bindgen(constructor)]
-    pub fn new(batch: usize) -> Bench {
+    pub fn new(batch: usize) -> Result<Bench, String> {
         let mut rng = Rng::new(1);
-        let model = LeNet5::new(1);
-        Bench {
-            grad_sum: vec![0.0; model.params.len()],
-            model,
-            images: (0..batch * IMAGE_LEN).map(|_| rng.next_f32()).collect(),
-            labels: (0..batch).map(|i| (i % 10) as u8).collect(),
-        }
+        let data = Mnist { train: noise(&mut rng, batch * BENCH_BATCHES), valid: noise(&mut rng, 1), test: noise(&mut rng, 1) };
+        let images = (0..batch * IMAGE_LEN).map(|_| rng.next_f32()).collect();
+        let protocol = Protocol { batch_size: batch, learning_rate: 0.01, epochs: usize::MAX, patience: usize::MAX, ..Protocol::tutorial() };
+        Ok(Bench { trainer: Trainer::new(protocol, data)?, threads: Threads::new(1), model: LeNet5::new(1), images })
     }
 
     /// Whether this build's kernels are the SIMD128 ones.
@@ -39,48 +46,41 @@ impl Bench {
         cfg!(target_feature = "simd128")
     }
 
-    /// One SGD step on the whole batch, in steps of `STEP_IMAGES` as the
-    /// trainer takes them.
+    /// One minibatch of the trainer, as the app's worker steps it: its
+    /// chunks' gradients, then the SGD update. Returns the cost.
     pub fn train_batch(&mut self) -> f32 {
-        let batch = self.labels.len();
-        let mut loss = 0.0;
-        for start in (0..batch).step_by(STEP_IMAGES) {
-            let n = STEP_IMAGES.min(batch - start);
-            loss += self.model.loss_and_grad(&self.images[start * IMAGE_LEN..(start + n) * IMAGE_LEN], &self.labels[start..start + n]);
-            accumulate(&mut self.grad_sum, &self.model.grads, n as f32 / batch as f32, start == 0);
+        loop {
+            if let Event::Trained { cost, .. } = self.threads.step(&mut self.trainer) {
+                return cost;
+            }
         }
-        sgd_step(&mut self.model.params, &self.grad_sum, 0.01);
-        loss
     }
 
-    /// Class probabilities of the whole batch, `STEP_IMAGES` at a time.
+    /// Class probabilities of the whole batch, `CHUNK_IMAGES` at a time.
     pub fn infer_batch(&mut self) -> f32 {
-        let batch = self.labels.len();
         let mut checksum = 0.0;
-        for start in (0..batch).step_by(STEP_IMAGES) {
-            let n = STEP_IMAGES.min(batch - start);
-            checksum += self.model.forward(&self.images[start * IMAGE_LEN..(start + n) * IMAGE_LEN])[0];
+        for chunk in self.images.chunks(CHUNK_IMAGES * IMAGE_LEN) {
+            checksum += self.model.forward(chunk)[0];
         }
         checksum
     }
 }
 
 /// Milliseconds per call of each hot kernel at LeNet-5's shapes for
-/// `STEP_IMAGES` images, as "name ms" lines: the fastest of `reps` calls,
+/// `CHUNK_IMAGES` images, as "name ms" lines: the fastest of `reps` calls,
 /// since a shared machine only ever adds time.
 #[wasm_bindgen]
 pub fn kernel_profile(reps: usize) -> String {
-    let b = STEP_IMAGES;
+    let b = CHUNK_IMAGES;
     let mut rng = Rng::new(2);
     let mut v = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform(1.0)).collect() };
-    let c1 = ConvShape { batch: b, in_channels: 1, out_channels: 20, height: 28, width: 28, kernel: 5 };
-    let c2 = ConvShape { batch: b, in_channels: 20, out_channels: 50, height: 12, width: 12, kernel: 5 };
+    let (c1, c2) = (conv1_shape(b), conv2_shape(b));
     let mut cols = v(c1.workspace_len().max(c2.workspace_len()));
     let (x1, w1, o1) = (v(c1.inp_len()), v(c1.weight_len()), v(c1.out_len()));
     let (x2, w2, o2) = (v(c2.inp_len()), v(c2.weight_len()), v(c2.out_len()));
     let (mut dw1, mut dw2, mut dx2, mut out1, mut out2) = (v(w1.len()), v(w2.len()), v(x2.len()), v(o1.len()), v(o2.len()));
-    let (h_in, h_w, h_out) = (v(b * 800), v(800 * 500), v(b * 500));
-    let (mut h_dw, mut h_dx, mut h_o) = (v(800 * 500), v(b * 800), v(b * 500));
+    let (h_in, h_w, h_out) = (v(b * FLAT), v(FLAT * HIDDEN), v(b * HIDDEN));
+    let (mut h_dw, mut h_dx, mut h_o) = (v(FLAT * HIDDEN), v(b * FLAT), v(b * HIDDEN));
     let now = super::now_ms;
     let mut lines = String::new();
     let mut time = |name: &str, f: &mut dyn FnMut()| {
@@ -97,9 +97,9 @@ pub fn kernel_profile(reps: usize) -> String {
     time("conv2.forward", &mut || imp::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
     time("conv2.backward_input", &mut || imp::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
     time("conv2.backward_filter", &mut || imp::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
-    time("hidden.forward", &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, 800, 500));
-    time("hidden.backward_weight", &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, 800, b, 500));
-    time("hidden.backward_input", &mut || imp::matmul_bt(&mut h_dx, &h_out, &h_w, b, 500, 800));
+    time("hidden.forward", &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
+    time("hidden.backward_weight", &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
+    time("hidden.backward_input", &mut || imp::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));
     let mut model = LeNet5::new(3);
     let images = v(b * IMAGE_LEN);
     let labels: Vec<u8> = (0..b).map(|i| (i % 10) as u8).collect();
@@ -112,8 +112,8 @@ pub fn kernel_profile(reps: usize) -> String {
 /// The SIMD128 ceiling of this machine and browser, in GFLOP/s: the
 /// f32x4 multiply-then-add throughput of 12 independent chains, which is
 /// all a GEMM kernel could ever reach. 12 because it measured highest
-/// (V8, this Xeon: 8 chains 23.8, 12 chains 30.2, 14 26.0, 16 29.3
-/// GFLOP/s; 8 leave the adders waiting on latency, more spill registers).
+/// among 8 to 16 chains: fewer leave the adders waiting on latency, more
+/// spill registers.
 /// `iters` rounds of 12 chains x 8 flops; returns the flops done, to be timed.
 #[wasm_bindgen]
 pub fn simd_peak_flops(iters: u32) -> f64 {
@@ -143,7 +143,7 @@ pub fn simd_peak_flops(iters: u32) -> f64 {
 /// `settings` of a `Start` message to the training worker.
 #[wasm_bindgen]
 pub fn preset_settings(name: &str) -> Result<JsValue, String> {
-    super::form::preset(name).map(|s| super::protocol::encode(&s)).ok_or_else(|| format!("no preset {name:?}"))
+    super::page::form::preset(name).map(|s| super::js::encode(&s)).ok_or_else(|| format!("no preset {name:?}"))
 }
 
 /// Runs this (module) Web Worker as the app's training worker: the bench

@@ -116,7 +116,7 @@ async function runBrowser(name, base, port) {
       await d.click("#stop");
       await d.waitFor("the stop", async () => (await d.attr("status", "data-state")) === "stopped", 5000);
       check(log.includes(`on ${workers} worker`), `the log names ${workers} worker(s)`);
-      return (log.match(/training @ iter = 100 .*cost (\S+)/) || [])[1];
+      return (log.match(/training @ iter = 100, cost (\S+)/) || [])[1];
     };
     const [one, two] = [await costAt100(1), await costAt100(2)];
     check(one !== undefined && one === two, `one and two workers: the same cost at iteration 100 (${one} and ${two})`);

@@ -225,7 +225,7 @@ impl Tally {
             if let Some(counts) = counts {
                 let number = |word: &str| {
                     let at = counts.find(word)?;
-                    counts[..at].split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).last()?.parse::<usize>().ok()
+                    counts[..at].split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty())?.parse::<usize>().ok()
                 };
                 self.passed += number(" passed").unwrap_or(0);
                 self.failed += number(" failed").unwrap_or(0);

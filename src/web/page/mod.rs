@@ -1,6 +1,11 @@
 //! The page: the form, the buttons, the status line, the log and the
 //! error box; the chart and the pad are their own modules. It starts the
-//! training worker and waits for its `Ready` before sending anything.
+//! training worker and waits for its `Ready` before sending anything; if
+//! the worker crashes, it says so and starts a new one.
+
+pub mod chart;
+pub mod form;
+pub mod pad;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -8,12 +13,14 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{HtmlButtonElement, HtmlCanvasElement, HtmlElement, HtmlInputElement, HtmlSelectElement, MessageEvent, Worker};
 
-use super::chart::{self, ChartData};
-use super::form::{apply_query, fill_form, preset, read_form, read_workers, FORM_FIELDS};
-use super::pad::{self, Pad};
-use super::protocol::{decode, decode_weights, encode, FromWorker, Progress, ToWorker};
+use self::chart::ChartData;
+use self::form::{apply_query, fill_form, preset, read_form, read_workers, FORM_FIELDS};
+use self::pad::Pad;
+use super::js::{decode, decode_weights, encode};
+use super::wire::{FromWorker, Progress, ToWorker};
 use super::{element, format_duration, window};
 use crate::model::LeNet5;
+use crate::train::{log, StopReason};
 
 /// Every value `#status[data-state]` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +49,8 @@ impl RunState {
 }
 
 struct App {
-    worker: Worker,
+    /// None while no worker could be started.
+    worker: Option<Worker>,
     worker_ready: bool,
     data_ready: bool,
     state: RunState,
@@ -73,7 +81,6 @@ pub fn start() {
     apply_query(&params);
 
     let worker = new_worker();
-
     APP.with(|a| {
         *a.borrow_mut() = Some(App {
             worker,
@@ -95,33 +102,72 @@ pub fn start() {
     set_state(RunState::Loading);
     set_status_text("starting the training worker ...");
     request_redraw();
+    if with_app(|app| app.worker.is_none()) {
+        set_state(RunState::Error);
+    }
 }
 
-/// The training worker, whose messages go to `on_worker_message`. It
-/// starts its helper workers itself.
-fn new_worker() -> Worker {
+/// The training worker, whose messages go to `on_worker_message`; None
+/// (with the reason shown) where no worker can start, as on a page
+/// opened from `file://`. It starts its helper workers itself.
+fn new_worker() -> Option<Worker> {
     // trunk names the worker's loader after its binary (see index.html).
-    let worker = Worker::new("./worker_loader.js").expect("workers are supported");
+    let worker = match Worker::new("./worker_loader.js") {
+        Ok(worker) => worker,
+        Err(e) => {
+            let why = super::fetch::describe(&e);
+            show_error(&format!("the training worker cannot start ({why}): open the page from a web server, as `cargo xtask serve` does"));
+            return None;
+        }
+    };
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| on_worker_message(e.data()));
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    // The worker talks to the page for the page's whole life.
+    // The handler lives as long as the worker: a restarted worker gets a new one.
     on_message.forget();
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        show_error("the training worker failed (see the browser console)");
+    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
+        // The script failed to load or threw outside Rust's panic hook.
+        restart_worker(&format!("the training worker failed: {}", e.message()));
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget(); // as above
-    worker
+    Some(worker)
+}
+
+/// Ends the worker and starts a new one; the run in progress is lost, the
+/// page stays usable.
+fn restart_worker(why: &str) {
+    let old = with_app(|app| {
+        app.worker_ready = false;
+        app.data_ready = false;
+        app.start_when_ready = false;
+        app.worker.take()
+    });
+    if let Some(old) = old {
+        old.set_onmessage(None);
+        old.set_onerror(None);
+        old.terminate();
+    }
+    show_error(&format!("{why}. A new worker was started: press Train to try again."));
+    let worker = new_worker();
+    let started = worker.is_some();
+    with_app(|app| app.worker = worker);
+    set_state(if started { RunState::Loading } else { RunState::Error });
+    set_status_text("starting the training worker ...");
 }
 
 fn send(message: &ToWorker) {
-    with_app(|app| app.worker.post_message(&encode(message)).expect("the worker listens"));
+    with_app(|app| {
+        if let Some(worker) = &app.worker {
+            // A worker that has gone away reports it through its error handler.
+            let _ = worker.post_message(&encode(message));
+        }
+    });
 }
 
 fn on_click(id: &str, f: impl FnMut() + 'static) {
     let button: HtmlButtonElement = element(id);
-    let mut f = f;
-    let closure = Closure::<dyn FnMut()>::new(move || f());
+    let f = f;
+    let closure = Closure::<dyn FnMut()>::new(f);
     button.set_onclick(Some(closure.as_ref().unchecked_ref()));
     // Buttons live as long as the page.
     closure.forget();
@@ -174,9 +220,10 @@ fn start_training() {
         Ok(s) => s,
         Err(e) => return show_error(&e),
     };
-    if let Err(e) = settings.protocol(crate::data::TRAIN_SIZE) {
-        return show_error(&e);
-    }
+    let protocol = match settings.protocol(crate::data::TRAIN_SIZE) {
+        Ok(p) => p,
+        Err(e) => return show_error(&e),
+    };
     let workers = match read_workers() {
         Ok(n) => n,
         Err(e) => return show_error(&e),
@@ -193,16 +240,7 @@ fn start_training() {
         app.last = Progress::default();
     });
     element::<HtmlElement>("log").set_text_content(Some(""));
-    log_line(&format!(
-        "... training (lr {}, momentum {}, decay {}, batch {}, {} epochs, seed {}) on {workers} worker{}",
-        settings.learning_rate,
-        settings.momentum,
-        settings.lr_decay,
-        settings.batch_size,
-        settings.epochs,
-        settings.seed,
-        if workers == 1 { "" } else { "s" }
-    ));
+    log_line(&log::header(&protocol, workers, "worker"));
     set_state(RunState::Training);
     set_status_text(if with_app(|app| app.data_ready) { "starting ..." } else { "loading MNIST ..." });
     send(&ToWorker::Start { settings, data_url, workers });
@@ -248,7 +286,7 @@ fn on_worker_message(data: JsValue) {
                 set_status_text("ready: press Train");
             }
         }
-        FromWorker::Progress(p) => on_progress(p),
+        FromWorker::Progress(p) => on_progress(*p),
         FromWorker::Paused => set_state(RunState::Paused),
         FromWorker::Resumed => set_state(RunState::Training),
         FromWorker::Stopped => {
@@ -259,10 +297,11 @@ fn on_worker_message(data: JsValue) {
         }
         FromWorker::Finished { reason, .. } => {
             set_state(RunState::Done);
-            if reason == "diverged" {
-                show_error("training diverged (the cost became NaN or infinite): lower the learning rate and train again");
+            if reason == StopReason::Diverged.name() {
+                show_error(log::stop_reason(StopReason::Diverged));
             }
         }
+        FromWorker::Crashed { message } => restart_worker(&format!("the training worker crashed ({message})")),
         FromWorker::Error { message } => {
             // A failed run leaves the page usable: Train tries again.
             let data_ready = with_app(|app| app.data_ready);

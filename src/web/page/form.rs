@@ -3,8 +3,8 @@
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 
-use super::protocol::Settings;
-use super::{element, window};
+use crate::web::wire::Settings;
+use crate::web::{element, window};
 use crate::train::Protocol;
 
 /// The form's presets: `fast` and `tutorial` come from the core's `Protocol`.

@@ -1,11 +1,13 @@
-//! Messages between the page and the training worker. Both sides convert
-//! them with serde-wasm-bindgen; weights travel apart, as a transferred
-//! `Float32Array`, so that 431,080 numbers are not copied into a JS array.
+//! Every message on the wire: between the page and its training worker,
+//! and between the lead worker and its helpers. They are plain Rust types
+//! (built natively too, so that the fuzzer reaches what reads them); `js`
+//! converts them, and bulk numbers (weights, gradients, the data set)
+//! travel beside them as transferred typed arrays, never copied into JS
+//! arrays.
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use serde::{Deserialize, Serialize};
 
-use crate::train::Protocol;
+use crate::train::{Plan, Protocol, Split, Task};
 
 /// What the page's form sets; the rest of the protocol is the tutorial's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,15 +72,18 @@ pub enum FromWorker {
     Ready,
     Download { file: String, loaded: f64, total: Option<f64> },
     DataReady { train: usize, valid: usize, test: usize },
-    Progress(Progress),
+    Progress(Box<Progress>),
     Paused,
     Resumed,
     Stopped,
+    /// The run ended; `reason` is a `StopReason`'s name.
     Finished { reason: String, best_validation: f64, best_iter: usize, test_score: f64 },
     Error { message: String },
+    /// The worker panicked (a bug): the page restarts it.
+    Crashed { message: String },
 }
 
-/// What happened during one chunk of work.
+/// What happened during one slice of the worker's time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub epoch: usize,
@@ -101,7 +106,7 @@ pub struct Progress {
     pub test_score: Option<f64>,
     /// "validation 3000/10000" while a pass runs.
     pub evaluating: Option<String>,
-    /// Where the chunk's training steps spent their time.
+    /// Where the slice's training steps spent their time.
     pub steps: StepTimes,
 }
 
@@ -125,31 +130,82 @@ pub struct StepTimes {
     pub rest: f64,
 }
 
-pub fn encode<T: Serialize>(message: &T) -> JsValue {
-    serde_wasm_bindgen::to_value(message).expect("protocol messages always convert")
+/// Lead to helper.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ToHelper {
+    /// Do you hold the data of `source`? (Answered by `Hello`.)
+    Hello { source: String },
+    /// The data of `source`, in the arrays `DATA_ARRAYS` name.
+    Data { source: String },
+    /// Work chunk `chunk` of the plan. The link's `buffer` comes along,
+    /// holding the parameters if `params` (they changed since the last
+    /// chunk), and goes back with the reply.
+    Work { task: WireTask, first: usize, end: usize, per: usize, chunk: usize, params: bool },
 }
 
-pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| format!("unreadable message: {e}"))
+/// Helper to lead.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum FromHelper {
+    Hello { has_data: bool },
+    /// A training chunk's mean loss, its gradient in the buffer, and when
+    /// the chunk was taken in hand, worked and answered.
+    Trained { loss: f32, count: usize, times: Times },
+    /// An evaluation chunk's error count.
+    Counted { errors: usize, count: usize, times: Times },
+    Failed { message: String },
 }
 
-const WEIGHTS: &str = "Weights";
-
-/// `{type: "Weights", params: Float32Array}`, and the buffer to transfer.
-pub fn encode_weights(params: &[f32]) -> (JsValue, js_sys::Array) {
-    let array = js_sys::Float32Array::from(params);
-    let message = js_sys::Object::new();
-    js_sys::Reflect::set(&message, &"type".into(), &WEIGHTS.into()).expect("plain object");
-    js_sys::Reflect::set(&message, &"params".into(), &array).expect("plain object");
-    (message.into(), js_sys::Array::of1(&array.buffer()))
+/// A chunk's times at its helper (ms on `clock_ms`), and when its reply
+/// reached the lead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Times {
+    /// The helper took the message in hand.
+    pub taken: f64,
+    /// Milliseconds of work on the chunk.
+    pub work: f64,
+    /// The helper posted its reply.
+    pub answered: f64,
+    /// The reply reached the lead.
+    #[serde(skip)]
+    pub arrived: f64,
 }
 
-/// The parameters of a weights message; None for any other message.
-pub fn decode_weights(value: &JsValue) -> Option<Vec<f32>> {
-    let kind = js_sys::Reflect::get(value, &"type".into()).ok()?;
-    if kind.as_string().as_deref() != Some(WEIGHTS) {
-        return None;
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WireTask {
+    Train,
+    Validation,
+    Test,
+}
+
+impl From<Task> for WireTask {
+    fn from(task: Task) -> Self {
+        match task {
+            Task::Train => WireTask::Train,
+            Task::Evaluate(Split::Validation) => WireTask::Validation,
+            Task::Evaluate(Split::Test) => WireTask::Test,
+        }
     }
-    let params = js_sys::Reflect::get(value, &"params".into()).ok()?;
-    Some(params.dyn_into::<js_sys::Float32Array>().ok()?.to_vec())
 }
+
+impl From<WireTask> for Task {
+    fn from(task: WireTask) -> Self {
+        match task {
+            WireTask::Train => Task::Train,
+            WireTask::Validation => Task::Evaluate(Split::Validation),
+            WireTask::Test => Task::Evaluate(Split::Test),
+        }
+    }
+}
+
+impl ToHelper {
+    /// The work message for chunk `chunk` of `plan`.
+    pub fn work(plan: &Plan, chunk: usize, params: bool) -> ToHelper {
+        ToHelper::Work { task: plan.task.into(), first: plan.first, end: plan.end, per: plan.per, chunk, params }
+    }
+}
+
+/// The typed arrays of a `Data` message, by name: images and labels of
+/// the training, validation and test sets.
+pub const DATA_ARRAYS: [&str; 6] = ["train_images", "train_labels", "valid_images", "valid_labels", "test_images", "test_labels"];

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, PointerEvent};
 
-use super::element;
+use crate::web::element;
 use crate::model::{CLASSES, IMAGE_SIDE};
 
 /// Stroke width as a share of the pad's side: about the pen of MNIST's
@@ -30,11 +30,11 @@ pub fn context_2d(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
 /// Ink (0 paper .. 1 black) of a canvas drawn black on white, (height,width).
 pub fn ink(canvas: &HtmlCanvasElement) -> Vec<f32> {
     let (w, h) = (canvas.width(), canvas.height());
-    let data = context_2d(canvas).get_image_data(0.0, 0.0, w as f64, h as f64).expect("the pad is same-origin").data();
+    let data = context_2d(canvas).get_image_data(0.0, 0.0, f64::from(w), f64::from(h)).expect("the pad is same-origin").data();
     data.chunks_exact(4)
         .map(|px| {
-            let luminance = (0.299 * px[0] as f32 + 0.587 * px[1] as f32 + 0.114 * px[2] as f32) / 255.0;
-            let alpha = px[3] as f32 / 255.0;
+            let luminance = (0.299 * f32::from(px[0]) + 0.587 * f32::from(px[1]) + 0.114 * f32::from(px[2])) / 255.0;
+            let alpha = f32::from(px[3]) / 255.0;
             alpha * (1.0 - luminance)
         })
         .collect()
@@ -94,15 +94,15 @@ impl Pad {
     /// The event's position in canvas pixels (the CSS size may differ).
     fn position(&self, e: &PointerEvent) -> (f64, f64) {
         let rect = self.canvas.get_bounding_client_rect();
-        let sx = self.canvas.width() as f64 / rect.width().max(1.0);
-        let sy = self.canvas.height() as f64 / rect.height().max(1.0);
-        ((e.client_x() as f64 - rect.left()) * sx, (e.client_y() as f64 - rect.top()) * sy)
+        let sx = f64::from(self.canvas.width()) / rect.width().max(1.0);
+        let sy = f64::from(self.canvas.height()) / rect.height().max(1.0);
+        ((f64::from(e.client_x()) - rect.left()) * sx, (f64::from(e.client_y()) - rect.top()) * sy)
     }
 
     fn segment(&self, from: (f64, f64), to: (f64, f64)) {
         let ctx = &self.ctx;
         ctx.set_stroke_style_str("#000");
-        ctx.set_line_width(STROKE * self.canvas.width() as f64);
+        ctx.set_line_width(STROKE * f64::from(self.canvas.width()));
         ctx.set_line_cap("round");
         ctx.set_line_join("round");
         ctx.begin_path();
@@ -113,7 +113,7 @@ impl Pad {
 
     pub fn clear(&self) {
         self.ctx.set_fill_style_str("#fff");
-        self.ctx.fill_rect(0.0, 0.0, self.canvas.width() as f64, self.canvas.height() as f64);
+        self.ctx.fill_rect(0.0, 0.0, f64::from(self.canvas.width()), f64::from(self.canvas.height()));
     }
 }
 

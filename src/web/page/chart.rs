@@ -104,7 +104,7 @@ const TEST: &str = "#2a9d5c";
 /// times the device pixel ratio so lines stay crisp.
 pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData) {
     let ratio = super::window().device_pixel_ratio().max(1.0);
-    let (css_w, css_h) = (canvas.client_width().max(300) as f64, canvas.client_height().max(150) as f64);
+    let (css_w, css_h) = (f64::from(canvas.client_width().max(300)), f64::from(canvas.client_height().max(150)));
     let (w, h) = ((css_w * ratio).round() as u32, (css_h * ratio).round() as u32);
     if canvas.width() != w || canvas.height() != h {
         canvas.set_width(w);

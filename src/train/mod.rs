@@ -1,0 +1,22 @@
+//! Training: the tutorial's protocol as a state machine and its drivers.
+//!
+//! | module     | what                                                          |
+//! |------------|---------------------------------------------------------------|
+//! | `protocol` | the hyper-parameters, the tutorial's and the fast preset      |
+//! | `plan`     | a step's work as chunks of `CHUNK_IMAGES`, and working one    |
+//! | `trainer`  | the state machine: plan, add outcomes, finish; its events     |
+//! | `log`      | the log lines of those events, for every front end            |
+//! | `threads`  | the synchronous driver: chunks on native threads              |
+//!
+//! The lead Web Worker (`web::lead`) is the asynchronous driver.
+
+pub mod log;
+pub mod plan;
+pub mod protocol;
+pub mod threads;
+pub mod trainer;
+
+pub use plan::{work, Outcome, Plan, Split, Task, CHUNK_IMAGES};
+pub use protocol::Protocol;
+pub use threads::Threads;
+pub use trainer::{accumulate, Event, StopReason, Trainer};

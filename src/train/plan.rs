@@ -1,0 +1,112 @@
+//! A step's work as independent chunks: what any driver (threads, Web
+//! Workers, a test) hands out, works and gives back in chunk order.
+
+use crate::data::Mnist;
+use crate::model::{LeNet5, IMAGE_LEN};
+
+/// Images in a chunk, the unit of work. 50 images are about 0.66 GFLOP of
+/// training: short enough for Pause to act at once, small enough that the
+/// activations stay in cache, and a divisor of the tutorial's batch of 500.
+pub const CHUNK_IMAGES: usize = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Validation,
+    Test,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Validation => "validation",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// What the chunks of a step do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// The loss and gradient of training images.
+    Train,
+    /// Count the errors on a validation or test pass.
+    Evaluate(Split),
+}
+
+/// One step's work: examples `first..end` of the task's set, in chunks of
+/// `per` (the last may be short). Chunks are independent of each other,
+/// so threads or Web Workers can share them out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub task: Task,
+    pub first: usize,
+    pub end: usize,
+    pub per: usize,
+}
+
+impl Plan {
+    /// A whole evaluation pass over examples `first..end` of `split`.
+    pub fn evaluation(split: Split, first: usize, end: usize) -> Plan {
+        Plan { task: Task::Evaluate(split), first, end, per: CHUNK_IMAGES }
+    }
+
+    pub fn chunks(&self) -> usize {
+        (self.end - self.first).div_ceil(self.per)
+    }
+
+    /// (first example, count) of chunk `i`.
+    #[track_caller]
+    pub fn chunk(&self, i: usize) -> (usize, usize) {
+        let start = self.first + i * self.per;
+        assert!(start < self.end, "chunk {i} is past the plan's end");
+        (start, self.per.min(self.end - start))
+    }
+
+    /// The chunks worker `w` of `workers` takes: consecutive blocks, the
+    /// first to worker 0, which adds the outcomes in chunk order (its own
+    /// as it goes, then the others' as they arrive).
+    pub fn share(&self, w: usize, workers: usize) -> std::ops::Range<usize> {
+        let (chunks, each) = (self.chunks(), self.chunks().div_ceil(workers));
+        (w * each).min(chunks)..((w + 1) * each).min(chunks)
+    }
+
+    /// Why this plan cannot be worked on `data`, if it cannot: for a plan
+    /// that came from elsewhere (a message), before `work` trusts it.
+    pub fn check(&self, data: &Mnist, chunk: usize) -> Result<(), String> {
+        let size = match self.task {
+            Task::Train => data.train.len(),
+            Task::Evaluate(split) => data.split(split).len(),
+        };
+        let start = chunk.checked_mul(self.per).and_then(|s| s.checked_add(self.first));
+        if self.per == 0 || self.per > CHUNK_IMAGES || self.end > size || start.is_none_or(|s| s >= self.end) {
+            let (first, end, per) = (self.first, self.end, self.per);
+            return Err(format!("chunk {chunk} of {first}..{end} by {per} is not in a set of {size}"));
+        }
+        Ok(())
+    }
+}
+
+/// What a chunk found.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// Mean loss of `count` images; the gradient is in the model's `grads`.
+    Trained { loss: f32, count: usize },
+    Counted { errors: usize, count: usize },
+}
+
+/// Works chunk `i` of `plan` on `model` (holding the trainer's
+/// parameters), with `x` as its image buffer of `CHUNK_IMAGES` x 784.
+pub fn work(model: &mut LeNet5, data: &Mnist, plan: &Plan, i: usize, x: &mut [f32]) -> Outcome {
+    let (first, count) = plan.chunk(i);
+    let images = &mut x[..count * IMAGE_LEN];
+    match plan.task {
+        Task::Train => {
+            let labels = data.train.batch(images, first, count);
+            Outcome::Trained { loss: model.loss_and_grad(images, labels), count }
+        }
+        Task::Evaluate(split) => {
+            let labels = data.split(split).batch(images, first, count);
+            Outcome::Counted { errors: model.count_errors(images, labels), count }
+        }
+    }
+}

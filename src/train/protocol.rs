@@ -1,0 +1,62 @@
+//! The hyper-parameters of a run: one source of truth for the command
+//! line, the page and the tests.
+
+/// The tutorial's settings, or a variant of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Protocol {
+    pub learning_rate: f32,
+    /// 0 for the tutorial's plain SGD.
+    pub momentum: f32,
+    /// The learning rate is multiplied by this after each epoch (1 for the tutorial).
+    pub lr_decay: f32,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    pub patience: usize,
+    pub patience_increase: usize,
+    pub improvement_threshold: f64,
+}
+
+impl Protocol {
+    /// Exactly the tutorial's settings (its random seed was 23455).
+    pub fn tutorial() -> Self {
+        Protocol {
+            learning_rate: 0.1,
+            momentum: 0.0,
+            lr_decay: 1.0,
+            batch_size: 500,
+            epochs: 200,
+            seed: 23455,
+            patience: 10_000,
+            patience_increase: 2,
+            improvement_threshold: 0.995,
+        }
+    }
+
+    /// Same model, 99 % test accuracy in a few minutes: batches of 100
+    /// (two whole chunks on two workers), momentum 0.9, the learning rate
+    /// decayed by 0.7 after each epoch. `cargo xtask bench` times it.
+    pub fn fast() -> Self {
+        Protocol { learning_rate: 0.05, momentum: 0.9, lr_decay: 0.7, batch_size: 100, epochs: 8, ..Protocol::tutorial() }
+    }
+
+    /// A readable complaint about settings that cannot train.
+    pub fn check(&self, train_len: usize) -> Result<(), String> {
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(format!("learning rate must be a positive number, got {}", self.learning_rate));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(format!("momentum must be at least 0 and below 1, got {}", self.momentum));
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(format!("learning-rate decay must be above 0 and at most 1, got {}", self.lr_decay));
+        }
+        if self.batch_size == 0 || self.batch_size > train_len {
+            return Err(format!("batch size must be between 1 and {train_len}, got {}", self.batch_size));
+        }
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,313 @@
+//! The tutorial's training protocol (`convolutional_mlp.py`'s
+//! `evaluate_lenet5`) as a state machine. It never works a chunk itself:
+//! a driver asks it for the next step's `plan`, works the chunks wherever
+//! it likes (`plan::work`), hands the outcomes to `add` in chunk order and
+//! ends the step with `finish`. Pausing is not asking for the next plan.
+//!
+//! Early stopping as in the tutorial: validate every
+//! `min(n_train_batches, patience / 2)` minibatches (once per epoch with
+//! its numbers); a validation error below `best * improvement_threshold`
+//! raises patience to `max(patience, iter * patience_increase)`; a new best
+//! is scored on the test set; training ends when `patience <= iter` or
+//! after `epochs` epochs.
+
+use super::plan::{Outcome, Plan, Split, Task, CHUNK_IMAGES};
+use super::protocol::Protocol;
+use crate::data::Mnist;
+use crate::model::LeNet5;
+use crate::sgd::{momentum_step, sgd_step};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// All epochs ran.
+    Epochs,
+    /// Patience ran out (early stopping).
+    Patience,
+    /// The cost became NaN or infinite; the best model so far is kept.
+    Diverged,
+}
+
+impl StopReason {
+    /// The reason's one-word name, as messages carry it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Epochs => "epochs",
+            StopReason::Patience => "patience",
+            StopReason::Diverged => "diverged",
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Part of a minibatch's gradient: `done` of `total` images.
+    Accumulated { done: usize, total: usize },
+    /// One SGD step on minibatch `minibatch` (0-based) of `epoch` (1-based).
+    Trained { epoch: usize, minibatch: usize, iter: usize, cost: f32 },
+    /// Part of a validation or test pass: `done` of `total` examples.
+    Evaluating { split: Split, done: usize, total: usize },
+    /// A validation pass ended after `minibatch` minibatches (1-based, as the tutorial prints).
+    Validated { epoch: usize, minibatch: usize, error: f64, best: bool },
+    /// The new best model's test error.
+    Tested { epoch: usize, minibatch: usize, error: f64 },
+    /// Training is over; further steps return this again.
+    Finished { reason: StopReason, best_validation: f64, best_iter: usize, test_score: f64 },
+}
+
+/// `sum (+)= share * grads`: a minibatch's gradient from its chunks'.
+pub fn accumulate(sum: &mut [f32], grads: &[f32], share: f32, first: bool) {
+    assert_eq!(sum.len(), grads.len(), "one gradient per parameter");
+    if first {
+        sum.iter_mut().zip(grads).for_each(|(s, g)| *s = g * share);
+    } else {
+        sum.iter_mut().zip(grads).for_each(|(s, g)| *s += g * share);
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    /// `done` images of the current minibatch are in `grad_sum`, their
+    /// summed losses in `loss_sum`.
+    Train { done: usize, loss_sum: f64 },
+    Evaluate { split: Split, done: usize, errors: usize },
+    Finished(StopReason),
+}
+
+pub struct Trainer {
+    pub protocol: Protocol,
+    pub model: LeNet5,
+    pub data: Mnist,
+    /// Parameters of the model with the best validation error so far.
+    pub best_params: Vec<f32>,
+    pub best_validation: f64,
+    pub best_iter: usize,
+    pub test_score: f64,
+    epoch: usize,
+    minibatch: usize,
+    iterations: usize,
+    patience: usize,
+    phase: Phase,
+    /// dL/dparams of the minibatch, summed over its chunks.
+    grad_sum: Vec<f32>,
+    /// The momentum's running sum (empty for plain SGD).
+    velocity: Vec<f32>,
+    /// Workers (threads or Web Workers) a step's chunks go to at once.
+    workers: usize,
+    /// Chunks per step for each of them.
+    depth: usize,
+}
+
+impl Trainer {
+    /// A new run, or why `protocol` cannot train on `data`.
+    pub fn new(protocol: Protocol, data: Mnist) -> Result<Trainer, String> {
+        protocol.check(data.train.len())?;
+        data.check()?;
+        let model = LeNet5::new(protocol.seed);
+        Ok(Trainer {
+            best_params: model.params.clone(),
+            grad_sum: vec![0.0; model.params.len()],
+            velocity: if protocol.momentum > 0.0 { vec![0.0; model.params.len()] } else { Vec::new() },
+            model,
+            workers: 1,
+            depth: 1,
+            patience: protocol.patience,
+            protocol,
+            data,
+            best_validation: f64::INFINITY,
+            best_iter: 0,
+            test_score: 0.0,
+            epoch: 1,
+            minibatch: 0,
+            iterations: 0,
+            phase: Phase::Train { done: 0, loss_sum: 0.0 },
+        })
+    }
+
+    /// Plans steps of up to `depth` chunks for each of `workers`. A depth
+    /// over 1 sends a Web Worker several chunks at once, so that what a
+    /// message costs is paid once for all of them. Neither changes the
+    /// weights for batches over `CHUNK_IMAGES`; smaller batches are shared
+    /// out evenly, which changes only the order of a sum.
+    pub fn share_with(&mut self, workers: usize, depth: usize) {
+        self.workers = workers.max(1);
+        self.depth = depth.max(1);
+    }
+
+    /// Workers the steps' chunks are planned for.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// This epoch's learning rate: the protocol's, decayed once per epoch done.
+    pub fn learning_rate(&self) -> f32 {
+        let p = &self.protocol;
+        p.learning_rate * p.lr_decay.powi(self.epoch as i32 - 1)
+    }
+
+    pub fn train_batches(&self) -> usize {
+        self.data.train.len() / self.protocol.batch_size
+    }
+
+    pub fn validation_frequency(&self) -> usize {
+        self.train_batches().min(self.protocol.patience / 2).max(1)
+    }
+
+    /// Minibatches trained so far (the tutorial's `iter + 1`).
+    pub fn iterations(&self) -> usize {
+        self.iterations
+    }
+
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Minibatches done in the current epoch.
+    pub fn minibatch(&self) -> usize {
+        self.minibatch
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Finished(_))
+    }
+
+    /// The chunks of the next step, or None when the run is over. Each
+    /// chunk can be worked anywhere (`plan::work`) on a model holding
+    /// `self.model.params`; `add` then takes the outcomes in chunk order,
+    /// and `finish` ends the step.
+    pub fn plan(&self) -> Option<Plan> {
+        let span = CHUNK_IMAGES * self.workers * self.depth;
+        match self.phase {
+            Phase::Train { done, .. } => {
+                let b = self.protocol.batch_size;
+                // A batch that fits in one chunk is shared out evenly;
+                // bigger ones go in chunks of `CHUNK_IMAGES`, so that the
+                // sums, and the weights, do not depend on the workers.
+                let per = if b <= CHUNK_IMAGES { b.div_ceil(self.workers) } else { CHUNK_IMAGES };
+                let (first, batch_end) = (self.minibatch * b + done, (self.minibatch + 1) * b);
+                Some(Plan { task: Task::Train, first, end: batch_end.min(first + per * self.workers * self.depth), per })
+            }
+            Phase::Evaluate { split, done, .. } => {
+                let total = self.data.split(split).len();
+                Some(Plan::evaluation(split, done, total.min(done + span)))
+            }
+            Phase::Finished(_) => None,
+        }
+    }
+
+    /// Takes the outcome of the plan's next chunk (in chunk order): for a
+    /// training chunk, its gradient is `grads`, or the trainer's own
+    /// model's if None.
+    pub fn add(&mut self, outcome: Outcome, grads: Option<&[f32]>) {
+        match (&mut self.phase, outcome) {
+            (Phase::Train { done, loss_sum }, Outcome::Trained { loss, count }) => {
+                // The minibatch's loss is the mean over its images: each
+                // chunk's mean gradient counts count/b of it.
+                let share = count as f32 / self.protocol.batch_size as f32;
+                accumulate(&mut self.grad_sum, grads.unwrap_or(&self.model.grads), share, *done == 0);
+                *done += count;
+                *loss_sum += f64::from(loss) * count as f64;
+            }
+            (Phase::Evaluate { done, errors, .. }, Outcome::Counted { errors: e, count }) => {
+                *done += count;
+                *errors += e;
+            }
+            (phase, outcome) => panic!("{outcome:?} does not fit {phase:?}: add the outcomes of `plan`'s chunks"),
+        }
+    }
+
+    /// Ends the step `add` was fed for: the SGD update once a minibatch is
+    /// whole, the verdict once a pass is; `Finished` again once the run is.
+    pub fn finish(&mut self) -> Event {
+        match self.phase {
+            Phase::Train { done, loss_sum } => self.finish_train(done, loss_sum),
+            Phase::Evaluate { split, done, errors } => self.finish_evaluation(split, done, errors),
+            Phase::Finished(reason) => self.finished(reason),
+        }
+    }
+
+    fn finish_train(&mut self, done: usize, loss_sum: f64) -> Event {
+        let b = self.protocol.batch_size;
+        if done < b {
+            return Event::Accumulated { done, total: b };
+        }
+        let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations);
+        let cost = (loss_sum / b as f64) as f32;
+        if !cost.is_finite() {
+            self.phase = Phase::Finished(StopReason::Diverged);
+            self.model.params.clone_from(&self.best_params);
+            return Event::Trained { epoch, minibatch, iter, cost };
+        }
+        let (lr, mu, params) = (self.learning_rate(), self.protocol.momentum, &mut self.model.params);
+        if mu > 0.0 {
+            momentum_step(params, &mut self.velocity, &self.grad_sum, lr, mu);
+        } else {
+            sgd_step(params, &self.grad_sum, lr);
+        }
+        self.minibatch += 1;
+        self.iterations += 1;
+        if (iter + 1) % self.validation_frequency() == 0 {
+            self.phase = Phase::Evaluate { split: Split::Validation, done: 0, errors: 0 };
+        } else {
+            self.after_iteration(iter);
+        }
+        Event::Trained { epoch, minibatch, iter, cost }
+    }
+
+    /// The end-of-iteration checks: patience, then the epoch count.
+    fn after_iteration(&mut self, iter: usize) {
+        self.phase = Phase::Train { done: 0, loss_sum: 0.0 };
+        if self.patience <= iter {
+            self.phase = Phase::Finished(StopReason::Patience);
+        } else if self.minibatch == self.train_batches() {
+            self.minibatch = 0;
+            if self.epoch == self.protocol.epochs {
+                self.phase = Phase::Finished(StopReason::Epochs);
+            } else {
+                self.epoch += 1;
+            }
+        }
+    }
+
+    fn finish_evaluation(&mut self, split: Split, done: usize, errors: usize) -> Event {
+        let total = self.data.split(split).len();
+        if done < total {
+            return Event::Evaluating { split, done, total };
+        }
+        let error = errors as f64 / total as f64;
+        // The pass belongs to the minibatch just trained: the epoch has not
+        // rolled over yet, so `minibatch` counts it (1-based).
+        let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations - 1);
+        match split {
+            Split::Validation => {
+                let best = error < self.best_validation;
+                if best {
+                    if error < self.best_validation * self.protocol.improvement_threshold {
+                        self.patience = self.patience.max(iter * self.protocol.patience_increase);
+                    }
+                    self.best_validation = error;
+                    self.best_iter = iter;
+                    self.best_params.clone_from(&self.model.params);
+                    self.phase = Phase::Evaluate { split: Split::Test, done: 0, errors: 0 };
+                } else {
+                    self.after_iteration(iter);
+                }
+                Event::Validated { epoch, minibatch, error, best }
+            }
+            Split::Test => {
+                self.test_score = error;
+                self.after_iteration(iter);
+                Event::Tested { epoch, minibatch, error }
+            }
+        }
+    }
+
+    fn finished(&self, reason: StopReason) -> Event {
+        Event::Finished {
+            reason,
+            best_validation: self.best_validation,
+            best_iter: self.best_iter,
+            test_score: self.test_score,
+        }
+    }
+}

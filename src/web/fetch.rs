@@ -1,0 +1,112 @@
+//! MNIST's files from the network, in a worker: each `.gz` is fetched as a
+//! stream, its bytes counted for the progress line as they arrive, and
+//! decompressed by the browser's own `DecompressionStream` while they
+//! stream in. The output is checked against the IDX header as soon as the
+//! header is there: a file that inflates past what its header declares
+//! (a gzip bomb) is stopped at that point, never inflated whole.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStreamDefaultReader, Response, WorkerGlobalScope, WritableStreamDefaultWriter};
+
+use crate::data::declared_len;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The Compression Streams API's decompressor (web-sys keeps it
+    /// behind its unstable flag; the two browsers tested here have it).
+    type DecompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<DecompressionStream, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &DecompressionStream) -> web_sys::ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &DecompressionStream) -> web_sys::WritableStream;
+}
+
+/// The decompressed bytes of the gzip-compressed IDX file at `url`;
+/// `progress(loaded, total)` after each piece of the compressed body
+/// (`total` from Content-Length, when the server sends one). Errors name
+/// what went wrong for a person to read.
+pub async fn fetch_idx_gz(url: &str, progress: impl FnMut(f64, Option<f64>) + 'static) -> Result<Vec<u8>, String> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let response = JsFuture::from(scope.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("cannot download {url}: {}", describe(&e)))?;
+    let response: Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!("HTTP {} {} for {url}", response.status(), response.status_text()));
+    }
+    let total = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<f64>().ok());
+    let body = response.body().ok_or_else(|| format!("{url} has an empty body"))?;
+    let gunzip = DecompressionStream::new("gzip").map_err(|e| format!("this browser cannot decompress gzip: {}", describe(&e)))?;
+    let writer = gunzip.writable().get_writer().map_err(|e| describe(&e))?;
+    let compressed: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    // The compressed bytes are pumped in by a task of their own, so that
+    // this one reads the output as it comes (the stream's back-pressure
+    // paces the two).
+    wasm_bindgen_futures::spawn_local(pump(compressed, writer, total, progress));
+    let output: ReadableStreamDefaultReader = gunzip.readable().get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    let mut declared = None;
+    while let Some(piece) = next(&output).await.map_err(|e| format!("cannot decompress {url}: {e}"))? {
+        bytes.extend_from_slice(&piece.to_vec());
+        if declared.is_none() {
+            declared = declared_len(&bytes).map_err(|e| e.to_string())?;
+            if let Some(n) = declared {
+                bytes.reserve_exact(n.saturating_sub(bytes.len()));
+            }
+        }
+        if let Some(n) = declared.filter(|&n| bytes.len() > n) {
+            // Ending the output stream errors the pump's writes, which ends it too.
+            let _ = output.cancel();
+            return Err(format!("it decompresses to more than the {n} bytes its IDX header declares: not a clean IDX file"));
+        }
+    }
+    Ok(bytes)
+}
+
+/// Feeds the compressed body into the decompressor, reporting progress.
+async fn pump(
+    body: ReadableStreamDefaultReader,
+    writer: WritableStreamDefaultWriter,
+    total: Option<f64>,
+    mut progress: impl FnMut(f64, Option<f64>),
+) {
+    let mut loaded = 0.0;
+    loop {
+        match next(&body).await {
+            Ok(Some(piece)) => {
+                loaded += f64::from(piece.length());
+                progress(loaded, total);
+                if JsFuture::from(writer.write_with_chunk(&piece)).await.is_err() {
+                    // The reader gave up (or the data is corrupt): stop downloading.
+                    let _ = body.cancel();
+                    return;
+                }
+            }
+            Ok(None) => {
+                let _ = writer.close();
+                return;
+            }
+            Err(e) => {
+                let _ = writer.abort_with_reason(&JsValue::from_str(&e));
+                return;
+            }
+        }
+    }
+}
+
+/// The stream's next piece, None at its end.
+async fn next(reader: &ReadableStreamDefaultReader) -> Result<Option<js_sys::Uint8Array>, String> {
+    let result = JsFuture::from(reader.read()).await.map_err(|e| describe(&e))?;
+    if js_sys::Reflect::get(&result, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
+        return Ok(None);
+    }
+    let value = js_sys::Reflect::get(&result, &"value".into()).map_err(|e| describe(&e))?;
+    Ok(Some(value.dyn_into::<js_sys::Uint8Array>().map_err(|_| "a stream gave something other than bytes".to_string())?))
+}
+
+pub fn describe(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
+}

@@ -1,0 +1,288 @@
+//! The lead: the worker that holds the `Trainer` and drives it over Web
+//! Workers, the asynchronous twin of `train::Threads`. Each step it sends
+//! every helper worker (see `helper`) its block of the plan's chunks, with
+//! the parameters whenever they changed, works its own block, then adds
+//! the helpers' outcomes in chunk order: the SGD of one worker,
+//! bit-identical from run to run. No SharedArrayBuffer, no special server
+//! headers.
+//!
+//! The lead starts its helpers itself, as nested workers, and talks to
+//! each through its `Worker` object: the page's thread is not on the way.
+//! (Through a `MessagePort` that the page hands out, Firefox took far
+//! longer per round trip: `cargo xtask bench` measures both.) Each link
+//! has parameter-sized buffers that go to the helper with each chunk
+//! (holding the parameters when they changed) and come back with the
+//! gradient, so a step allocates no new megabytes for the garbage
+//! collector, whose work would take a core from the workers.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MessageEvent, Worker};
+
+use super::clock_ms;
+use super::js::{decode, encode, get, head, set, with_head, Endpoint};
+use super::wire::{FromHelper, FromWorker, StepTimes, Times, ToHelper, ToWorker, DATA_ARRAYS};
+use crate::data::Mnist;
+use crate::model::IMAGE_LEN;
+use crate::train::{work, Event, Outcome, Plan, Task, Trainer, CHUNK_IMAGES};
+
+/// A run driven over Web Workers: the trainer, the links to the helpers,
+/// the lead's image buffer and where a helper's gradient lands.
+pub struct Lead {
+    pub trainer: Trainer,
+    helpers: Vec<Link>,
+    x: Vec<f32>,
+    grads: Vec<f32>,
+}
+
+impl Lead {
+    /// Drives `trainer` here and on `helpers`, `depth` chunks each a step.
+    pub fn new(mut trainer: Trainer, helpers: Vec<Link>, depth: usize) -> Lead {
+        trainer.share_with(helpers.len() + 1, depth);
+        Lead { grads: vec![0.0; trainer.model.params.len()], trainer, helpers, x: vec![0.0; CHUNK_IMAGES * IMAGE_LEN] }
+    }
+
+    /// Makes sure every helper serves and holds the data (of `source`).
+    pub async fn connect(&mut self, source: &str) -> Result<(), String> {
+        for link in &mut self.helpers {
+            link.connect(&self.trainer.data, source).await?;
+        }
+        Ok(())
+    }
+
+    /// The trainer and the helpers back.
+    pub fn into_parts(self) -> (Trainer, Vec<Link>) {
+        (self.trainer, self.helpers)
+    }
+
+    /// One step of the trainer: the plan's first block of chunks here, the
+    /// others on the helpers, the outcomes added in chunk order. Training
+    /// steps add where their time went to `times`.
+    pub async fn step(&mut self, times: &mut StepTimes) -> Result<Event, String> {
+        let t = &mut self.trainer;
+        let Some(plan) = t.plan() else { return Ok(t.finish()) };
+        // One clock for the lead's times and the helpers' (see `clock_ms`).
+        let start = clock_ms();
+        // The parameters change only with an SGD step.
+        let version = t.iterations();
+        let workers = self.helpers.len() + 1;
+        for (w, link) in (1..workers).zip(&mut self.helpers) {
+            for i in plan.share(w, workers) {
+                link.send(&plan, i, &t.model.params, version)?;
+            }
+        }
+        let own_start = clock_ms();
+        for i in plan.share(0, workers) {
+            let own = work(&mut t.model, &t.data, &plan, i, &mut self.x);
+            t.add(own, None);
+        }
+        let free = clock_ms();
+        let own_ms = free - own_start;
+        let (mut helpers, mut handling, mut wait, mut in_flight) = (0.0, 0.0, 0.0, 0.0);
+        for (w, link) in (1..workers).zip(&mut self.helpers) {
+            let mut last: Option<Times> = None;
+            for _ in plan.share(w, workers) {
+                let wait_start = clock_ms();
+                let (outcome, chunk) = link.receive(&mut self.grads).await?;
+                wait += clock_ms() - wait_start;
+                helpers += chunk.work;
+                handling += chunk.answered - chunk.taken - chunk.work;
+                match last {
+                    None => in_flight += chunk.taken - start,
+                    Some(last) => handling += chunk.taken - last.answered,
+                }
+                last = Some(chunk);
+                t.add(outcome, Some(&self.grads));
+            }
+            // The last reply's way to the lead, from when the lead was free to take it.
+            if let Some(last) = last {
+                in_flight += (last.arrived - last.answered.max(free)).max(0.0);
+            }
+        }
+        let event = t.finish();
+        if plan.task == Task::Train {
+            times.steps += 1;
+            times.images += (plan.end - plan.first) as u32;
+            times.own += own_ms;
+            times.helpers += helpers;
+            times.handling += handling;
+            times.wait += wait;
+            times.in_flight += in_flight;
+            times.rest += clock_ms() - start - own_ms - wait;
+        }
+        Ok(event)
+    }
+}
+
+/// Messages that came from a helper and were not yet taken (each with
+/// the time it arrived, or why the helper failed), and the promise's
+/// `resolve` of a taker waiting for one.
+#[derive(Default)]
+struct Inbox {
+    messages: VecDeque<Result<(JsValue, f64), String>>,
+    wake: Option<js_sys::Function>,
+}
+
+impl Inbox {
+    fn push(&mut self, message: Result<(JsValue, f64), String>) {
+        self.messages.push_back(message);
+        if let Some(resolve) = self.wake.take() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    }
+}
+
+/// The lead's end of one helper. Several chunks may be out at once; the
+/// replies come back in the order the chunks went.
+pub struct Link {
+    endpoint: Endpoint,
+    /// The worker this link started (`spawn`), ended with the link.
+    worker: Option<Worker>,
+    /// Whether the helper serves yet: a worker just started says `Ready`,
+    /// then is told to `Serve`.
+    serving: bool,
+    inbox: Rc<RefCell<Inbox>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    /// The parameters' version the helper holds (see `send`).
+    version: Option<usize>,
+    /// Buffers back from the helper, for the next chunks to carry.
+    spare: Vec<js_sys::Float32Array>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // The handler dies with the link: the endpoint must not call it.
+        self.endpoint.set_onmessage(None);
+        if let Some(worker) = &self.worker {
+            worker.terminate();
+        }
+    }
+}
+
+impl Link {
+    /// A link to a helper that serves at the other end of `endpoint`
+    /// already (see `serve`).
+    pub fn new(endpoint: Endpoint) -> Link {
+        Link::listen(endpoint, None)
+    }
+
+    /// Starts a helper worker running `script` (this worker's own; a
+    /// module if `module`), and links to it.
+    pub fn spawn(script: &str, module: bool) -> Result<Link, String> {
+        let options = web_sys::WorkerOptions::new();
+        if module {
+            options.set_type(web_sys::WorkerType::Module);
+        }
+        let worker = Worker::new_with_options(script, &options).map_err(|e| format!("cannot start a helper worker: {e:?}"))?;
+        Ok(Link::listen(worker.clone().unchecked_into(), Some(worker)))
+    }
+
+    fn listen(endpoint: Endpoint, worker: Option<Worker>) -> Link {
+        let inbox = Rc::new(RefCell::new(Inbox::default()));
+        let on_message = {
+            let inbox = inbox.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| inbox.borrow_mut().push(Ok((e.data(), clock_ms()))))
+        };
+        endpoint.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let on_error = worker.as_ref().map(|worker| {
+            let inbox = inbox.clone();
+            let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                let what = get(&e, "message").as_string().unwrap_or_else(|| "it could not start".into());
+                inbox.borrow_mut().push(Err(format!("a helper worker failed: {what}")));
+            });
+            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            on_error
+        });
+        let serving = worker.is_none();
+        Link { endpoint, worker, serving, inbox, _on_message: on_message, _on_error: on_error, version: None, spare: Vec::new() }
+    }
+
+    /// The next message from the helper, and when it arrived.
+    async fn next(&self) -> Result<(JsValue, f64), String> {
+        loop {
+            if let Some(message) = self.inbox.borrow_mut().messages.pop_front() {
+                return message;
+            }
+            let promise = js_sys::Promise::new(&mut |resolve, _| self.inbox.borrow_mut().wake = Some(resolve));
+            JsFuture::from(promise).await.map_err(|_| "a helper worker did not answer".to_string())?;
+        }
+    }
+
+    /// The helper's next reply, the whole message it came in, and when it arrived.
+    async fn reply(&self) -> Result<(FromHelper, JsValue, f64), String> {
+        let (data, arrived) = self.next().await?;
+        Ok((head::<FromHelper>(&data)?, data, arrived))
+    }
+
+    /// Makes sure the helper serves and holds `data`, sending it if not.
+    pub async fn connect(&mut self, data: &Mnist, source: &str) -> Result<(), String> {
+        if !self.serving {
+            match decode::<FromWorker>(self.next().await?.0) {
+                Ok(FromWorker::Ready) => {}
+                other => return Err(format!("a helper worker started with {other:?}")),
+            }
+            self.post(&encode(&ToWorker::Serve), &js_sys::Array::new())?;
+            self.serving = true;
+        }
+        self.post(&with_head(&ToHelper::Hello { source: source.into() }), &js_sys::Array::new())?;
+        let (FromHelper::Hello { has_data }, ..) = self.reply().await? else {
+            return Err("a helper worker answered out of turn".into());
+        };
+        if !has_data {
+            let message = with_head(&ToHelper::Data { source: source.into() });
+            let transfer = js_sys::Array::new();
+            let sets = [&data.train, &data.valid, &data.test];
+            for (i, name) in DATA_ARRAYS.iter().enumerate() {
+                let set_ = sets[i / 2];
+                let array = js_sys::Uint8Array::from(if i % 2 == 0 { &set_.images[..] } else { &set_.labels[..] });
+                transfer.push(&array.buffer());
+                set(&message, name, &array);
+            }
+            self.post(&message, &transfer)?;
+        }
+        self.version = None;
+        Ok(())
+    }
+
+    /// Sends chunk `chunk` of `plan`, with `params` if the helper's are not
+    /// of `version` yet; `receive` takes the replies in the same order.
+    pub fn send(&mut self, plan: &Plan, chunk: usize, params: &[f32], version: usize) -> Result<(), String> {
+        // A new buffer only until the first replies bring theirs back.
+        let buffer = self.spare.pop().unwrap_or_else(|| js_sys::Float32Array::new_with_length(params.len() as u32));
+        let fresh = self.version != Some(version);
+        if fresh {
+            buffer.copy_from(params);
+            self.version = Some(version);
+        }
+        let message = with_head(&ToHelper::work(plan, chunk, fresh));
+        set(&message, "buffer", &buffer);
+        self.post(&message, &js_sys::Array::of1(&buffer.buffer()))
+    }
+
+    /// The outcome of the oldest chunk sent and not yet received, its
+    /// gradient copied into `grads`, and its times.
+    pub async fn receive(&mut self, grads: &mut [f32]) -> Result<(Outcome, Times), String> {
+        let (head, data, arrived) = self.reply().await?;
+        let buffer = get(&data, "buffer").dyn_into::<js_sys::Float32Array>().ok().filter(|b| b.length() as usize == grads.len());
+        if let FromHelper::Trained { .. } = head {
+            buffer.as_ref().ok_or("a helper worker sent no gradient")?.copy_to(grads);
+        }
+        self.spare.extend(buffer);
+        match head {
+            FromHelper::Trained { loss, count, times } => Ok((Outcome::Trained { loss, count }, Times { arrived, ..times })),
+            FromHelper::Counted { errors, count, times } => Ok((Outcome::Counted { errors, count }, Times { arrived, ..times })),
+            FromHelper::Failed { message } => Err(format!("a helper worker failed: {message}")),
+            other => Err(format!("a helper worker answered out of turn: {other:?}")),
+        }
+    }
+
+    fn post(&self, message: &JsValue, transfer: &js_sys::Array) -> Result<(), String> {
+        self.endpoint.post_message(message, transfer).map_err(|e| format!("cannot reach a helper worker: {e:?}"))
+    }
+}
+
