@@ -31,6 +31,7 @@ fn every_message_survives_the_trip() {
         ToWorker::Pause,
         ToWorker::Resume,
         ToWorker::Stop,
+        ToWorker::Crash,
     ];
     for m in to_worker {
         assert_eq!(decode::<ToWorker>(encode(&m)).unwrap(), m);

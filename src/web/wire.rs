@@ -63,6 +63,9 @@ pub enum ToWorker {
     Pause,
     Resume,
     Stop,
+    /// Panic, as a bug would: the page's `?test-crash`, for the test of
+    /// its recovery.
+    Crash,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

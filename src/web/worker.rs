@@ -183,6 +183,7 @@ fn handle(message: ToWorker) {
             }
         }
         ToWorker::Serve => super::helper::serve(scope().unchecked_ref()),
+        ToWorker::Crash => panic!("a deliberate panic, asked for by the page's ?test-crash"),
         // The run posts `Paused` once it has stopped stepping.
         ToWorker::Pause => {
             if let Some(control) = running() {

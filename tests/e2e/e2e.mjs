@@ -8,7 +8,9 @@
 //
 // usage: node tests/e2e/e2e.mjs [chromium] [firefox]
 
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { BROWSERS, serve, sleep } from "./webdriver.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -35,6 +37,55 @@ function stroke(padId, points) {
   };
 }
 
+/// An IDX header: the magic, then each dimension, big-endian.
+function idxHeader(magic, dims) {
+  const b = Buffer.alloc(4 + 4 * dims.length);
+  b.writeUInt32BE(magic, 0);
+  dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+  return b;
+}
+
+/// Data sets a hostile or broken `?data=` URL could serve, each a copy of
+/// MNIST with one file replaced, and the message the page must show.
+const HOSTILE = {
+  // 100 KB on the wire that inflate to 100 MB, behind a header that
+  // declares 10 images: stopped once past the header's 7,856 bytes.
+  bomb: {
+    file: "train-images-idx3-ubyte.gz",
+    bytes: () => gzipSync(Buffer.concat([idxHeader(0x803, [10, 28, 28]), Buffer.alloc(100 << 20)])),
+    message: /train-images-idx3-ubyte\.gz: it decompresses to more than the 7856 bytes its IDX header declares/,
+  },
+  // 65536^3 pixels: a 32-bit product wraps to 0.
+  dims: {
+    file: "train-images-idx3-ubyte.gz",
+    bytes: () => gzipSync(idxHeader(0x803, [65536, 65536, 65536])),
+    message: /train-images-idx3-ubyte\.gz: the header declares dimensions \[65536, 65536, 65536\]/,
+  },
+  "empty-test": {
+    file: "t10k-images-idx3-ubyte.gz",
+    also: ["t10k-labels-idx1-ubyte.gz", gzipSync(idxHeader(0x801, [0]))],
+    bytes: () => gzipSync(idxHeader(0x803, [0, 28, 28])),
+    message: /t10k-images-idx3-ubyte\.gz: no test images: the test set must not be empty/,
+  },
+  "not-gzip": {
+    file: "train-labels-idx1-ubyte.gz",
+    bytes: () => Buffer.from("<!doctype html><p>Not found</p>"),
+    message: /train-labels-idx1-ubyte\.gz: cannot decompress/,
+  },
+};
+
+function writeHostile() {
+  for (const [name, c] of Object.entries(HOSTILE)) {
+    const dir = join(DIST, "hostile", name);
+    mkdirSync(dir, { recursive: true });
+    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]) {
+      copyFileSync(join(DIST, "data", f), join(dir, f));
+    }
+    writeFileSync(join(dir, c.file), c.bytes());
+    if (c.also) writeFileSync(join(dir, c.also[0]), c.also[1]);
+  }
+}
+
 async function runBrowser(name, base, port) {
   console.log(`\n# ${name}`);
   const { driver, capabilities } = BROWSERS[name](port, OUT);
@@ -48,6 +99,22 @@ async function runBrowser(name, base, port) {
     check(/train-images-idx3-ubyte\.gz: HTTP 404/.test(message), `a missing file is named: "${message}"`);
     check((await d.js(`return document.getElementById("error").hidden`)) === false, "the error is shown (role=alert)");
     check((await d.js(`return document.getElementById("train").disabled`)) === false, "Train stays available to try again");
+
+    for (const [what, c] of Object.entries(HOSTILE)) {
+      await d.go(`${base}/?data=hostile/${what}/`);
+      await d.waitFor(`the ${what} error`, async () => (await d.attr("status", "data-state")) === "error", 120000);
+      const shown = await d.js(`return document.getElementById("error").textContent`);
+      check(c.message.test(shown), `hostile data (${what}) is refused with a reason: "${shown}"`);
+      check((await d.js(`return document.getElementById("train").disabled`)) === false, `after ${what}, Train stays available`);
+    }
+
+    // A worker that panics: the page says so, starts another, and is ready again.
+    await d.go(`${base}/?test-crash`);
+    await d.waitFor("the crash to be reported", async () => /crashed/.test(await d.js(`return document.getElementById("error").textContent`)), 60000);
+    const crash = await d.js(`return document.getElementById("error").textContent`);
+    check(/the training worker crashed \(panicked at .*a deliberate panic/s.test(crash), `a worker's panic is shown: "${crash.slice(0, 120)}..."`);
+    await d.waitFor("the new worker to load MNIST", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    check(true, "a new worker started and the page is ready again");
 
     // The fast preset: validation after the first epoch.
     await d.go(`${base}/?preset=fast&epochs=2`);
@@ -128,6 +195,7 @@ async function runBrowser(name, base, port) {
   }
 }
 
+writeHostile();
 const server = await serve(DIST);
 const base = `http://127.0.0.1:${server.address().port}`;
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ["chromium", "firefox"];

@@ -4,6 +4,7 @@
 //!   cargo xtask serve [trunk args]   install what is missing, fetch MNIST, `trunk serve`
 //!   cargo xtask test                 install what is missing, fetch MNIST, run every test
 //!   cargo xtask bench                the benchmark table (www/bench/results.md)
+//!   cargo xtask fuzz [SECONDS]       every fuzz target for SECONDS each (default 60)
 //!   cargo xtask fetch-data           MNIST only
 //!   cargo xtask install              tools only
 //!
@@ -24,6 +25,11 @@ const MNIST_FILES: [(&str, &str); 4] = [
     ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
 ];
 const TRUNK_VERSION: &str = "0.21.14";
+/// The fuzz targets in tests/fuzz, one per reader of untrusted bytes.
+const FUZZ_TARGETS: [&str; 4] = ["idx", "weights", "messages", "to_mnist"];
+/// Seconds of each fuzz target in the test command: a smoke run that
+/// catches a reader made fragile again; `cargo xtask fuzz` runs longer.
+const FUZZ_SMOKE_SECONDS: u32 = 15;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,9 +39,14 @@ fn main() {
         Some("serve") => install(true).and_then(|_| fetch_data()).and_then(|_| serve(&args[1..])),
         Some("test") => install(true).and_then(|_| fetch_data()).and_then(|_| test()),
         Some("bench") => install(true).and_then(|_| fetch_data()).and_then(|_| bench()),
+        Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {
+            None => install(false).and_then(|_| fuzz(60, &mut Tally::default())),
+            Some(Ok(seconds)) => install(false).and_then(|_| fuzz(seconds, &mut Tally::default())),
+            Some(Err(_)) => Err(format!("fuzz: {:?} is not a number of seconds", args[1])),
+        },
         Some("fetch-data") => fetch_data(),
         Some("install") => install(true),
-        _ => Err("usage: cargo xtask serve|test|bench|fetch-data|install".into()),
+        _ => Err("usage: cargo xtask serve|test|bench|fuzz [SECONDS]|fetch-data|install".into()),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");
@@ -85,7 +96,8 @@ fn locked_wasm_bindgen() -> Result<String> {
 }
 
 fn cargo_install(tool: &str, version_check: &[&str], wanted: Option<&str>, args: &[&str]) -> Result {
-    let found = output(tool, version_check);
+    // A cargo subcommand answers through cargo.
+    let found = if tool.starts_with("cargo-") { output("cargo", version_check) } else { output(tool, version_check) };
     let ok = match (&found, wanted) {
         (Some(v), Some(w)) => v.contains(w),
         (Some(_), None) => true,
@@ -119,6 +131,12 @@ fn install(browsers: bool) -> Result {
     cargo_install("geckodriver", &["--version"], None, &["geckodriver"])?;
     // trunk 0.22 needs a newer rustc; 0.21.14 builds only with --locked.
     cargo_install("trunk", &["--version"], Some(TRUNK_VERSION), &["trunk", "--version", TRUNK_VERSION, "--locked"])?;
+    // Fuzzing needs the nightly toolchain (sanitizer flags), which these
+    // machines carry; rustup cannot fetch one here.
+    if !output("rustup", &["toolchain", "list"]).unwrap_or_default().lines().any(|t| t.starts_with("nightly")) {
+        return Err("the nightly toolchain is missing (`rustup toolchain install nightly`): cargo-fuzz needs it".into());
+    }
+    cargo_install("cargo-fuzz", &["fuzz", "--version"], None, &["cargo-fuzz"])?;
     if browsers {
         let missing: Vec<&str> = [("firefox-esr", "firefox"), ("chromium", "chromium"), ("chromium-driver", "chromedriver")]
             .into_iter()
@@ -189,6 +207,14 @@ fn serve(args: &[String]) -> Result {
 
 fn test() -> Result {
     let mut tally = Tally::default();
+    step("lints (clippy, native and wasm32, warnings are errors)");
+    run(Command::new("cargo").args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(Command::new("cargo").args(["clippy", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--bins", "--tests"]).args([
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    tally.passed += 1;
     step("native tests (cargo test)");
     tally.run(Command::new("cargo").args(["test", "--workspace", "--release"]))?;
     step("weights file: train one epoch, open it in Python's safetensors, evaluate it");
@@ -199,8 +225,28 @@ fn test() -> Result {
     step("end-to-end: build the app, drive it in headless Chromium and Firefox");
     run(Command::new("trunk").args(["build", "--release", "--offline"]))?;
     tally.run(Command::new("node").args(["tests/e2e/e2e.mjs", "chromium", "firefox"]))?;
+    step("fuzzing: a short run of every target");
+    fuzz(FUZZ_SMOKE_SECONDS, &mut tally)?;
     // One closing line for the whole run, whatever printed last.
     println!("\nsummary: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+/// Runs every fuzz target for `seconds`, from the committed seeds
+/// (tests/fuzz/seeds) and what earlier runs found (target/fuzz-corpus);
+/// a crash fails it, with the input saved under tests/fuzz/artifacts.
+fn fuzz(seconds: u32, tally: &mut Tally) -> Result {
+    let dir = ["--fuzz-dir", "tests/fuzz"];
+    run(Command::new("cargo").args(["+nightly", "fuzz", "build"]).args(dir))?;
+    for target in FUZZ_TARGETS {
+        let corpus = format!("target/fuzz-corpus/{target}");
+        std::fs::create_dir_all(&corpus).map_err(|e| format!("{corpus}: {e}"))?;
+        let seeds = format!("tests/fuzz/seeds/{target}");
+        let limits = [format!("-max_total_time={seconds}"), "-rss_limit_mb=2048".into(), "-print_final_stats=0".into()];
+        run(Command::new("cargo").args(["+nightly", "fuzz", "run"]).args(dir).args([target, &corpus, &seeds, "--"]).args(limits))?;
+        eprintln!("fuzz {target}: no crash in {seconds} s");
+        tally.passed += 1;
+    }
     Ok(())
 }
 

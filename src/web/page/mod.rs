@@ -62,6 +62,9 @@ struct App {
     last: Progress,
     /// A click on Train that came before the worker was ready.
     start_when_ready: bool,
+    /// `?test-crash`: ask the first worker to panic once it is ready, so
+    /// that the end-to-end test sees the page recover.
+    crash_test: bool,
 }
 
 thread_local! {
@@ -94,6 +97,7 @@ pub fn start() {
             pad: None,
             last: Progress::default(),
             start_when_ready: false,
+            crash_test: params.has("test-crash"),
         })
     });
     let pad = Pad::install(classify_soon);
@@ -262,10 +266,13 @@ fn on_worker_message(data: JsValue) {
     };
     match message {
         FromWorker::Ready => {
-            let (url, start) = with_app(|app| {
+            let (url, start, crash) = with_app(|app| {
                 app.worker_ready = true;
-                (app.data_url.clone(), app.start_when_ready)
+                (app.data_url.clone(), app.start_when_ready, std::mem::take(&mut app.crash_test))
             });
+            if crash {
+                return send(&ToWorker::Crash);
+            }
             // Helpers started now are ready by the time Train is pressed.
             send(&ToWorker::Load { data_url: url, workers: read_workers().unwrap_or(1) });
             set_status_text("loading MNIST ...");
