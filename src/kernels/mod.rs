@@ -78,38 +78,34 @@ impl ConvShape {
 /// Unfolds one image (C,H,W) into `cols` (C*K*K, OH*OW), so that a
 /// convolution becomes the GEMM weight (OC, C*K*K) x cols.
 pub fn im2col(cols: &mut [f32], img: &[f32], s: &ConvShape) {
-    let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
-    let plane = s.height * w;
-    let mut row = 0;
-    for c in 0..s.in_channels {
-        for ky in 0..k {
-            for kx in 0..k {
-                let dst = &mut cols[row * oh * ow..(row + 1) * oh * ow];
-                for oy in 0..oh {
-                    let src = c * plane + (oy + ky) * w + kx;
-                    dst[oy * ow..(oy + 1) * ow].copy_from_slice(&img[src..src + ow]);
-                }
-                row += 1;
-            }
-        }
-    }
+    let ow = s.out_width();
+    for_each_patch_row(s, |at_cols, at_img| cols[at_cols..at_cols + ow].copy_from_slice(&img[at_img..at_img + ow]));
 }
 
 /// The adjoint of `im2col`: adds `cols` (C*K*K, OH*OW) back into the image
 /// gradient (C,H,W).
 pub fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
+    let ow = s.out_width();
+    for_each_patch_row(s, |at_cols, at_img| {
+        for (d, &v) in dimg[at_img..at_img + ow].iter_mut().zip(&cols[at_cols..at_cols + ow]) {
+            *d += v;
+        }
+    });
+}
+
+/// The im2col layout, walked once for both directions: for each row of
+/// `cols` (channel c, kernel offset ky,kx) and each output row oy,
+/// `f(where that output row starts in cols, where its OW pixels start in
+/// the image)`.
+fn for_each_patch_row(s: &ConvShape, mut f: impl FnMut(usize, usize)) {
     let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
     let plane = s.height * w;
     let mut row = 0;
     for c in 0..s.in_channels {
         for ky in 0..k {
             for kx in 0..k {
-                let src = &cols[row * oh * ow..(row + 1) * oh * ow];
                 for oy in 0..oh {
-                    let dst = c * plane + (oy + ky) * w + kx;
-                    for (d, &v) in dimg[dst..dst + ow].iter_mut().zip(&src[oy * ow..(oy + 1) * ow]) {
-                        *d += v;
-                    }
+                    f(row * oh * ow + oy * ow, c * plane + (oy + ky) * w + kx);
                 }
                 row += 1;
             }
