@@ -8,18 +8,10 @@ pub struct Tensor {
 }
 
 impl Tensor {
-    pub fn zeros(shape: &[usize]) -> Self {
-        Tensor { shape: shape.to_vec(), data: vec![0.0; numel(shape)] }
-    }
-
     #[track_caller]
     pub fn from_vec(shape: &[usize], data: Vec<f32>) -> Self {
         assert_eq!(numel(shape), data.len(), "shape {shape:?} does not hold {} values", data.len());
         Tensor { shape: shape.to_vec(), data }
-    }
-
-    pub fn numel(&self) -> usize {
-        self.data.len()
     }
 }
 
