@@ -16,8 +16,10 @@
 //! | core  | `preprocess` | a drawn digit turned into an MNIST-style 28x28 image      |
 //! | edge  | `data`       | IDX parsing, the 50k/10k/10k MNIST split                  |
 //! | edge  | `weights`    | safetensors weight files (the format's reference crate)   |
+//! | edge  | `checkpoint` | a run's whole state, as a safetensors file                |
 //! | edge  | `web`        | the browser shell (its messages also build natively)      |
 
+pub mod checkpoint;
 pub mod data;
 pub mod kernels;
 pub mod layers;

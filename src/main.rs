@@ -19,18 +19,23 @@ mod cli {
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use lenet::train::{log, Event, Split};
-    use lenet::{weights, LeNet5, Mnist, Protocol, Threads, Trainer};
+    use lenet::{checkpoint, weights, LeNet5, Mnist, Protocol, Threads, Trainer};
 
     const USAGE: &str = "usage:
   lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--batch N] [--seed N]
-              [--threads N] [--data DIR] [--out FILE]
+              [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
+  lenet train --resume FILE [--epochs N] [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
   lenet bench [--batch N] [--threads N] [--data DIR]
 
 defaults: the tutorial's protocol (lr 0.1, batch 500, 200 epochs, seed 23455),
 data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.safetensors,
-as many threads as cores (the weights do not depend on the thread count)";
+as many threads as cores (the weights do not depend on the thread count).
+--checkpoint FILE saves the whole run at the end of every epoch (Ctrl-C loses at most the epoch
+in progress); --resume FILE continues one exactly, with its own settings (and checkpoints to the
+same file unless --checkpoint says otherwise)";
 
     pub fn run(args: &[String]) -> Result<(), String> {
         match args.first().map(String::as_str) {
@@ -82,7 +87,7 @@ as many threads as cores (the weights do not depend on the thread count)";
         }
         let mut protocol = Protocol::tutorial();
         let (mut data, mut out) = (PathBuf::from("data/mnist"), PathBuf::from("lenet5.safetensors"));
-        let mut threads = cores();
+        let (mut checkpoint, mut resume, mut threads, mut epochs) = (None, None, cores(), None);
         // The preset first, so that explicit flags override it.
         if let Some((_, preset)) = flags.iter().find(|(n, _)| n == "preset") {
             protocol = match preset.as_str() {
@@ -91,10 +96,10 @@ as many threads as cores (the weights do not depend on the thread count)";
                 other => return Err(format!("--preset: unknown preset {other:?} (tutorial, fast)")),
             };
         }
+        let mut settings = Vec::new();
         for (name, value) in &flags {
             match name.as_str() {
-                "preset" => {}
-                "epochs" => protocol.epochs = number(name, value)?,
+                "epochs" => epochs = Some(number(name, value)?),
                 "lr" => protocol.learning_rate = number(name, value)?,
                 "momentum" => protocol.momentum = number(name, value)?,
                 "decay" => protocol.lr_decay = number(name, value)?,
@@ -103,23 +108,121 @@ as many threads as cores (the weights do not depend on the thread count)";
                 "threads" => threads = number(name, value)?,
                 "data" => data = PathBuf::from(value),
                 "out" => out = PathBuf::from(value),
+                "checkpoint" => checkpoint = Some(PathBuf::from(value)),
+                "resume" => resume = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
+            }
+            if ["preset", "lr", "momentum", "decay", "batch", "seed"].contains(&name.as_str()) {
+                settings.push(format!("--{name}"));
             }
         }
         let mnist = load_data(&data)?;
-        println!("... building the model");
-        let mut trainer = Trainer::new(protocol.clone(), mnist)?;
+        let mut trainer = match &resume {
+            Some(file) => {
+                if !settings.is_empty() {
+                    return Err(format!("--resume continues a run with its own settings: drop {}", settings.join(", ")));
+                }
+                let mut snapshot = checkpoint::load(&read_bounded(file)?).map_err(|e| format!("{}: {e}", file.display()))?;
+                if let Some(epochs) = epochs {
+                    snapshot.protocol.epochs = epochs;
+                }
+                protocol = snapshot.protocol.clone();
+                let trainer = Trainer::resume(snapshot, mnist).map_err(|e| format!("{}: {e}", file.display()))?;
+                println!("... resumed from {} at epoch {}, minibatch {}", file.display(), trainer.epoch(), trainer.minibatch());
+                trainer
+            }
+            None => {
+                protocol.epochs = epochs.unwrap_or(protocol.epochs);
+                println!("... building the model");
+                Trainer::new(protocol.clone(), mnist)?
+            }
+        };
+        let checkpoint = checkpoint.or(resume);
         let mut threads = Threads::new(threads);
         threads.attach(&mut trainer);
         println!("{}", log::header(&protocol, threads.size(), "thread"));
-        let batches = trainer.train_batches();
-        let start = Instant::now();
-        threads.run(&mut trainer, |_, event| log::lines(event, batches).iter().for_each(|line| println!("{line}")));
-        let images = trainer.iterations() * protocol.batch_size;
+        println!("... kernels: {}", lenet::kernels::imp::name());
+        let (batches, start, done_before) = (trainer.train_batches(), Instant::now(), trainer.iterations());
+        let mut progress = Progress::new(&trainer);
+        let mut saved_epoch = trainer.epoch();
+        let mut failed_save = None;
+        threads.run(&mut trainer, |t, event| {
+            progress.suspend(|| log::lines(event, batches).iter().for_each(|line| println!("{line}")));
+            progress.update(t, event);
+            let epoch_ended = t.epoch() != saved_epoch || t.is_finished();
+            if let (Some(path), true, Some(snapshot)) = (&checkpoint, epoch_ended, t.snapshot()) {
+                saved_epoch = t.epoch();
+                if let Err(e) = checkpoint::write_atomically(path, &checkpoint::save(&snapshot)) {
+                    failed_save.get_or_insert(format!("{}: {e}", path.display()));
+                }
+            }
+        });
+        progress.finish();
+        let images = (trainer.iterations() - done_before) * protocol.batch_size;
         println!("{}", log::ran_for(start.elapsed().as_secs_f64(), images));
+        if let Some(e) = failed_save {
+            eprintln!("warning: a checkpoint could not be written: {e}");
+        }
         std::fs::write(&out, weights::save(&trainer.best_params)).map_err(|e| format!("{}: {e}", out.display()))?;
         println!("best model's weights written to {}", out.display());
         Ok(())
+    }
+
+    /// The run's progress on the terminal (standard error), when there is
+    /// one: the epoch's minibatches, images per second and the time left
+    /// for the whole run. Standard output keeps only the log.
+    struct Progress {
+        bar: ProgressBar,
+        start: Instant,
+        iterations_at_start: usize,
+        batch: usize,
+        total: usize,
+    }
+
+    impl Progress {
+        fn new(t: &Trainer) -> Progress {
+            let bar = ProgressBar::with_draw_target(Some(t.train_batches() as u64), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} minibatches · {msg}").expect("a valid template");
+            bar.set_style(style.progress_chars("=> "));
+            bar.set_position(t.minibatch() as u64);
+            bar.set_prefix(format!("epoch {}/{}", t.epoch(), t.protocol.epochs));
+            Progress {
+                bar,
+                start: Instant::now(),
+                iterations_at_start: t.iterations(),
+                batch: t.protocol.batch_size,
+                total: t.protocol.epochs * t.train_batches(),
+            }
+        }
+
+        fn suspend(&self, f: impl FnOnce()) {
+            self.bar.suspend(f)
+        }
+
+        fn update(&mut self, t: &Trainer, event: &Event) {
+            if let Event::Trained { .. } = event {
+                let (done, secs) = (t.iterations() - self.iterations_at_start, self.start.elapsed().as_secs_f64());
+                let per_iteration = secs / done.max(1) as f64;
+                let left = (self.total.saturating_sub(t.iterations())) as f64 * per_iteration;
+                let rate = (done * self.batch) as f64 / secs.max(1e-9);
+                self.bar.set_message(format!("{rate:.0} images/s · about {} left", log::format_duration(left)));
+            }
+            self.bar.set_prefix(format!("epoch {}/{}", t.epoch(), t.protocol.epochs));
+            self.bar.set_position(t.minibatch() as u64);
+        }
+
+        fn finish(&self) {
+            self.bar.finish_and_clear();
+        }
+    }
+
+    /// A file's bytes, unless it is too large to be a weights file or a checkpoint.
+    fn read_bounded(file: &Path) -> Result<Vec<u8>, String> {
+        let len = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?.len();
+        if len > weights::MAX_FILE_BYTES as u64 {
+            return Err(format!("{}: {len} bytes, larger than any LeNet-5 file", file.display()));
+        }
+        std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))
     }
 
     fn evaluate(args: &[String]) -> Result<(), String> {
@@ -133,7 +236,7 @@ as many threads as cores (the weights do not depend on the thread count)";
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
             }
         }
-        let bytes = read_weights_file(file)?;
+        let bytes = read_bounded(Path::new(file))?;
         let params = weights::load(&bytes).map_err(|e| format!("{file}: {e}"))?;
         let mnist = load_data(&data)?;
         mnist.check()?;
@@ -144,15 +247,6 @@ as many threads as cores (the weights do not depend on the thread count)";
             println!("{} error {:.2} % ({errors} of {total})", split.name(), errors as f64 * 100.0 / total as f64);
         }
         Ok(())
-    }
-
-    /// The file's bytes, unless it is too large to be a weights file.
-    fn read_weights_file(file: &str) -> Result<Vec<u8>, String> {
-        let len = std::fs::metadata(file).map_err(|e| format!("{file}: {e}"))?.len();
-        if len > weights::MAX_FILE_BYTES as u64 {
-            return Err(format!("{file}: {len} bytes, larger than any LeNet-5 weights file"));
-        }
-        std::fs::read(file).map_err(|e| format!("{file}: {e}"))
     }
 
     /// Training and inference images per second on the real data, with one
@@ -196,7 +290,8 @@ as many threads as cores (the weights do not depend on the thread count)";
                 threads.count_errors(&mut model, &mnist, Split::Validation, 0, inferred);
             }));
             println!(
-                "native, {t} thread(s): training {:.0} images/s, inference {:.0} images/s (batch {batch})",
+                "native {}, {t} thread(s): training {:.0} images/s, inference {:.0} images/s (batch {batch})",
+                lenet::kernels::imp::name(),
                 batch as f64 / train,
                 inferred as f64 / infer
             );

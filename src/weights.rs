@@ -17,6 +17,9 @@ use crate::tensor::{numel, Tensor};
 /// refused before its header is parsed.
 pub const MAX_FILE_BYTES: usize = 64 << 20;
 
+/// The `lenet` metadata of a weights file.
+pub const DESCRIPTION: &str = "LeNet-5 of the Theano tutorial; dense weights are (n_in, n_out)";
+
 /// The model's flat parameters as a safetensors file.
 #[track_caller]
 pub fn save(params: &[f32]) -> Vec<u8> {
@@ -29,7 +32,7 @@ pub fn save(params: &[f32]) -> Vec<u8> {
             (name, shape, &params[offset - numel(shape)..offset])
         })
         .collect();
-    write_safetensors(&tensors, &[("model", "LeNet-5 (Theano tutorial)"), ("dense_layout", "(n_in, n_out)")])
+    write_safetensors(&tensors, Some(("lenet", DESCRIPTION)))
 }
 
 /// LeNet-5's flat parameters from a safetensors file, or what is wrong with it.
@@ -49,17 +52,28 @@ pub fn load(bytes: &[u8]) -> Result<Vec<f32>, String> {
     Ok(params)
 }
 
-/// Encodes named F32 tensors, with string metadata.
+/// Encodes named F32 tensors, with at most one metadata entry: the
+/// reference writer keeps metadata in a randomly seeded hash map, so with
+/// two keys the same tensors would make different bytes from run to run.
 #[track_caller]
-pub fn write_safetensors(tensors: &[(&str, &[usize], &[f32])], metadata: &[(&str, &str)]) -> Vec<u8> {
+pub fn write_safetensors(tensors: &[(&str, &[usize], &[f32])], metadata: Option<(&str, &str)>) -> Vec<u8> {
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, data)| data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
     let views = tensors.iter().zip(&bytes).map(|((name, shape, _), data)| {
         let view = TensorView::new(Dtype::F32, shape.to_vec(), data)
             .unwrap_or_else(|e| panic!("{name}: shape {shape:?} does not hold {} bytes: {e}", data.len()));
         (*name, view)
     });
-    let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    safetensors::serialize(views, Some(metadata)).expect("F32 tensors of checked shapes serialise")
+    let metadata = metadata.map(|(k, v)| [(k.to_string(), v.to_string())].into_iter().collect());
+    safetensors::serialize(views, metadata).expect("F32 tensors of checked shapes serialise")
+}
+
+/// The `__metadata__` of a safetensors file (empty if it has none).
+pub fn read_safetensors_metadata(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(format!("{} bytes: larger than any LeNet-5 file ({} MiB at most)", bytes.len(), MAX_FILE_BYTES >> 20));
+    }
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    Ok(header.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// Decodes every tensor of a safetensors file; only F32 is accepted.

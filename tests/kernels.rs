@@ -1,8 +1,8 @@
-//! Kernel parity. Natively: the GEMM variants against a naive triple loop,
-//! and the im2col + GEMM route (the one the SIMD128 kernels take) against
-//! the direct reference convolutions. In the browser: every SIMD128 kernel
-//! against its scalar twin, on awkward shapes (lengths not divisible by 4,
-//! single rows, single channels).
+//! Kernel parity: the reference GEMMs against a naive triple loop, and the
+//! im2col + GEMM route (the one the fast kernels take) against the direct
+//! reference convolutions. Then every fast twin against the scalar
+//! reference, on awkward shapes (lengths not divisible by 4 or 8, single
+//! rows, single channels): SIMD128 in the browser, AVX2 + FMA natively.
 
 mod common;
 
@@ -14,8 +14,19 @@ use lenet::rng::Rng;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 /// (M, K, N) triples: odd sizes, single rows and columns, vector-sized ones.
-const GEMM_SHAPES: [(usize, usize, usize); 9] =
-    [(1, 1, 1), (1, 7, 3), (3, 1, 9), (5, 13, 17), (4, 8, 8), (7, 25, 576), (50, 500, 64), (2, 3, 4), (9, 4, 1)];
+const GEMM_SHAPES: [(usize, usize, usize); 11] = [
+    (1, 1, 1),
+    (1, 7, 3),
+    (3, 1, 9),
+    (5, 13, 17),
+    (4, 8, 8),
+    (7, 25, 576),
+    (50, 500, 64),
+    (2, 3, 4),
+    (9, 4, 1),
+    (6, 33, 24),
+    (13, 80, 500),
+];
 
 /// ConvShapes: LeNet-5's two layers and awkward ones.
 fn conv_shapes() -> Vec<ConvShape> {
@@ -96,21 +107,39 @@ fn im2col_gemm_matches_direct_convolution() {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-mod simd128_parity {
+#[cfg(any(target_arch = "wasm32", target_arch = "x86_64"))]
+mod parity {
     use super::*;
-    use lenet::kernels::simd128;
-    use wasm_bindgen_test::wasm_bindgen_test;
+    #[cfg(target_arch = "x86_64")]
+    use lenet::kernels::native as fast;
+    #[cfg(target_arch = "wasm32")]
+    use lenet::kernels::simd128 as fast;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     type Gemm = fn(&mut [f32], &[f32], &[f32], usize, usize, usize);
 
-    #[wasm_bindgen_test]
+    /// Whether the twin runs here: natively, only on a CPU with AVX2 and
+    /// FMA (elsewhere `native` is the reference itself, and says so).
+    fn twin_runs() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if !fast::uses_avx2() {
+            eprintln!("skipped: no AVX2 + FMA here (or LENET_KERNELS=scalar), so the twin is the reference");
+            return false;
+        }
+        true
+    }
+
+    #[test]
     fn gemms_match_scalar() {
+        if !twin_runs() {
+            return;
+        }
         let mut rng = Rng::new(13);
         let pairs: [(Gemm, Gemm, &str); 3] = [
-            (scalar::matmul, simd128::matmul, "matmul"),
-            (scalar::matmul_at, simd128::matmul_at, "matmul_at"),
-            (scalar::matmul_bt, simd128::matmul_bt, "matmul_bt"),
+            (scalar::matmul, fast::matmul, "matmul"),
+            (scalar::matmul_at, fast::matmul_at, "matmul_at"),
+            (scalar::matmul_bt, fast::matmul_bt, "matmul_bt"),
         ];
         for (reference, fast, name) in pairs {
             for (m, k, n) in GEMM_SHAPES {
@@ -124,8 +153,11 @@ mod simd128_parity {
         }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn maxpool_matches_scalar_with_the_same_winners_on_ties() {
+        if !twin_runs() {
+            return;
+        }
         let mut rng = Rng::new(15);
         for (planes, h, w) in [(3, 24, 24), (5, 8, 8), (2, 6, 10), (1, 9, 16)] {
             // Values from a small set, so that windows often tie.
@@ -134,31 +166,37 @@ mod simd128_parity {
             let (mut a, mut b) = (vec![0.0; len], vec![0.0; len]);
             let (mut arg_a, mut arg_b) = (vec![9; len], vec![9; len]);
             scalar::maxpool2x2(&mut a, &mut arg_a, &inp, planes, h, w);
-            simd128::maxpool2x2(&mut b, &mut arg_b, &inp, planes, h, w);
+            fast::maxpool2x2(&mut b, &mut arg_b, &inp, planes, h, w);
             assert_eq!(a, b, "{planes}x{h}x{w} maxima");
             assert_eq!(arg_a, arg_b, "{planes}x{h}x{w} winners");
         }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn tanh_matches_the_standard_library() {
+        if !twin_runs() {
+            return;
+        }
         // Across the range, past the clamp, at 0, and a length with leftovers.
         let mut x: Vec<f32> = (-1200..=1200).map(|i| i as f32 / 100.0).collect();
         x.extend([1e-6, -3e-5, 0.0, f32::MAX, -f32::MAX]);
-        let (mut expected, mut fast) = (x.clone(), x.clone());
+        let (mut expected, mut twin) = (x.clone(), x.clone());
         scalar::tanh_inplace(&mut expected);
-        simd128::tanh_inplace(&mut fast);
-        for ((f, e), x) in fast.iter().zip(&expected).zip(&x) {
+        fast::tanh_inplace(&mut twin);
+        for ((f, e), x) in twin.iter().zip(&expected).zip(&x) {
             assert!((f - e).abs() <= 1e-6 * e.abs().max(1e-3), "tanh({x}) = {f}, not {e}");
             assert!(f.abs() <= 1.0, "tanh({x}) = {f} is outside [-1, 1]");
         }
-        let mut nan = [f32::NAN; 5];
-        simd128::tanh_inplace(&mut nan);
+        let mut nan = [f32::NAN; 11];
+        fast::tanh_inplace(&mut nan);
         assert!(nan.iter().all(|v| v.is_nan()), "NaN stays NaN, so a diverging run is seen");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn convolutions_match_scalar() {
+        if !twin_runs() {
+            return;
+        }
         let mut rng = Rng::new(14);
         for s in conv_shapes() {
             let (inp, w) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
@@ -166,15 +204,15 @@ mod simd128_parity {
             let mut cols = vec![0.0; s.workspace_len()];
             let (mut a, mut b) = (vec![0.5; s.out_len()], vec![0.5; s.out_len()]);
             scalar::conv2d_forward(&mut a, &inp, &w, &mut cols, &s);
-            simd128::conv2d_forward(&mut b, &inp, &w, &mut cols, &s);
+            fast::conv2d_forward(&mut b, &inp, &w, &mut cols, &s);
             assert_close(&b, &a, 1e-3, 1e-4);
             let (mut a, mut b) = (vec![0.5; s.inp_len()], vec![0.5; s.inp_len()]);
             scalar::conv2d_backward_input(&mut a, &dout, &w, &mut cols, &s);
-            simd128::conv2d_backward_input(&mut b, &dout, &w, &mut cols, &s);
+            fast::conv2d_backward_input(&mut b, &dout, &w, &mut cols, &s);
             assert_close(&b, &a, 1e-3, 1e-4);
             let (mut a, mut b) = (vec![0.5; s.weight_len()], vec![0.5; s.weight_len()]);
             scalar::conv2d_backward_filter(&mut a, &dout, &inp, &mut cols, &s);
-            simd128::conv2d_backward_filter(&mut b, &dout, &inp, &mut cols, &s);
+            fast::conv2d_backward_filter(&mut b, &dout, &inp, &mut cols, &s);
             assert_close(&b, &a, 1e-2, 1e-4);
         }
     }

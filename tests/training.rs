@@ -238,3 +238,72 @@ fn the_log_reads_as_the_tutorials() {
     let evaluating = Event::Evaluating { split: Split::Test, done: 3000, total: 10_000 };
     assert_eq!(log::evaluating(&evaluating).as_deref(), Some("test 3000/10000"));
 }
+
+#[test]
+fn a_resumed_run_is_bit_identical_to_one_never_stopped() {
+    use lenet::checkpoint;
+    let data = noise_mnist(15, 60, 20, 20);
+    let decayed = Protocol { momentum: 0.9, lr_decay: 0.7, ..small(20, 4) };
+    for protocol in [small(20, 4), decayed] {
+        let mut straight = Trainer::new(protocol.clone(), data.clone()).unwrap();
+        let end = run(&mut straight, |_, _| {});
+        // Two epochs, saved, dropped; then read back and run to the end.
+        let mut first = Trainer::new(protocol.clone(), data.clone()).unwrap();
+        let mut threads = Threads::new(1);
+        assert!(matches!(threads.step(&mut first), Event::Accumulated { .. } | Event::Trained { .. }));
+        while first.epoch() < 3 {
+            threads.step(&mut first);
+        }
+        let bytes = checkpoint::save(&first.snapshot().expect("between minibatches"));
+        drop(first);
+        let mut resumed = Trainer::resume(checkpoint::load(&bytes).unwrap(), data.clone()).unwrap();
+        assert_eq!((resumed.epoch(), resumed.iterations()), (3, 6));
+        assert_eq!(run(&mut resumed, |_, _| {}), end, "the same ending");
+        assert!(same_bits(&resumed.model.params, &straight.model.params), "the same weights, to the bit");
+        assert!(same_bits(&resumed.best_params, &straight.best_params));
+        assert_eq!(resumed.history, straight.history);
+        assert_eq!(resumed.history.len(), 4, "one validation an epoch");
+        // A finished run's checkpoint resumes as finished, unless it is
+        // given more epochs: then it goes on as a longer run would.
+        let finished = checkpoint::load(&checkpoint::save(&resumed.snapshot().unwrap())).unwrap();
+        assert!(Trainer::resume(finished.clone(), data.clone()).unwrap().is_finished());
+        let mut longer = Trainer::new(Protocol { epochs: 6, ..protocol.clone() }, data.clone()).unwrap();
+        run(&mut longer, |_, _| {});
+        let finished = lenet::train::Snapshot { protocol: Protocol { epochs: 6, ..protocol.clone() }, ..finished };
+        let mut extended = Trainer::resume(finished, data.clone()).unwrap();
+        run(&mut extended, |_, _| {});
+        assert!(same_bits(&extended.model.params, &longer.model.params), "4 epochs, then 2 more = 6 epochs");
+    }
+}
+
+#[test]
+fn checkpoints_refuse_what_they_cannot_continue() {
+    use lenet::checkpoint;
+    let data = noise_mnist(16, 240, 20, 20);
+    let mut t = Trainer::new(small(120, 2), data.clone()).unwrap();
+    assert_eq!(Threads::new(1).step(&mut t), Event::Accumulated { done: 50, total: 120 });
+    assert_eq!(t.snapshot(), None, "half a minibatch is no place to stop");
+    let fresh = Trainer::new(small(120, 2), data.clone()).unwrap().snapshot().unwrap();
+    let weights = lenet::weights::save(&fresh.params);
+    assert_eq!(
+        checkpoint::load(&weights).unwrap_err(),
+        "not a checkpoint: its metadata has no \"lenet-checkpoint\"",
+        "a weights file is not a checkpoint"
+    );
+    let wrong_count = lenet::train::Snapshot { iterations: 5, ..fresh.clone() };
+    let err = Trainer::resume(checkpoint::load(&checkpoint::save(&wrong_count)).unwrap(), data.clone()).err().unwrap();
+    assert_eq!(err, "the checkpoint's counters do not fit its protocol on this data: epoch 1, minibatch 0, iterations 5");
+    let other_data = noise_mnist(16, 60, 20, 20);
+    let err = Trainer::resume(fresh, other_data).err().unwrap();
+    assert_eq!(err, "batch size must be between 1 and 60, got 120");
+    // A checkpoint opens as a model too: its tensors carry the weight file's names.
+    let snapshot = t_snapshot_after_one_minibatch(&data);
+    let bytes = checkpoint::save(&snapshot);
+    assert_eq!(lenet::weights::load(&bytes).unwrap(), snapshot.params);
+}
+
+fn t_snapshot_after_one_minibatch(data: &lenet::Mnist) -> lenet::train::Snapshot {
+    let mut t = Trainer::new(small(120, 2), data.clone()).unwrap();
+    while !matches!(Threads::new(1).step(&mut t), Event::Trained { .. }) {}
+    t.snapshot().unwrap()
+}

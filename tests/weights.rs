@@ -19,7 +19,8 @@ fn save_then_load_gives_the_same_parameters() {
     assert_eq!(bytes.len(), 8 + header_len + 4 * param_count());
     let header = std::str::from_utf8(&bytes[8..8 + header_len]).unwrap();
     assert!(header.contains(r#""conv1.weight":{"dtype":"F32","shape":[20,1,5,5],"data_offsets":["#), "{header}");
-    assert!(header.contains(r#""dense_layout":"(n_in, n_out)""#), "{header}");
+    assert!(header.contains(r#""lenet":"LeNet-5 of the Theano tutorial; dense weights are (n_in, n_out)""#), "{header}");
+    assert_eq!(save(&model.params), bytes, "the same parameters, the same bytes");
     assert_eq!(load(&bytes).unwrap(), model.params);
     let tensors = read_safetensors(&bytes).unwrap();
     assert_eq!(tensors["hidden.weight"].shape, [800, 500]);
@@ -39,9 +40,9 @@ fn damaged_and_foreign_files_are_refused_with_a_reason() {
     garbled[9] = b'#';
     assert!(load(&garbled).unwrap_err().starts_with("not a valid safetensors file"));
 
-    let small = write_safetensors(&[("conv1.weight", &[20, 1, 3, 3], &[0.0; 180])], &[]);
+    let small = write_safetensors(&[("conv1.weight", &[20, 1, 3, 3], &[0.0; 180])], None);
     assert_eq!(load(&small).unwrap_err(), "conv1.weight has shape [20, 1, 3, 3], LeNet-5 needs [20, 1, 5, 5]");
-    let other = write_safetensors(&[("fc.weight", &[2], &[1.0, 2.0])], &[]);
+    let other = write_safetensors(&[("fc.weight", &[2], &[1.0, 2.0])], None);
     assert_eq!(load(&other).unwrap_err(), "the weights file has no tensor \"conv1.weight\"");
     let mut nan = LeNet5::new(3).params;
     nan[2_000 + 20 + 7] = f32::NAN;

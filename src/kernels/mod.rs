@@ -1,11 +1,12 @@
 //! The arithmetic: GEMM and convolution kernels.
 //!
-//! `scalar` is the plain reference, the oracle of the parity tests.
-//! `simd128` mirrors it signature for signature with WebAssembly SIMD128.
-//! Callers use `imp`, which is chosen at compile time: SIMD128 where the
-//! target has it (wasm32 with `+simd128`, set in `.cargo/config.toml`), the
-//! reference everywhere else. Natively the reference loops are written so
-//! that the compiler vectorises them.
+//! `scalar` is the plain reference, the oracle of the parity tests. Its
+//! twins mirror it signature for signature: `simd128` (WebAssembly
+//! SIMD128, chosen at compile time where the target has it, as
+//! `.cargo/config.toml` sets for wasm32) and `avx2` (x86-64 AVX2 with
+//! fused multiply-add, chosen at run time by `native` where the CPU has
+//! it). Callers use `imp` and never see a `cfg`: `simd128` in the browser,
+//! `native` on x86-64, `scalar` everywhere else.
 //!
 //! Every kernel *accumulates* into its output (`out += ...`): callers zero
 //! or pre-fill (with a bias) first.
@@ -13,8 +14,14 @@
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod native;
 
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(target_arch = "x86_64")]
+pub use self::native as imp;
+#[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
 pub use self::scalar as imp;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub use self::simd128 as imp;
@@ -52,9 +59,16 @@ impl ConvShape {
         self.in_channels * self.kernel * self.kernel * self.out_height() * self.out_width()
     }
 
-    /// OC rounded up to a multiple of 4, the SIMD width.
+    /// OC rounded up to a multiple of 4, SIMD128's width.
     pub fn padded_out_channels(&self) -> usize {
-        self.out_channels.next_multiple_of(4)
+        self.padded_out_channels_to(4)
+    }
+
+    /// OC rounded up to a multiple of `lanes` (at most 8, AVX2's width,
+    /// which `workspace_len` makes room for).
+    pub fn padded_out_channels_to(&self, lanes: usize) -> usize {
+        assert!(lanes <= 8, "the workspace has room for padding to 8");
+        self.out_channels.next_multiple_of(lanes)
     }
 
     /// Length of the workspace the convolution kernels take: the im2col
@@ -63,7 +77,7 @@ impl ConvShape {
     /// OC' the padded channel count.
     pub fn workspace_len(&self) -> usize {
         let (ckk, p) = (self.in_channels * self.kernel * self.kernel, self.out_height() * self.out_width());
-        ckk * p + (p + ckk) * self.padded_out_channels()
+        ckk * p + (p + ckk) * self.padded_out_channels_to(8)
     }
 
     #[track_caller]

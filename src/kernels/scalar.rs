@@ -4,6 +4,11 @@
 
 use super::{check_matmul, ConvShape};
 
+/// The kernels' name, for the benchmark's rows.
+pub fn name() -> &'static str {
+    "scalar"
+}
+
 /// out (M,N) += a (M,K) . b (K,N)
 #[track_caller]
 pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {

@@ -9,6 +9,11 @@ use core::arch::wasm32::*;
 
 use super::{check_matmul, col2im_add, ConvShape};
 
+/// The kernels' name, for the benchmark's rows.
+pub fn name() -> &'static str {
+    "simd128"
+}
+
 /// out (M,N) += a (M,K) . b (K,N)
 #[track_caller]
 pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
@@ -83,7 +88,8 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], wo
     let (ckk, p, img_len) = conv_dims(s);
     let (oc, ocp) = (s.out_channels, s.padded_out_channels());
     let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
-    let (dout_t, dweight_t) = rest.split_at_mut(p * ocp);
+    let (dout_t, rest) = rest.split_at_mut(p * ocp);
+    let dweight_t = &mut rest[..ckk * ocp];
     dweight_t.fill(0.0);
     dout_t.fill(0.0);
     for b in 0..s.batch {
@@ -248,7 +254,7 @@ impl Gemm<'_> {
 /// of 8 wide (LeNet-5's 24 and 8): the same comparisons in the same order,
 /// so the same maxima and the same winners on ties.
 pub fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize, h: usize, w: usize) {
-    if w % 8 != 0 {
+    if !w.is_multiple_of(8) {
         return super::scalar::maxpool2x2(out, argmax, inp, planes, h, w);
     }
     let (oh, ow) = (h / 2, w / 2);

@@ -66,3 +66,13 @@ pub fn evaluating(event: &Event) -> Option<String> {
         _ => None,
     }
 }
+
+/// "1m05s", "2h03m": durations for status lines.
+pub fn format_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}

@@ -19,4 +19,4 @@ pub mod trainer;
 pub use plan::{work, Outcome, Plan, Split, Task, CHUNK_IMAGES};
 pub use protocol::Protocol;
 pub use threads::Threads;
-pub use trainer::{accumulate, Event, StopReason, Trainer};
+pub use trainer::{accumulate, Event, Snapshot, StopReason, Trainer, Validation};

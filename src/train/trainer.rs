@@ -65,6 +65,38 @@ pub fn accumulate(sum: &mut [f32], grads: &[f32], share: f32, first: bool) {
     }
 }
 
+/// One validation pass, and the test score when it found a new best.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Validation {
+    pub epoch: usize,
+    /// The tutorial's `iter` of the minibatch it followed (0-based).
+    pub iter: usize,
+    pub error: f64,
+    pub test: Option<f64>,
+}
+
+/// Everything a run needs to continue exactly where it was: what a
+/// checkpoint file holds (see `crate::checkpoint`). Taken between
+/// minibatches, where nothing is half done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub protocol: Protocol,
+    pub params: Vec<f32>,
+    /// The momentum's running sum (empty for plain SGD).
+    pub velocity: Vec<f32>,
+    pub best_params: Vec<f32>,
+    pub best_validation: f64,
+    pub best_iter: usize,
+    pub test_score: f64,
+    pub epoch: usize,
+    pub minibatch: usize,
+    pub iterations: usize,
+    pub patience: usize,
+    /// Some once the run is over.
+    pub finished: Option<StopReason>,
+    pub history: Vec<Validation>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
     /// `done` images of the current minibatch are in `grad_sum`, their
@@ -96,6 +128,8 @@ pub struct Trainer {
     workers: usize,
     /// Chunks per step for each of them.
     depth: usize,
+    /// Every validation pass so far, with the test score of each new best.
+    pub history: Vec<Validation>,
 }
 
 impl Trainer {
@@ -104,7 +138,13 @@ impl Trainer {
         protocol.check(data.train.len())?;
         data.check()?;
         let model = LeNet5::new(protocol.seed);
+        // Room for every validation of the run, so that keeping the
+        // history never allocates during training.
+        let batches = data.train.len() / protocol.batch_size;
+        let per_epoch = batches.div_ceil(batches.min(protocol.patience / 2).max(1));
+        let history = Vec::with_capacity(protocol.epochs.saturating_mul(per_epoch).min(1 << 16));
         Ok(Trainer {
+            history,
             best_params: model.params.clone(),
             grad_sum: vec![0.0; model.params.len()],
             velocity: if protocol.momentum > 0.0 { vec![0.0; model.params.len()] } else { Vec::new() },
@@ -132,11 +172,6 @@ impl Trainer {
     pub fn share_with(&mut self, workers: usize, depth: usize) {
         self.workers = workers.max(1);
         self.depth = depth.max(1);
-    }
-
-    /// Workers the steps' chunks are planned for.
-    pub fn workers(&self) -> usize {
-        self.workers
     }
 
     /// This epoch's learning rate: the protocol's, decayed once per epoch done.
@@ -292,14 +327,88 @@ impl Trainer {
                 } else {
                     self.after_iteration(iter);
                 }
+                self.history.push(Validation { epoch, iter, error, test: None });
                 Event::Validated { epoch, minibatch, error, best }
             }
             Split::Test => {
                 self.test_score = error;
+                if let Some(last) = self.history.last_mut() {
+                    last.test = Some(error);
+                }
                 self.after_iteration(iter);
                 Event::Tested { epoch, minibatch, error }
             }
         }
+    }
+
+    /// The run's state, between minibatches (None while one, or a
+    /// validation or test pass, is half done).
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let finished = match self.phase {
+            Phase::Train { done: 0, .. } => None,
+            Phase::Finished(reason) => Some(reason),
+            _ => return None,
+        };
+        Some(Snapshot {
+            protocol: self.protocol.clone(),
+            params: self.model.params.clone(),
+            velocity: self.velocity.clone(),
+            best_params: self.best_params.clone(),
+            best_validation: self.best_validation,
+            best_iter: self.best_iter,
+            test_score: self.test_score,
+            epoch: self.epoch,
+            minibatch: self.minibatch,
+            iterations: self.iterations,
+            patience: self.patience,
+            finished,
+            history: self.history.clone(),
+        })
+    }
+
+    /// The run `snapshot` was taken of, continued on `data` (the data it
+    /// was trained on): every later step is as if it had never stopped.
+    pub fn resume(snapshot: Snapshot, data: Mnist) -> Result<Trainer, String> {
+        let mut t = Trainer::new(snapshot.protocol.clone(), data)?;
+        let n = t.model.params.len();
+        let mut s = snapshot;
+        // A run that ended because its epochs ran out goes on if the
+        // protocol now has more: it stands where an uninterrupted run
+        // stands at that epoch's end.
+        if s.finished == Some(StopReason::Epochs) && s.epoch < s.protocol.epochs {
+            (s.finished, s.epoch) = (None, s.epoch + 1);
+        }
+        if s.params.len() != n || s.best_params.len() != n || s.velocity.len() != t.velocity.len() {
+            return Err("the checkpoint's parameters do not fit LeNet-5 and its protocol".into());
+        }
+        let batches = t.train_batches();
+        let in_step = s.epoch >= 1 && s.epoch <= s.protocol.epochs && s.minibatch < batches && s.best_iter <= s.iterations;
+        // A run in progress stands at a minibatch of its epoch; a finished
+        // one may have stopped anywhere (patience) or after its last epoch.
+        let consistent = in_step
+            && match s.finished {
+                None => s.iterations == (s.epoch - 1) * batches + s.minibatch,
+                Some(_) => s.iterations <= s.epoch * batches,
+            };
+        if !consistent {
+            return Err(format!(
+                "the checkpoint's counters do not fit its protocol on this data: epoch {}, minibatch {}, iterations {}",
+                s.epoch, s.minibatch, s.iterations
+            ));
+        }
+        t.model.params = s.params;
+        t.velocity = s.velocity;
+        t.best_params = s.best_params;
+        t.best_validation = s.best_validation;
+        t.best_iter = s.best_iter;
+        t.test_score = s.test_score;
+        t.epoch = s.epoch;
+        t.minibatch = s.minibatch;
+        t.iterations = s.iterations;
+        t.patience = s.patience;
+        t.phase = s.finished.map_or(Phase::Train { done: 0, loss_sum: 0.0 }, Phase::Finished);
+        t.history.extend(s.history);
+        Ok(t)
     }
 
     fn finished(&self, reason: StopReason) -> Event {

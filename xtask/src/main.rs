@@ -3,7 +3,8 @@
 //!
 //!   cargo xtask serve [trunk args]   install what is missing, fetch MNIST, `trunk serve`
 //!   cargo xtask test                 install what is missing, fetch MNIST, run every test
-//!   cargo xtask bench                the benchmark table (www/bench/results.md)
+//!   cargo xtask bench [--torch]      the benchmark table (www/bench/results.md); --torch adds
+//!                                    PyTorch's CPU rows (installs torch into target/torch-venv)
 //!   cargo xtask fuzz [SECONDS]       every fuzz target for SECONDS each (default 60)
 //!   cargo xtask fetch-data           MNIST only
 //!   cargo xtask install              tools only
@@ -38,7 +39,11 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("serve") => install(true).and_then(|_| fetch_data()).and_then(|_| serve(&args[1..])),
         Some("test") => install(true).and_then(|_| fetch_data()).and_then(|_| test()),
-        Some("bench") => install(true).and_then(|_| fetch_data()).and_then(|_| bench()),
+        Some("bench") => match &args[1..] {
+            [] => install(true).and_then(|_| fetch_data()).and_then(|_| bench(false)),
+            [flag] if flag == "--torch" => install(true).and_then(|_| fetch_data()).and_then(|_| bench(true)),
+            other => Err(format!("bench: unexpected {other:?} (cargo xtask bench [--torch])")),
+        },
         Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {
             None => install(false).and_then(|_| fuzz(60, &mut Tally::default())),
             Some(Ok(seconds)) => install(false).and_then(|_| fuzz(seconds, &mut Tally::default())),
@@ -46,7 +51,7 @@ fn main() {
         },
         Some("fetch-data") => fetch_data(),
         Some("install") => install(true),
-        _ => Err("usage: cargo xtask serve|test|bench|fuzz [SECONDS]|fetch-data|install".into()),
+        _ => Err("usage: cargo xtask serve|test|bench [--torch]|fuzz [SECONDS]|fetch-data|install".into()),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");
@@ -220,6 +225,9 @@ fn test() -> Result {
     step("weights file: train one epoch, open it in Python's safetensors, evaluate it");
     safetensors_check()?;
     tally.passed += 1;
+    step("resume: one epoch checkpointed and resumed to two = two epochs straight, to the byte");
+    resume_check()?;
+    tally.passed += 1;
     step("browser tests (wasm-pack test --headless --firefox)");
     tally.run(Command::new("wasm-pack").args(["test", "--headless", "--firefox", "--release", "--mode", "no-install"]))?;
     step("end-to-end: build the app, drive it in headless Chromium and Firefox");
@@ -286,6 +294,36 @@ impl Tally {
     }
 }
 
+/// The checkpoint `safetensors_check`'s one-epoch run leaves, which
+/// `resume_check` continues.
+const CHECKPOINT: &str = "target/xtask/check.checkpoint.safetensors";
+
+/// Resumes the one-epoch run's checkpoint to two epochs, trains two
+/// epochs straight, and checks the two weight files are the same bytes.
+fn resume_check() -> Result {
+    let train = |args: &[&str]| -> Result<String> {
+        let out = Command::new("cargo").args(["run", "--release", "--quiet", "--", "train"]).args(args).output().map_err(|e| e.to_string())?;
+        let log = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(format!("lenet train {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(log)
+    };
+    let (resumed, straight) = ("target/xtask/resumed.safetensors", "target/xtask/straight.safetensors");
+    let log = train(&["--resume", CHECKPOINT, "--epochs", "2", "--out", resumed])?;
+    eprint!("{log}");
+    if !log.contains("... resumed from") || !log.contains("epoch 2, minibatch 100/100") {
+        return Err("the resumed run did not continue into epoch 2".into());
+    }
+    train(&["--epochs", "2", "--batch", "500", "--out", straight])?;
+    let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
+    if read(resumed)? != read(straight)? {
+        return Err(format!("{resumed} and {straight} differ: resuming changed the run"));
+    }
+    eprintln!("resumed and straight runs wrote the same weights, byte for byte");
+    Ok(())
+}
+
 /// Trains briefly with the command line, opens its weights file in Python's
 /// `safetensors`, and checks `evaluate` reports the trainer's test error.
 fn safetensors_check() -> Result {
@@ -296,6 +334,7 @@ fn safetensors_check() -> Result {
     let weights = "target/xtask/check.safetensors";
     let train = Command::new("cargo")
         .args(["run", "--release", "--quiet", "--", "train", "--epochs", "1", "--batch", "500", "--out", weights])
+        .args(["--checkpoint", CHECKPOINT])
         .output()
         .map_err(|e| e.to_string())?;
     let log = String::from_utf8_lossy(&train.stdout).into_owned();
@@ -316,9 +355,58 @@ fn safetensors_check() -> Result {
     Ok(())
 }
 
+/// The "native ..." lines of `lenet bench`, run with `env`.
+fn native_bench(env: &[(&str, &str)]) -> Result<Vec<String>> {
+    let out = Command::new("cargo")
+        .args(["run", "--release", "--quiet", "--", "bench"])
+        .envs(env.iter().copied())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("lenet bench failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("native")).map(str::to_string).collect())
+}
+
+/// PyTorch's rows for the thread counts of `ours` (`lenet bench` lines),
+/// and the ratio of each of ours to PyTorch's at the same count. Installs
+/// torch from PyPI into target/torch-venv (git-ignored) the first time.
+fn torch_bench(ours: &[String]) -> Result<Vec<String>> {
+    step("PyTorch, the same network, batch and threads (target/torch-venv)");
+    let python = "target/torch-venv/bin/python";
+    if output(python, &["-c", "import torch, numpy"]).is_none() {
+        run(Command::new("python3").args(["-m", "venv", "target/torch-venv"]))?;
+        // numpy too: torch warns at every start without it.
+        run(Command::new(python).args(["-m", "pip", "install", "--quiet", "torch", "numpy"]))?;
+    }
+    // "... N thread(s): training T images/s, inference I images/s ..."
+    let figures = |line: &str| -> Option<(usize, f64, f64)> {
+        let threads = line.split(" thread(s)").next()?.rsplit(' ').next()?.parse().ok()?;
+        let after = |word: &str| line.split(word).nth(1)?.split_whitespace().next()?.parse::<f64>().ok();
+        Some((threads, after("training ")?, after("inference ")?))
+    };
+    let mut lines = Vec::new();
+    let counts: Vec<usize> = ours.iter().filter_map(|l| figures(l)).map(|f| f.0).collect();
+    for threads in counts.iter().copied().collect::<std::collections::BTreeSet<_>>() {
+        let out = Command::new(python).args(["www/bench/torch_lenet.py", &threads.to_string()]).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("the PyTorch benchmark failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (_, torch_train, torch_infer) = figures(&line).ok_or_else(|| format!("unreadable PyTorch line: {line:?}"))?;
+        for ours in ours.iter().filter(|l| figures(l).is_some_and(|f| f.0 == threads)) {
+            let (_, train, infer) = figures(ours).expect("filtered");
+            let name = ours.split(':').next().unwrap_or(ours);
+            lines.push(format!("{name} against PyTorch: training {:.2}x, inference {:.2}x", train / torch_train, infer / torch_infer));
+        }
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
 /// Builds our two wasm variants and the native trainer, installs the
 /// peers from npm, then runs the benchmark page in both browsers.
-fn bench() -> Result {
+fn bench(torch: bool) -> Result {
     step("our wasm builds: SIMD128 and scalar");
     let wasm = "target/wasm32-unknown-unknown/release/lenet.wasm";
     run(Command::new("cargo").args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"]))?;
@@ -340,14 +428,15 @@ fn bench() -> Result {
     {
         run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir("www/bench"))?;
     }
-    step("native (lenet bench)");
-    let native = Command::new("cargo").args(["run", "--release", "--quiet", "--", "bench"]).output().map_err(|e| e.to_string())?;
-    if !native.status.success() {
-        return Err(format!("lenet bench failed: {}", String::from_utf8_lossy(&native.stderr)));
+    step("native (lenet bench), our kernels and the scalar reference");
+    let mut lines = native_bench(&[])?;
+    lines.extend(native_bench(&[("LENET_KERNELS", "scalar")])?);
+    if torch {
+        lines.extend(torch_bench(&lines)?);
     }
-    let lines: String = String::from_utf8_lossy(&native.stdout).lines().filter(|l| l.starts_with("native")).map(|l| format!("{l}\n")).collect();
-    eprint!("{lines}");
-    std::fs::write("target/bench/native.txt", lines).map_err(|e| e.to_string())?;
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    eprint!("{text}");
+    std::fs::write("target/bench/native.txt", text).map_err(|e| e.to_string())?;
     step("browsers");
     run(Command::new("node").args(["www/bench/run.mjs", "chromium", "firefox"]))
 }

@@ -18,9 +18,10 @@ use self::form::{apply_query, fill_form, preset, read_form, read_workers, FORM_F
 use self::pad::Pad;
 use super::js::{decode, decode_weights, encode};
 use super::wire::{FromWorker, Progress, ToWorker};
-use super::{element, format_duration, window};
+use super::{element, window};
 use crate::model::LeNet5;
-use crate::train::{log, StopReason};
+use crate::train::log::{self, format_duration};
+use crate::train::StopReason;
 
 /// Every value `#status[data-state]` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

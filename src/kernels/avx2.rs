@@ -1,0 +1,365 @@
+//! x86-64 AVX2 + FMA twins of `scalar`: same signatures, same contract
+//! (`out += ...`), as `simd128` is for the browser. Convolutions are
+//! im2col + GEMM; the GEMMs are register-blocked micro-kernels, up to 6
+//! rows x 16 columns for `matmul` and `matmul_at` (12 accumulators, 2
+//! loads of `b` and 6 broadcasts of `a` per step, of the 16 ymm
+//! registers), 1 row x 4 dot products for `matmul_bt`. Every multiply-add
+//! is fused, so results round differently from `scalar`'s (tests compare
+//! with a tolerance).
+//!
+//! Every function here is `unsafe`: its one precondition is that the CPU
+//! has AVX2 and FMA (`native` checks that once, at run time). Bounds are
+//! checked as in the other twins.
+
+use core::arch::x86_64::*;
+
+use super::{check_matmul, col2im_add, im2col, ConvShape};
+
+/// Columns of a conv's transposed filter gradient are padded to this, so
+/// that whole 8-float vectors cover them.
+const LANES: usize = 8;
+
+/// out (M,N) += a (M,K) . b (K,N)
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[track_caller]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    check_matmul(out.len(), a.len(), b.len(), m, k, n);
+    gemm_strided(out, a, k, 1, b, m, k, n);
+}
+
+/// out (M,N) += a^T . b, where a is (K,M) and b is (K,N)
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[track_caller]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    check_matmul(out.len(), a.len(), b.len(), m, k, n);
+    gemm_strided(out, a, 1, m, b, m, k, n);
+}
+
+/// out (M,N) += a (M,K) . b^T, where b is (N,K)
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[track_caller]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn matmul_bt(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    check_matmul(out.len(), a.len(), b.len(), m, k, n);
+    for i in 0..m {
+        let a_row = &a[i * k..(i + 1) * k];
+        let mut j = 0;
+        while j + 4 <= n {
+            let dots = dots::<4>(a_row, &b[j * k..(j + 4) * k]);
+            for (o, d) in out[i * n + j..i * n + j + 4].iter_mut().zip(dots) {
+                *o += d;
+            }
+            j += 4;
+        }
+        // leftovers
+        while j < n {
+            out[i * n + j] += dots::<1>(a_row, &b[j * k..(j + 1) * k])[0];
+            j += 1;
+        }
+    }
+}
+
+/// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
+/// cols = im2col(image) (C*K*K, OH*OW), then out_b += weight . cols.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[track_caller]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape) {
+    s.check(inp.len(), weight.len(), out.len());
+    let (ckk, p, img_len) = conv_dims(s);
+    let cols = &mut cols[..ckk * p];
+    for b in 0..s.batch {
+        im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
+        let out_b = &mut out[b * s.out_channels * p..][..s.out_channels * p];
+        gemm_strided(out_b, weight, ckk, 1, cols, s.out_channels, ckk, p);
+    }
+}
+
+/// dinp (B,C,H,W) += dout (*)^T weight: per image, cols = weight^T . dout_b
+/// (C*K*K, OH*OW), folded back with col2im.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[track_caller]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape) {
+    s.check(dinp.len(), weight.len(), dout.len());
+    let (ckk, p, img_len) = conv_dims(s);
+    let (oc, cols) = (s.out_channels, &mut cols[..ckk * p]);
+    for b in 0..s.batch {
+        cols.fill(0.0);
+        gemm_strided(cols, weight, 1, ckk, &dout[b * oc * p..][..oc * p], ckk, oc, p);
+        col2im_add(&mut dinp[b * img_len..(b + 1) * img_len], cols, s);
+    }
+}
+
+/// dweight (OC,C*K*K) += sum over images of dout_b (OC,OH*OW) . im2col(image)^T,
+/// computed transposed so that the GEMM is the register-blocked one:
+/// dweight^T (C*K*K,OC') += cols (C*K*K,OH*OW) . dout_b^T (OH*OW,OC'),
+/// where OC' pads OC with zero columns to whole vectors of 8.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[track_caller]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], work: &mut [f32], s: &ConvShape) {
+    s.check(inp.len(), dweight.len(), dout.len());
+    let (ckk, p, img_len) = conv_dims(s);
+    let (oc, ocp) = (s.out_channels, s.padded_out_channels_to(LANES));
+    let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
+    let (dout_t, rest) = rest.split_at_mut(p * ocp);
+    let dweight_t = &mut rest[..ckk * ocp];
+    dweight_t.fill(0.0);
+    dout_t.fill(0.0);
+    for b in 0..s.batch {
+        im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
+        let d = &dout[b * oc * p..(b + 1) * oc * p];
+        for (o, row) in d.chunks_exact(p).enumerate() {
+            for (q, &v) in row.iter().enumerate() {
+                dout_t[q * ocp + o] = v;
+            }
+        }
+        gemm_strided(dweight_t, cols, p, 1, dout_t, ckk, p, ocp);
+    }
+    for (o, dw_row) in dweight.chunks_exact_mut(ckk).enumerate() {
+        for (q, dw) in dw_row.iter_mut().enumerate() {
+            *dw += dweight_t[q * ocp + o];
+        }
+    }
+}
+
+/// (C*K*K, OH*OW, C*H*W) of one image.
+fn conv_dims(s: &ConvShape) -> (usize, usize, usize) {
+    (s.in_channels * s.kernel * s.kernel, s.out_height() * s.out_width(), s.in_channels * s.height * s.width)
+}
+
+/// out (M,N) += A . b (K,N) where A[i][p] = a[i*row_stride + p*k_stride]:
+/// `matmul` (row_stride K, k_stride 1) and `matmul_at` (1, M) share it.
+///
+/// Column panels outside, row blocks inside: a panel of `b` (K x 16, 32 KB
+/// for conv2's K = 500) stays in the L1 and L2 caches while every row block
+/// of `a` passes over it.
+#[allow(clippy::too_many_arguments, reason = "a GEMM's three operands, its shape and A's two strides: grouping them would only hide them")]
+#[target_feature(enable = "avx2,fma")]
+fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
+    assert!(m == 0 || k == 0 || a.len() > (m - 1) * row_stride + (k - 1) * k_stride);
+    assert!(b.len() >= k * n && out.len() >= m * n);
+    let mut g = Gemm { out, a, row_stride, k_stride, b, k, n };
+    let mut j = 0;
+    while j + 16 <= n {
+        g.panel::<2>(m, j);
+        j += 16;
+    }
+    if j + 8 <= n {
+        g.panel::<1>(m, j);
+        j += 8;
+    }
+    // leftovers
+    for j in j..n {
+        for i in 0..m {
+            let mut acc = 0.0;
+            for p in 0..k {
+                acc += a[i * row_stride + p * k_stride] * b[p * n + j];
+            }
+            g.out[i * n + j] += acc;
+        }
+    }
+}
+
+/// The operands of `gemm_strided`, checked by it.
+struct Gemm<'a> {
+    out: &'a mut [f32],
+    a: &'a [f32],
+    row_stride: usize,
+    k_stride: usize,
+    b: &'a [f32],
+    k: usize,
+    n: usize,
+}
+
+impl Gemm<'_> {
+    /// Columns j0..j0+8V of every row, 6 rows at a time.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn panel<const V: usize>(&mut self, m: usize, j0: usize) {
+        let mut i = 0;
+        while i + 6 <= m {
+            self.tile::<6, V>(i, j0);
+            i += 6;
+        }
+        match m - i {
+            5 => self.tile::<5, V>(i, j0),
+            4 => self.tile::<4, V>(i, j0),
+            3 => self.tile::<3, V>(i, j0),
+            2 => self.tile::<2, V>(i, j0),
+            1 => self.tile::<1, V>(i, j0),
+            _ => {}
+        }
+    }
+
+    /// out[i0..i0+R][j0..j0+8V] += A[i0..i0+R][..] . b[..][j0..j0+8V], in
+    /// R x V accumulators: per step of k, V loads of `b`, R broadcasts of `a`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn tile<const R: usize, const V: usize>(&mut self, i0: usize, j0: usize) {
+        let (k, n) = (self.k, self.n);
+        let mut acc = [[_mm256_setzero_ps(); V]; R];
+        for p in 0..k {
+            let mut bv = [_mm256_setzero_ps(); V];
+            for (v, b) in bv.iter_mut().enumerate() {
+                // SAFETY: p*n + j0 + 8V <= k*n <= b.len() (checked by gemm_strided).
+                *b = unsafe { _mm256_loadu_ps(self.b.as_ptr().add(p * n + j0 + 8 * v)) };
+            }
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                // SAFETY: i0 + r < m and p < k, so the index is at most
+                // (m-1)*row_stride + (k-1)*k_stride < a.len() (checked).
+                let av = unsafe { _mm256_broadcast_ss(&*self.a.as_ptr().add((i0 + r) * self.row_stride + p * self.k_stride)) };
+                for (acc_rv, b) in acc_r.iter_mut().zip(&bv) {
+                    *acc_rv = _mm256_fmadd_ps(av, *b, *acc_rv);
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (v, acc_rv) in acc_r.iter().enumerate() {
+                // SAFETY: (i0+r)*n + j0 + 8v + 8 <= m*n <= out.len() (checked).
+                unsafe {
+                    let ptr = self.out.as_mut_ptr().add((i0 + r) * n + j0 + 8 * v);
+                    _mm256_storeu_ps(ptr, _mm256_add_ps(_mm256_loadu_ps(ptr), *acc_rv));
+                }
+            }
+        }
+    }
+}
+
+/// `scalar::maxpool2x2`, four windows at a time when rows are a multiple
+/// of 8 wide (LeNet-5's 24 and 8): the same comparisons in the same order,
+/// so the same maxima and the same winners on ties.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize, h: usize, w: usize) {
+    if !w.is_multiple_of(8) {
+        return super::scalar::maxpool2x2(out, argmax, inp, planes, h, w);
+    }
+    let (oh, ow) = (h / 2, w / 2);
+    assert_eq!(inp.len(), planes * h * w, "inp must be (N,H,W)");
+    assert_eq!(out.len(), planes * oh * ow, "out must be (N,H/2,W/2)");
+    assert_eq!(argmax.len(), out.len(), "argmax must be shaped like out");
+    for n in 0..planes {
+        for oy in 0..oh {
+            for ox in (0..ow).step_by(4) {
+                let top = n * h * w + 2 * oy * w + 2 * ox;
+                assert!(top + w + 8 <= inp.len());
+                // SAFETY: top + w + 8 <= inp.len() (asserted): two rows of 8.
+                let (t0, t1, b0, b1) = unsafe {
+                    let at = |i: usize| _mm_loadu_ps(inp.as_ptr().add(i));
+                    (at(top), at(top + 4), at(top + w), at(top + w + 4))
+                };
+                let even = |x: __m128, y: __m128| _mm_shuffle_ps::<0b10_00_10_00>(x, y);
+                let odd = |x: __m128, y: __m128| _mm_shuffle_ps::<0b11_01_11_01>(x, y);
+                let (mut best, mut idx) = (even(t0, t1), _mm_setzero_si128());
+                for (q, v) in [(1, odd(t0, t1)), (2, even(b0, b1)), (3, odd(b0, b1))] {
+                    let wins = _mm_cmpgt_ps(v, best);
+                    best = _mm_blendv_ps(best, v, wins);
+                    idx = _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(idx), _mm_castsi128_ps(_mm_set1_epi32(q)), wins));
+                }
+                let o = (n * oh + oy) * ow + ox;
+                let bytes = _mm_packus_epi16(_mm_packs_epi32(idx, idx), idx);
+                assert!(o + 4 <= out.len());
+                // SAFETY: o + 4 <= out.len() = argmax.len() (asserted); unaligned stores.
+                unsafe {
+                    _mm_storeu_ps(out.as_mut_ptr().add(o), best);
+                    argmax.as_mut_ptr().add(o).cast::<i32>().write_unaligned(_mm_cvtsi128_si32(bytes));
+                }
+            }
+        }
+    }
+}
+
+/// x = tanh(x), eight at a time, by the rational approximation Eigen and
+/// XLA use for f32 (odd degree-13 over even degree-6 polynomial, input
+/// clamped to +-7.905, where it reaches 1), as `simd128::tanh_inplace`.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn tanh_inplace(x: &mut [f32]) {
+    let mut chunks = x.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 f32s; loadu/storeu allow unaligned addresses.
+        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), tanh8(_mm256_loadu_ps(c.as_ptr()))) }
+    }
+    // leftovers, through a padded vector
+    let rest = chunks.into_remainder();
+    let mut padded = [0.0f32; 8];
+    padded[..rest.len()].copy_from_slice(rest);
+    // SAFETY: `padded` holds 8 f32s.
+    unsafe { _mm256_storeu_ps(padded.as_mut_ptr(), tanh8(_mm256_loadu_ps(padded.as_ptr()))) };
+    let n = rest.len();
+    rest.copy_from_slice(&padded[..n]);
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn tanh8(v: __m256) -> __m256 {
+    const CLAMP: f32 = 7.905_311;
+    const ALPHA: [f32; 7] =
+        [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
+    const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347e-4, 1.198_258_4e-6];
+    // max and min return their second operand when either is NaN: `v`
+    // goes second, so that a NaN stays NaN and a diverging run is seen.
+    let v = _mm256_min_ps(_mm256_set1_ps(CLAMP), _mm256_max_ps(_mm256_set1_ps(-CLAMP), v));
+    let v2 = _mm256_mul_ps(v, v);
+    let mut p = _mm256_set1_ps(ALPHA[6]);
+    for &a in ALPHA[..6].iter().rev() {
+        p = _mm256_fmadd_ps(p, v2, _mm256_set1_ps(a));
+    }
+    let mut q = _mm256_set1_ps(BETA[3]);
+    for &b in BETA[..3].iter().rev() {
+        q = _mm256_fmadd_ps(q, v2, _mm256_set1_ps(b));
+    }
+    _mm256_div_ps(_mm256_mul_ps(p, v), q)
+}
+
+/// The C dot products of `a` (K) with the C rows of `rows` (C,K).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn dots<const C: usize>(a: &[f32], rows: &[f32]) -> [f32; C] {
+    let k = a.len();
+    assert_eq!(rows.len(), C * k);
+    let mut acc = [_mm256_setzero_ps(); C];
+    let mut p = 0;
+    while p + 8 <= k {
+        // SAFETY: p + 8 <= k = a.len(), and c*k + p + 8 <= C*k = rows.len().
+        unsafe {
+            let av = _mm256_loadu_ps(a.as_ptr().add(p));
+            for (c, acc_c) in acc.iter_mut().enumerate() {
+                *acc_c = _mm256_fmadd_ps(av, _mm256_loadu_ps(rows.as_ptr().add(c * k + p)), *acc_c);
+            }
+        }
+        p += 8;
+    }
+    let mut sums = [0.0f32; C];
+    for (c, sum) in sums.iter_mut().enumerate() {
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: `lanes` holds 8 f32s.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[c]) };
+        *sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+        // leftovers
+        for q in p..k {
+            *sum += a[q] * rows[c * k + q];
+        }
+    }
+    sums
+}
