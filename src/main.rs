@@ -28,7 +28,7 @@ mod cli {
               [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet train --resume FILE [--epochs N] [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
-  lenet bench [--batch N] [--threads N] [--data DIR]
+  lenet bench [--batch N] [--threads N] [--data DIR] [--profile yes]
 
 defaults: the tutorial's protocol (lr 0.1, batch 500, 200 epochs, seed 23455),
 data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.safetensors,
@@ -259,6 +259,7 @@ same file unless --checkpoint says otherwise)";
                 "data" => data = PathBuf::from(value),
                 "threads" => threads = number(name, value)?,
                 "batch" => batch = number(name, value)?,
+                "profile" => {}
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
             }
         }
@@ -275,6 +276,12 @@ same file unless --checkpoint says otherwise)";
         let mut counts = vec![1];
         if threads > 1 {
             counts.push(threads);
+        }
+        if flags.iter().any(|(name, _)| name == "profile") {
+            let clock = Instant::now();
+            let profile = lenet::profile::kernel_profile(20, || clock.elapsed().as_secs_f64() * 1000.0);
+            let lines: Vec<&str> = profile.lines().collect();
+            println!("native {}, profile, ms per 50-image chunk: {}", lenet::kernels::imp::name(), lines.join("; "));
         }
         let inferred = 2000.min(mnist.valid.len());
         for t in counts {

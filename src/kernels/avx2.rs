@@ -3,7 +3,7 @@
 //! im2col + GEMM; the GEMMs are register-blocked micro-kernels, up to 6
 //! rows x 16 columns for `matmul` and `matmul_at` (12 accumulators, 2
 //! loads of `b` and 6 broadcasts of `a` per step, of the 16 ymm
-//! registers), 1 row x 4 dot products for `matmul_bt`. Every multiply-add
+//! registers), 2 rows x 4 dot products for `matmul_bt`. Every multiply-add
 //! is fused, so results round differently from `scalar`'s (tests compare
 //! with a tolerance).
 //!
@@ -13,7 +13,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{check_matmul, col2im_add, im2col, ConvShape};
+use super::{check_matmul, for_each_patch_row, ConvShape};
 
 /// Columns of a conv's transposed filter gradient are padded to this, so
 /// that whole 8-float vectors cover them.
@@ -41,7 +41,8 @@ pub unsafe fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usiz
     gemm_strided(out, a, 1, m, b, m, k, n);
 }
 
-/// out (M,N) += a (M,K) . b^T, where b is (N,K)
+/// out (M,N) += a (M,K) . b^T, where b is (N,K): dot products of rows, in
+/// tiles of 2 rows of `a` by 4 rows of `b` (6 loads for 8 multiply-adds).
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
@@ -49,22 +50,70 @@ pub unsafe fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usiz
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn matmul_bt(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     check_matmul(out.len(), a.len(), b.len(), m, k, n);
-    for i in 0..m {
-        let a_row = &a[i * k..(i + 1) * k];
+    let mut i = 0;
+    while i < m {
+        let rows = if i + 2 <= m { 2 } else { 1 };
         let mut j = 0;
-        while j + 4 <= n {
-            let dots = dots::<4>(a_row, &b[j * k..(j + 4) * k]);
-            for (o, d) in out[i * n + j..i * n + j + 4].iter_mut().zip(dots) {
-                *o += d;
-            }
-            j += 4;
-        }
-        // leftovers
         while j < n {
-            out[i * n + j] += dots::<1>(a_row, &b[j * k..(j + 1) * k])[0];
-            j += 1;
+            let cols = (n - j).min(4);
+            match (rows, cols) {
+                (2, 4) => dot_tile::<2, 4>(out, a, b, i, j, k, n),
+                (2, 3) => dot_tile::<2, 3>(out, a, b, i, j, k, n),
+                (2, 2) => dot_tile::<2, 2>(out, a, b, i, j, k, n),
+                (2, _) => dot_tile::<2, 1>(out, a, b, i, j, k, n),
+                (_, 4) => dot_tile::<1, 4>(out, a, b, i, j, k, n),
+                (_, 3) => dot_tile::<1, 3>(out, a, b, i, j, k, n),
+                (_, 2) => dot_tile::<1, 2>(out, a, b, i, j, k, n),
+                _ => dot_tile::<1, 1>(out, a, b, i, j, k, n),
+            }
+            j += cols;
+        }
+        i += rows;
+    }
+}
+
+/// out[i0+r][j0+c] += a[i0+r] . b[j0+c] for r < R, c < C (rows of length K).
+#[inline]
+#[allow(clippy::too_many_arguments, reason = "the operands, the tile's corner and the shape")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_tile<const R: usize, const C: usize>(out: &mut [f32], a: &[f32], b: &[f32], i0: usize, j0: usize, k: usize, n: usize) {
+    assert!((i0 + R) * k <= a.len() && (j0 + C) * k <= b.len() && (i0 + R - 1) * n + j0 + C <= out.len());
+    let mut acc = [[_mm256_setzero_ps(); C]; R];
+    let mut p = 0;
+    while p + 8 <= k {
+        let mut bv = [_mm256_setzero_ps(); C];
+        for (c, v) in bv.iter_mut().enumerate() {
+            // SAFETY: (j0+c)*k + p + 8 <= (j0+C)*k <= b.len() (asserted).
+            *v = unsafe { _mm256_loadu_ps(b.as_ptr().add((j0 + c) * k + p)) };
+        }
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            // SAFETY: (i0+r)*k + p + 8 <= (i0+R)*k <= a.len() (asserted).
+            let av = unsafe { _mm256_loadu_ps(a.as_ptr().add((i0 + r) * k + p)) };
+            for (acc_rc, v) in acc_r.iter_mut().zip(&bv) {
+                *acc_rc = _mm256_fmadd_ps(av, *v, *acc_rc);
+            }
+        }
+        p += 8;
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        for (c, acc_rc) in acc_r.iter().enumerate() {
+            let mut sum = horizontal_sum(*acc_rc);
+            // leftovers
+            for q in p..k {
+                sum += a[(i0 + r) * k + q] * b[(j0 + c) * k + q];
+            }
+            out[(i0 + r) * n + j0 + c] += sum;
         }
     }
+}
+
+/// The sum of a vector's eight lanes, in a fixed order.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn horizontal_sum(v: __m256) -> f32 {
+    let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+    _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps::<0b01>(pairs, pairs)))
 }
 
 /// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
@@ -136,6 +185,48 @@ pub unsafe fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f
             *dw += dweight_t[q * ocp + o];
         }
     }
+}
+
+/// `super::im2col` with the rows copied by vectors: a row is only OW = 24
+/// or 8 floats, and `copy_from_slice` would make each one a call to
+/// `memcpy` (hundreds of thousands a chunk).
+#[target_feature(enable = "avx2,fma")]
+fn im2col(cols: &mut [f32], img: &[f32], s: &ConvShape) {
+    let ow = s.out_width();
+    for_each_patch_row(s, |at_cols, at_img| {
+        let (dst, src) = (&mut cols[at_cols..at_cols + ow], &img[at_img..at_img + ow]);
+        let mut i = 0;
+        while i + 8 <= ow {
+            // SAFETY: i + 8 <= ow = dst.len() = src.len(); unaligned loads and stores.
+            unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_loadu_ps(src.as_ptr().add(i))) };
+            i += 8;
+        }
+        // leftovers (none for LeNet-5's rows), element by element: no memcpy call
+        for (d, v) in dst[i..].iter_mut().zip(&src[i..]) {
+            *d = *v;
+        }
+    });
+}
+
+/// `super::col2im_add` with the rows added by vectors, as `im2col` copies them.
+#[target_feature(enable = "avx2,fma")]
+fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
+    let ow = s.out_width();
+    for_each_patch_row(s, |at_cols, at_img| {
+        let (dst, src) = (&mut dimg[at_img..at_img + ow], &cols[at_cols..at_cols + ow]);
+        let mut i = 0;
+        while i + 8 <= ow {
+            // SAFETY: i + 8 <= ow = dst.len() = src.len(); unaligned loads and stores.
+            unsafe {
+                let sum = _mm256_add_ps(_mm256_loadu_ps(dst.as_ptr().add(i)), _mm256_loadu_ps(src.as_ptr().add(i)));
+                _mm256_storeu_ps(dst.as_mut_ptr().add(i), sum);
+            }
+            i += 8;
+        }
+        for (d, v) in dst[i..].iter_mut().zip(&src[i..]) {
+            *d += v;
+        }
+    });
 }
 
 /// (C*K*K, OH*OW, C*H*W) of one image.
@@ -330,36 +421,4 @@ fn tanh8(v: __m256) -> __m256 {
         q = _mm256_fmadd_ps(q, v2, _mm256_set1_ps(b));
     }
     _mm256_div_ps(_mm256_mul_ps(p, v), q)
-}
-
-/// The C dot products of `a` (K) with the C rows of `rows` (C,K).
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn dots<const C: usize>(a: &[f32], rows: &[f32]) -> [f32; C] {
-    let k = a.len();
-    assert_eq!(rows.len(), C * k);
-    let mut acc = [_mm256_setzero_ps(); C];
-    let mut p = 0;
-    while p + 8 <= k {
-        // SAFETY: p + 8 <= k = a.len(), and c*k + p + 8 <= C*k = rows.len().
-        unsafe {
-            let av = _mm256_loadu_ps(a.as_ptr().add(p));
-            for (c, acc_c) in acc.iter_mut().enumerate() {
-                *acc_c = _mm256_fmadd_ps(av, _mm256_loadu_ps(rows.as_ptr().add(c * k + p)), *acc_c);
-            }
-        }
-        p += 8;
-    }
-    let mut sums = [0.0f32; C];
-    for (c, sum) in sums.iter_mut().enumerate() {
-        let mut lanes = [0.0f32; 8];
-        // SAFETY: `lanes` holds 8 f32s.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[c]) };
-        *sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-        // leftovers
-        for q in p..k {
-            *sum += a[q] * rows[c * k + q];
-        }
-    }
-    sums
 }

@@ -111,7 +111,8 @@ pub fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
 /// `cols` (channel c, kernel offset ky,kx) and each output row oy,
 /// `f(where that output row starts in cols, where its OW pixels start in
 /// the image)`.
-fn for_each_patch_row(s: &ConvShape, mut f: impl FnMut(usize, usize)) {
+#[inline(always)]
+pub(crate) fn for_each_patch_row(s: &ConvShape, mut f: impl FnMut(usize, usize)) {
     let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
     let plane = s.height * w;
     let mut row = 0;

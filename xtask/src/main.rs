@@ -5,6 +5,7 @@
 //!   cargo xtask test                 install what is missing, fetch MNIST, run every test
 //!   cargo xtask bench [--torch]      the benchmark table (www/bench/results.md); --torch adds
 //!                                    PyTorch's CPU rows (installs torch into target/torch-venv)
+//!   cargo xtask bench --native [--torch]   the native rows alone (www/bench/native.md)
 //!   cargo xtask fuzz [SECONDS]       every fuzz target for SECONDS each (default 60)
 //!   cargo xtask fetch-data           MNIST only
 //!   cargo xtask install              tools only
@@ -39,11 +40,15 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("serve") => install(true).and_then(|_| fetch_data()).and_then(|_| serve(&args[1..])),
         Some("test") => install(true).and_then(|_| fetch_data()).and_then(|_| test()),
-        Some("bench") => match &args[1..] {
-            [] => install(true).and_then(|_| fetch_data()).and_then(|_| bench(false)),
-            [flag] if flag == "--torch" => install(true).and_then(|_| fetch_data()).and_then(|_| bench(true)),
-            other => Err(format!("bench: unexpected {other:?} (cargo xtask bench [--torch])")),
-        },
+        Some("bench") => {
+            let flags: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+            let (torch, native_only) = (flags.contains(&"--torch"), flags.contains(&"--native"));
+            match flags.iter().find(|f| !["--torch", "--native"].contains(f)) {
+                Some(other) => Err(format!("bench: unexpected {other:?} (cargo xtask bench [--native] [--torch])")),
+                None if native_only => fetch_data().and_then(|_| bench_native(torch).map(drop)),
+                None => install(true).and_then(|_| fetch_data()).and_then(|_| bench(torch)),
+            }
+        }
         Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {
             None => install(false).and_then(|_| fuzz(60, &mut Tally::default())),
             Some(Ok(seconds)) => install(false).and_then(|_| fuzz(seconds, &mut Tally::default())),
@@ -51,7 +56,7 @@ fn main() {
         },
         Some("fetch-data") => fetch_data(),
         Some("install") => install(true),
-        _ => Err("usage: cargo xtask serve|test|bench [--torch]|fuzz [SECONDS]|fetch-data|install".into()),
+        _ => Err("usage: cargo xtask serve|test|bench [--native] [--torch]|fuzz [SECONDS]|fetch-data|install".into()),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");
@@ -355,10 +360,44 @@ fn safetensors_check() -> Result {
     Ok(())
 }
 
+/// The native rows: `lenet bench` with our kernels (and their profile)
+/// and with the scalar reference, and with `torch` PyTorch's rows and the
+/// ratios. They go to target/bench/native.txt (for the browsers' table)
+/// and, as a table of their own, to www/bench/native.md.
+fn bench_native(torch: bool) -> Result<Vec<String>> {
+    step("native (lenet bench), our kernels and the scalar reference");
+    std::fs::create_dir_all("target/bench").map_err(|e| e.to_string())?;
+    let mut lines = native_bench(&[])?;
+    lines.extend(native_bench(&[("LENET_KERNELS", "scalar")])?);
+    if torch {
+        lines.extend(torch_bench(&lines)?);
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    eprint!("{text}");
+    std::fs::write("target/bench/native.txt", &text).map_err(|e| e.to_string())?;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string())
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let date = output("date", &["+%Y-%m-%d"]).unwrap_or_default();
+    let command = if torch { "cargo xtask bench --native --torch" } else { "cargo xtask bench --native" };
+    let mut md = format!(
+        "# LeNet-5 natively\n\nMachine: {cores} cores, {}. Batch 500, images per second, best of a few runs after a warm-up.\nProduced by `{command}` on {}.\n\n| system | figures |\n|---|---|\n",
+        cpu.unwrap_or_else(|| "unknown CPU".into()),
+        date.trim()
+    );
+    for line in &lines {
+        let (name, rest) = line.split_once(": ").unwrap_or((line, ""));
+        md += &format!("| {name} | {rest} |\n");
+    }
+    std::fs::write("www/bench/native.md", md).map_err(|e| e.to_string())?;
+    Ok(lines)
+}
+
 /// The "native ..." lines of `lenet bench`, run with `env`.
 fn native_bench(env: &[(&str, &str)]) -> Result<Vec<String>> {
     let out = Command::new("cargo")
-        .args(["run", "--release", "--quiet", "--", "bench"])
+        .args(["run", "--release", "--quiet", "--", "bench", "--profile", "yes"])
         .envs(env.iter().copied())
         .output()
         .map_err(|e| e.to_string())?;
@@ -428,15 +467,7 @@ fn bench(torch: bool) -> Result {
     {
         run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir("www/bench"))?;
     }
-    step("native (lenet bench), our kernels and the scalar reference");
-    let mut lines = native_bench(&[])?;
-    lines.extend(native_bench(&[("LENET_KERNELS", "scalar")])?);
-    if torch {
-        lines.extend(torch_bench(&lines)?);
-    }
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    eprint!("{text}");
-    std::fs::write("target/bench/native.txt", text).map_err(|e| e.to_string())?;
+    bench_native(torch)?;
     step("browsers");
     run(Command::new("node").args(["www/bench/run.mjs", "chromium", "firefox"]))
 }

@@ -1,0 +1,50 @@
+//! Where a training step's time goes: each hot kernel of LeNet-5 timed
+//! alone at the model's shapes, for the benchmark (`lenet bench --profile`
+//! natively, the benchmark page in the browser).
+
+use crate::kernels::imp;
+use crate::model::{conv1_shape, conv2_shape, LeNet5, FLAT, HIDDEN, IMAGE_LEN};
+use crate::rng::Rng;
+use crate::train::CHUNK_IMAGES;
+
+/// Milliseconds per call of each hot kernel at LeNet-5's shapes for
+/// `CHUNK_IMAGES` images, as "name ms" lines: the fastest of `reps` calls,
+/// since a shared machine only ever adds time. `now` is the caller's
+/// clock in milliseconds (the browser's or the process's).
+pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
+    let b = CHUNK_IMAGES;
+    let mut rng = Rng::new(2);
+    let mut v = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform(1.0)).collect() };
+    let (c1, c2) = (conv1_shape(b), conv2_shape(b));
+    let mut cols = v(c1.workspace_len().max(c2.workspace_len()));
+    let (x1, w1, o1) = (v(c1.inp_len()), v(c1.weight_len()), v(c1.out_len()));
+    let (x2, w2, o2) = (v(c2.inp_len()), v(c2.weight_len()), v(c2.out_len()));
+    let (mut dw1, mut dw2, mut dx2, mut out1, mut out2) = (v(w1.len()), v(w2.len()), v(x2.len()), v(o1.len()), v(o2.len()));
+    let (h_in, h_w, h_out) = (v(b * FLAT), v(FLAT * HIDDEN), v(b * HIDDEN));
+    let (mut h_dw, mut h_dx, mut h_o) = (v(FLAT * HIDDEN), v(b * FLAT), v(b * HIDDEN));
+    let mut lines = String::new();
+    let mut time = |name: &str, f: &mut dyn FnMut()| {
+        let mut best = f64::INFINITY;
+        for _ in 0..reps {
+            let start = now();
+            f();
+            best = best.min(now() - start);
+        }
+        lines += &format!("{name} {best:.3}\n");
+    };
+    time("conv1.forward", &mut || imp::conv2d_forward(&mut out1, &x1, &w1, &mut cols, &c1));
+    time("conv1.backward_filter", &mut || imp::conv2d_backward_filter(&mut dw1, &o1, &x1, &mut cols, &c1));
+    time("conv2.forward", &mut || imp::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
+    time("conv2.backward_input", &mut || imp::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
+    time("conv2.backward_filter", &mut || imp::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
+    time("hidden.forward", &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
+    time("hidden.backward_weight", &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
+    time("hidden.backward_input", &mut || imp::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));
+    let mut model = LeNet5::new(3);
+    let images = v(b * IMAGE_LEN);
+    let labels: Vec<u8> = (0..b).map(|i| (i % 10) as u8).collect();
+    time("whole step (loss_and_grad)", &mut || {
+        model.loss_and_grad(&images, &labels);
+    });
+    lines
+}
