@@ -54,6 +54,12 @@ impl ConvShape {
     pub fn weight_len(&self) -> usize {
         self.out_channels * self.in_channels * self.kernel * self.kernel
     }
+    /// (C*K*K, OH*OW, C*H*W): the GEMM sizes of one image, and its length.
+    pub fn gemm_dims(&self) -> (usize, usize, usize) {
+        let ckk = self.in_channels * self.kernel * self.kernel;
+        (ckk, self.out_height() * self.out_width(), self.in_channels * self.height * self.width)
+    }
+
     /// Length of the im2col buffer of one image: (C*K*K, OH*OW).
     pub fn cols_len(&self) -> usize {
         self.in_channels * self.kernel * self.kernel * self.out_height() * self.out_width()
@@ -124,6 +130,40 @@ pub(crate) fn for_each_patch_row(s: &ConvShape, mut f: impl FnMut(usize, usize))
                 }
                 row += 1;
             }
+        }
+    }
+}
+
+/// The checks of a strided GEMM, out (M,N) += A . b (K,N) with
+/// A[i][p] = a[i*row_stride + p*k_stride], before its unchecked loads.
+#[track_caller]
+#[allow(clippy::too_many_arguments, reason = "the GEMM's operands and shape, as the kernels take them")]
+pub(crate) fn check_strided(out: &[f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
+    assert!(m == 0 || k == 0 || a.len() > (m - 1) * row_stride + (k - 1) * k_stride, "a is too short for ({m},{k})");
+    assert!(b.len() >= k * n && out.len() >= m * n, "b or out is too short for ({k},{n}) or ({m},{n})");
+}
+
+/// Columns `columns` of a strided GEMM (as `check_strided` describes it),
+/// one dot product at a time: the few columns a vector panel leaves over.
+#[allow(clippy::too_many_arguments, reason = "the GEMM's operands and shape, as the kernels take them")]
+pub(crate) fn gemm_columns(
+    out: &mut [f32],
+    a: &[f32],
+    row_stride: usize,
+    k_stride: usize,
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    columns: std::ops::Range<usize>,
+) {
+    for j in columns {
+        for i in 0..m {
+            let mut acc = 0.0;
+            for p in 0..k {
+                acc += a[i * row_stride + p * k_stride] * b[p * n + j];
+            }
+            out[i * n + j] += acc;
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use core::arch::wasm32::*;
 
-use super::{check_matmul, col2im_add, ConvShape};
+use super::{check_matmul, check_strided, col2im_add, gemm_columns, ConvShape};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
@@ -55,7 +55,7 @@ pub fn matmul_bt(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: u
 #[track_caller]
 pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), weight.len(), out.len());
-    let (ckk, p, img_len) = conv_dims(s);
+    let (ckk, p, img_len) = s.gemm_dims();
     let cols = &mut cols[..ckk * p];
     for b in 0..s.batch {
         im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
@@ -68,7 +68,7 @@ pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], cols: &mut [
 #[track_caller]
 pub fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape) {
     s.check(dinp.len(), weight.len(), dout.len());
-    let (ckk, p, img_len) = conv_dims(s);
+    let (ckk, p, img_len) = s.gemm_dims();
     let cols = &mut cols[..ckk * p];
     for b in 0..s.batch {
         cols.fill(0.0);
@@ -85,7 +85,7 @@ pub fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], col
 #[track_caller]
 pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], work: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), dweight.len(), dout.len());
-    let (ckk, p, img_len) = conv_dims(s);
+    let (ckk, p, img_len) = s.gemm_dims();
     let (oc, ocp) = (s.out_channels, s.padded_out_channels());
     let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
     let (dout_t, rest) = rest.split_at_mut(p * ocp);
@@ -144,11 +144,6 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// (C*K*K, OH*OW, C*H*W) of one image.
-fn conv_dims(s: &ConvShape) -> (usize, usize, usize) {
-    (s.in_channels * s.kernel * s.kernel, s.out_height() * s.out_width(), s.in_channels * s.height * s.width)
-}
-
 /// out (M,N) += A . b (K,N) where A[i][p] = a[i*row_stride + p*k_stride]:
 /// `matmul` (row_stride K, k_stride 1) and `matmul_at` (1, M) share it.
 /// The caller has checked out = M*N, a = M*K, b = K*N.
@@ -158,8 +153,7 @@ fn conv_dims(s: &ConvShape) -> (usize, usize, usize) {
 /// `a` passes over it.
 #[allow(clippy::too_many_arguments, reason = "a GEMM's three operands, its shape and A's two strides: grouping them would only hide them")]
 fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
-    assert!(m == 0 || k == 0 || a.len() > (m - 1) * row_stride + (k - 1) * k_stride);
-    assert!(b.len() >= k * n && out.len() >= m * n);
+    check_strided(out, a, row_stride, k_stride, b, m, k, n);
     let mut g = Gemm { out, a, row_stride, k_stride, b, k, n };
     let mut j = 0;
     while j + 8 <= n {
@@ -171,15 +165,7 @@ fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, 
         j += 4;
     }
     // leftovers
-    for j in j..n {
-        for i in 0..m {
-            let mut acc = 0.0;
-            for p in 0..k {
-                acc += a[i * row_stride + p * k_stride] * b[p * n + j];
-            }
-            g.out_add(i * n + j, acc);
-        }
-    }
+    gemm_columns(g.out, a, row_stride, k_stride, b, m, k, n, j..n);
 }
 
 /// The operands of `gemm_strided`, checked by it.
@@ -243,10 +229,6 @@ impl Gemm<'_> {
                 }
             }
         }
-    }
-
-    fn out_add(&mut self, index: usize, value: f32) {
-        self.out[index] += value;
     }
 }
 

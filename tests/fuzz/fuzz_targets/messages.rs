@@ -7,7 +7,6 @@
 
 use std::cell::RefCell;
 
-use lenet::data::{Dataset, Mnist};
 use lenet::web::helper::Helper;
 use lenet::web::wire::{ToHelper, ToWorker};
 use libfuzzer_sys::fuzz_target;
@@ -15,10 +14,10 @@ use libfuzzer_sys::fuzz_target;
 thread_local! {
     /// A helper holding a small data set, as after a lead's `Data`.
     static HELPER: RefCell<Helper> = RefCell::new({
-        let set = |n: usize| Dataset { images: vec![128; n * 784], labels: (0..n).map(|i| (i % 10) as u8).collect() };
+        let set = |n: usize| [vec![128; n * 784], (0..n).map(|i| (i % 10) as u8).collect()];
+        let [[train_images, train_labels], [valid_images, valid_labels], [test_images, test_labels]] = [set(60), set(7), set(3)];
         let mut helper = Helper::default();
-        let Mnist { train, valid, test } = Mnist { train: set(60), valid: set(7), test: set(3) };
-        helper.take_data("seed".into(), [train.images, train.labels, valid.images, valid.labels, test.images, test.labels]).unwrap();
+        helper.take_data("seed".into(), [train_images, train_labels, valid_images, valid_labels, test_images, test_labels]).unwrap();
         helper
     });
 }
