@@ -18,6 +18,10 @@ use super::{check_matmul, check_strided, for_each_patch_row, gemm_columns, ConvS
 /// Columns of a conv's transposed filter gradient are padded to this, so
 /// that whole 8-float vectors cover them.
 const LANES: usize = 8;
+/// Output planes at least this large (OH*OW) take the filter gradient as
+/// dot products over the plane (`matmul_bt`); smaller ones (conv2's 64) as
+/// the transposed blocked GEMM, whose dots would be too short.
+const LONG_ROWS: usize = 256;
 
 /// out (M,N) += a (M,K) . b (K,N)
 ///
@@ -164,7 +168,19 @@ pub unsafe fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f3
 pub unsafe fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], work: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), dweight.len(), dout.len());
     let (ckk, p, img_len) = s.gemm_dims();
-    let (oc, ocp) = (s.out_channels, s.padded_out_channels_to(LANES));
+    let oc = s.out_channels;
+    if p >= LONG_ROWS {
+        // Rows long enough for dot products (conv1's 576): dweight (OC,C*K*K)
+        // += dout_b (OC,OH*OW) . cols^T straight, with no transposes.
+        let cols = &mut work[..ckk * p];
+        for b in 0..s.batch {
+            im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
+            // SAFETY: this function's own precondition, AVX2 and FMA, is matmul_bt's.
+            unsafe { matmul_bt(dweight, &dout[b * oc * p..(b + 1) * oc * p], cols, oc, p, ckk) };
+        }
+        return;
+    }
+    let ocp = s.padded_out_channels_to(LANES);
     let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
     let (dout_t, rest) = rest.split_at_mut(p * ocp);
     let dweight_t = &mut rest[..ckk * ocp];
