@@ -11,7 +11,7 @@
 use crate::model::{param_count, PARAMS};
 use crate::tensor::numel;
 use crate::train::{Protocol, Snapshot, StopReason, Validation};
-use crate::weights::{read_safetensors, read_safetensors_metadata, write_safetensors};
+use crate::weights::{read_safetensors, read_safetensors_metadata, take_params, write_safetensors};
 
 /// The metadata key that holds the state.
 pub const KEY: &str = "lenet-checkpoint";
@@ -123,7 +123,7 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
     };
     let velocity = if protocol.momentum > 0.0 { flat("velocity")? } else { Vec::new() };
     let best_params = flat("best")?;
-    let params = crate::weights::load(bytes)?;
+    let params = take_params(&mut tensors)?;
     Ok(Snapshot {
         protocol,
         params,

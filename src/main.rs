@@ -177,6 +177,8 @@ same file unless --checkpoint says otherwise)";
         iterations_at_start: usize,
         batch: usize,
         total: usize,
+        /// The epoch the prefix shows.
+        epoch: usize,
     }
 
     impl Progress {
@@ -192,6 +194,7 @@ same file unless --checkpoint says otherwise)";
                 iterations_at_start: t.iterations(),
                 batch: t.protocol.batch_size,
                 total: t.protocol.epochs * t.train_batches(),
+                epoch: t.epoch(),
             }
         }
 
@@ -207,7 +210,10 @@ same file unless --checkpoint says otherwise)";
                 let rate = (done * self.batch) as f64 / secs.max(1e-9);
                 self.bar.set_message(format!("{rate:.0} images/s · about {} left", log::format_duration(left)));
             }
-            self.bar.set_prefix(format!("epoch {}/{}", t.epoch(), t.protocol.epochs));
+            if t.epoch() != self.epoch {
+                self.epoch = t.epoch();
+                self.bar.set_prefix(format!("epoch {}/{}", t.epoch(), t.protocol.epochs));
+            }
             self.bar.set_position(t.minibatch() as u64);
         }
 

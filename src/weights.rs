@@ -37,7 +37,12 @@ pub fn save(params: &[f32]) -> Vec<u8> {
 
 /// LeNet-5's flat parameters from a safetensors file, or what is wrong with it.
 pub fn load(bytes: &[u8]) -> Result<Vec<f32>, String> {
-    let mut tensors = read_safetensors(bytes)?;
+    take_params(&mut read_safetensors(bytes)?)
+}
+
+/// LeNet-5's flat parameters, taken out of a file's decoded tensors (by
+/// name, shape checked, finite), or what is wrong with them.
+pub fn take_params(tensors: &mut BTreeMap<String, Tensor>) -> Result<Vec<f32>, String> {
     let mut params = Vec::with_capacity(param_count());
     for (name, shape) in PARAMS {
         let t = tensors.remove(name).ok_or_else(|| format!("the weights file has no tensor {name:?}"))?;

@@ -138,13 +138,8 @@ impl Trainer {
         protocol.check(data.train.len())?;
         data.check()?;
         let model = LeNet5::new(protocol.seed);
-        // Room for every validation of the run, so that keeping the
-        // history never allocates during training.
-        let batches = data.train.len() / protocol.batch_size;
-        let per_epoch = batches.div_ceil(batches.min(protocol.patience / 2).max(1));
-        let history = Vec::with_capacity(protocol.epochs.saturating_mul(per_epoch).min(1 << 16));
-        Ok(Trainer {
-            history,
+        let mut trainer = Trainer {
+            history: Vec::new(),
             best_params: model.params.clone(),
             grad_sum: vec![0.0; model.params.len()],
             velocity: if protocol.momentum > 0.0 { vec![0.0; model.params.len()] } else { Vec::new() },
@@ -161,7 +156,12 @@ impl Trainer {
             minibatch: 0,
             iterations: 0,
             phase: Phase::Train { done: 0, loss_sum: 0.0 },
-        })
+        };
+        // Room for every validation of the run, so that keeping the
+        // history never allocates during training.
+        let per_epoch = trainer.train_batches().div_ceil(trainer.validation_frequency());
+        trainer.history.reserve(trainer.protocol.epochs.saturating_mul(per_epoch).min(1 << 16));
+        Ok(trainer)
     }
 
     /// Plans steps of up to `depth` chunks for each of `workers`. A depth

@@ -3,7 +3,7 @@
 //! is plain Rust (`Helper`), built natively too so that the fuzzer can
 //! send it anything; `serve` is the browser's glue around it.
 
-use super::wire::{FromHelper, WireTask};
+use super::wire::FromHelper;
 use crate::data::{Dataset, Mnist};
 use crate::model::{param_count, LeNet5, IMAGE_LEN};
 use crate::train::{work, Outcome, Plan, CHUNK_IMAGES};
@@ -47,14 +47,8 @@ impl Helper {
     /// Works chunk `chunk` of the plan a `Work` message describes, once
     /// `load` has put the parameters in (when they changed). A training
     /// chunk's gradient is then in `grads`.
-    pub fn work(
-        &mut self,
-        (task, first, end, per): (WireTask, usize, usize, usize),
-        chunk: usize,
-        load: impl FnOnce(&mut [f32]),
-    ) -> Result<Outcome, String> {
+    pub fn work(&mut self, plan: Plan, chunk: usize, load: impl FnOnce(&mut [f32])) -> Result<Outcome, String> {
         let Some((_, data)) = &self.data else { return Err("work came before the data".into()) };
-        let plan = Plan { task: task.into(), first, end, per };
         plan.check(data, chunk)?;
         load(&mut self.model.params);
         Ok(work(&mut self.model, data, &plan, chunk, &mut self.x))
@@ -80,7 +74,7 @@ mod glue {
     use super::super::wire::{FromHelper, Times, ToHelper, DATA_ARRAYS};
     use super::super::{clock_ms, now_ms};
     use super::Helper;
-    use crate::train::Outcome;
+    use crate::train::{Outcome, Plan};
 
     thread_local! {
         static HELPER: RefCell<Helper> = RefCell::new(Helper::default());
@@ -140,7 +134,8 @@ mod glue {
                     return failed(format!("work came without a buffer of the {n} parameters"));
                 };
                 let start = now_ms();
-                let outcome = helper.work((task, first, end, per), chunk, |p| {
+                let plan = Plan { task: task.into(), first, end, per };
+                let outcome = helper.work(plan, chunk, |p| {
                     if params {
                         buffer.copy_to(p);
                     }

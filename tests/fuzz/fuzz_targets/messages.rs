@@ -43,7 +43,8 @@ fuzz_target!(|bytes: &[u8]| {
                     }
                 }
                 ToHelper::Work { task, first, end, per, chunk, params } => {
-                    let _ = helper.work((task, first, end, per), chunk, |p| {
+                    let plan = lenet::train::Plan { task: task.into(), first, end, per };
+                    let _ = helper.work(plan, chunk, |p| {
                         if params {
                             p.fill(0.01);
                         }
