@@ -11,6 +11,7 @@
 //! | core  | `layers`     | forward/backward pairs: conv, max-pool, bias+tanh, dense  |
 //! | core  | `loss`       | softmax + mean negative log-likelihood                    |
 //! | core  | `model`      | LeNet-5 of the Theano tutorial: shapes, parameters        |
+//! | core  | `confusion`  | predictions on a data set, and their confusion matrix     |
 //! | core  | `sgd`        | the SGD update: plain (the tutorial's), or with momentum  |
 //! | core  | `train`      | the protocol as a state machine, its log, its drivers     |
 //! | core  | `preprocess` | a drawn digit turned into an MNIST-style 28x28 image      |
@@ -21,6 +22,7 @@
 //! | edge  | `web`        | the browser shell (its messages also build natively)      |
 
 pub mod checkpoint;
+pub mod confusion;
 pub mod data;
 pub mod kernels;
 pub mod layers;

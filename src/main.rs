@@ -1,6 +1,6 @@
 //! The command-line trainer: `lenet train` runs the tutorial's protocol
 //! natively and writes a safetensors weights file; `lenet evaluate` scores
-//! one on the validation and test sets.
+//! one on the validation and test sets, with the test set's confusion matrix.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -20,6 +20,7 @@ mod cli {
     use std::time::Instant;
 
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use lenet::confusion::{predict, Confusion};
     use lenet::train::{log, Event, Split};
     use lenet::{checkpoint, weights, LeNet5, Mnist, Protocol, Threads, Trainer};
 
@@ -252,6 +253,9 @@ same file unless --checkpoint says otherwise)";
             let errors = threads.count_errors(&mut model, &mnist, split, 0, total);
             println!("{} error {:.2} % ({errors} of {total})", split.name(), errors as f64 * 100.0 / total as f64);
         }
+        let mut predictions = Vec::with_capacity(mnist.test.len());
+        predict(&mut model, &mnist.test, 0, mnist.test.len(), &mut predictions);
+        println!("test set, true digit (rows) by prediction (columns):\n{}", Confusion::of(&predictions).to_text());
         Ok(())
     }
 

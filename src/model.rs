@@ -139,6 +139,14 @@ impl Buffers {
     }
 }
 
+/// One image's feature maps (see `LeNet5::feature_maps`), channel by
+/// channel, row by row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureMaps {
+    pub conv1: Vec<f32>,
+    pub conv2: Vec<f32>,
+}
+
 #[derive(Clone)]
 pub struct LeNet5 {
     /// Every parameter, laid out as `PARAMS`.
@@ -193,6 +201,22 @@ impl LeNet5 {
         self.buf.x[..images.len()].copy_from_slice(images);
         self.forward_buffered();
         &self.buf.probs[..batch * CLASSES]
+    }
+
+    /// What each convolution's units compute for image `index` of the last
+    /// `forward`, before pooling: tanh(conv + bias), conv1's (20,24,24) and
+    /// conv2's (50,8,8). Max-pooling them gives the layers' outputs, since
+    /// +bias and tanh keep the order of values.
+    pub fn feature_maps(&self, index: usize) -> FeatureMaps {
+        assert!(index < self.batch, "image {index} is not in the last forward's batch of {}", self.batch);
+        let activate = |conv: &[f32], bias: &[f32], area: usize| -> Vec<f32> {
+            conv.chunks_exact(area).zip(bias).flat_map(|(map, &b)| map.iter().map(move |&v| (v + b).tanh())).collect()
+        };
+        let (a1, a2) = (CONV1_SIDE * CONV1_SIDE, CONV2_SIDE * CONV2_SIDE);
+        FeatureMaps {
+            conv1: activate(&self.buf.c1[index * C1_OUT..(index + 1) * C1_OUT], self.param("conv1.bias"), a1),
+            conv2: activate(&self.buf.c2[index * C2_OUT..(index + 1) * C2_OUT], self.param("conv2.bias"), a2),
+        }
     }
 
     /// Mean negative log-likelihood of `labels`, and its gradient in `grads`.

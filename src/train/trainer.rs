@@ -11,6 +11,8 @@
 //! is scored on the test set; training ends when `patience <= iter` or
 //! after `epochs` epochs.
 
+use std::sync::Arc;
+
 use super::plan::{Outcome, Plan, Split, Task, CHUNK_IMAGES};
 use super::protocol::Protocol;
 use crate::data::Mnist;
@@ -109,7 +111,9 @@ enum Phase {
 pub struct Trainer {
     pub protocol: Protocol,
     pub model: LeNet5,
-    pub data: Mnist,
+    /// Shared, so that the data can be read (a worker's evaluation, say)
+    /// while a run holds it.
+    pub data: Arc<Mnist>,
     /// Parameters of the model with the best validation error so far.
     pub best_params: Vec<f32>,
     pub best_validation: f64,
@@ -134,7 +138,8 @@ pub struct Trainer {
 
 impl Trainer {
     /// A new run, or why `protocol` cannot train on `data`.
-    pub fn new(protocol: Protocol, data: Mnist) -> Result<Trainer, String> {
+    pub fn new(protocol: Protocol, data: impl Into<Arc<Mnist>>) -> Result<Trainer, String> {
+        let data = data.into();
         protocol.check(data.train.len())?;
         data.check()?;
         let model = LeNet5::new(protocol.seed);
@@ -368,7 +373,7 @@ impl Trainer {
 
     /// The run `snapshot` was taken of, continued on `data` (the data it
     /// was trained on): every later step is as if it had never stopped.
-    pub fn resume(snapshot: Snapshot, data: Mnist) -> Result<Trainer, String> {
+    pub fn resume(snapshot: Snapshot, data: impl Into<Arc<Mnist>>) -> Result<Trainer, String> {
         let mut t = Trainer::new(snapshot.protocol.clone(), data)?;
         let n = t.model.params.len();
         let mut s = snapshot;
