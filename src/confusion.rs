@@ -73,7 +73,11 @@ impl Confusion {
 
     /// The indices (into `predictions`) of one cell's images.
     pub fn cell(predictions: &[Prediction], truth: usize, predicted: usize) -> impl Iterator<Item = usize> + '_ {
-        predictions.iter().enumerate().filter(move |(_, p)| usize::from(p.label) == truth && usize::from(p.predicted) == predicted).map(|(i, _)| i)
+        predictions
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| usize::from(p.label) == truth && usize::from(p.predicted) == predicted)
+            .map(|(i, _)| i)
     }
 
     /// The matrix as text: a header of predicted digits, then one row per

@@ -19,11 +19,7 @@ pub fn softmax_forward(probs: &mut [f32], logits: &[f32], classes: usize) {
 /// infinite when the probabilities are: that is how divergence shows.
 pub fn nll_loss(probs: &[f32], labels: &[u8], classes: usize) -> f32 {
     assert_eq!(probs.len(), labels.len() * classes, "probs must be (B,C) with B = labels.len()");
-    let total: f64 = probs
-        .chunks_exact(classes)
-        .zip(labels)
-        .map(|(p, &y)| -f64::from(p[y as usize]).ln())
-        .sum();
+    let total: f64 = probs.chunks_exact(classes).zip(labels).map(|(p, &y)| -f64::from(p[y as usize]).ln()).sum();
     (total / labels.len().max(1) as f64) as f32
 }
 

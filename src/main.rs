@@ -303,9 +303,12 @@ same file unless --checkpoint says otherwise)";
             minibatch(); // warm-up
             let train = best_of(3, Box::new(minibatch));
             let (mut model, mut threads) = (LeNet5::new(1), Threads::new(t));
-            let infer = best_of(3, Box::new(|| {
-                threads.count_errors(&mut model, &mnist, Split::Validation, 0, inferred);
-            }));
+            let infer = best_of(
+                3,
+                Box::new(|| {
+                    threads.count_errors(&mut model, &mnist, Split::Validation, 0, inferred);
+                }),
+            );
             println!(
                 "native {}, {t} thread(s): training {:.0} images/s, inference {:.0} images/s (batch {batch})",
                 lenet::kernels::imp::name(),

@@ -73,8 +73,7 @@ fn mnist_split_names_the_file_at_fault() {
     let (train, test) = (images(50_010), images(4));
     let train_labels = encode(LABELS_MAGIC, &[50_010], &vec![1; 50_010]);
     let short_labels = encode(LABELS_MAGIC, &[3], &[1, 2, 3]);
-    let err = Mnist::from_bytes([("tr-img", &train), ("tr-lab", &train_labels), ("te-img", &test), ("te-lab", &short_labels)])
-        .unwrap_err();
+    let err = Mnist::from_bytes([("tr-img", &train), ("tr-lab", &train_labels), ("te-img", &test), ("te-lab", &short_labels)]).unwrap_err();
     assert_eq!(err.to_string(), "te-lab: 3 labels for 4 images");
     let test_labels = encode(LABELS_MAGIC, &[4], &[1, 2, 3, 4]);
     let mnist = Mnist::from_bytes([("a", &train), ("b", &train_labels), ("c", &test), ("d", &test_labels)]).unwrap();

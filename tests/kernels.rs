@@ -30,14 +30,7 @@ const GEMM_SHAPES: [(usize, usize, usize); 11] = [
 
 /// ConvShapes: LeNet-5's two layers and awkward ones.
 fn conv_shapes() -> Vec<ConvShape> {
-    let s = |batch, in_channels, out_channels, height, width, kernel| ConvShape {
-        batch,
-        in_channels,
-        out_channels,
-        height,
-        width,
-        kernel,
-    };
+    let s = |batch, in_channels, out_channels, height, width, kernel| ConvShape { batch, in_channels, out_channels, height, width, kernel };
     vec![s(2, 1, 20, 28, 28, 5), s(2, 20, 50, 12, 12, 5), s(1, 1, 1, 5, 5, 5), s(3, 2, 3, 7, 9, 3), s(1, 3, 5, 6, 11, 1)]
 }
 
@@ -96,8 +89,7 @@ fn im2col_gemm_matches_direct_convolution() {
             scalar::matmul_at(&mut cols, &w, d, ckk, s.out_channels, p);
             col2im_add(&mut dinp[b * img..(b + 1) * img], &cols, &s);
         }
-        let (mut out_ref, mut dinp_ref, mut dw_ref) =
-            (vec![0.0; s.out_len()], vec![0.0; s.inp_len()], vec![0.0; s.weight_len()]);
+        let (mut out_ref, mut dinp_ref, mut dw_ref) = (vec![0.0; s.out_len()], vec![0.0; s.inp_len()], vec![0.0; s.weight_len()]);
         scalar::conv2d_forward(&mut out_ref, &inp, &w, &mut cols, &s);
         scalar::conv2d_backward_input(&mut dinp_ref, &dout, &w, &mut cols, &s);
         scalar::conv2d_backward_filter(&mut dw_ref, &dout, &inp, &mut cols, &s);

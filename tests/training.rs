@@ -30,7 +30,17 @@ fn validates_once_per_epoch_and_tests_each_new_best() {
     });
     // 3 minibatches an epoch; validation in 50-image steps over 120; a
     // test pass (2 steps over 60) only after a new best.
-    let expected_start = ["train 1.0", "train 1.1", "train 1.2", "Validation 50/120", "Validation 100/120", "valid 1.3 best=true", "Test 50/60", "test 1.3", "train 2.0"];
+    let expected_start = [
+        "train 1.0",
+        "train 1.1",
+        "train 1.2",
+        "Validation 50/120",
+        "Validation 100/120",
+        "valid 1.3 best=true",
+        "Test 50/60",
+        "test 1.3",
+        "train 2.0",
+    ];
     assert_eq!(log[..9], expected_start);
     assert_eq!(log.last().unwrap(), "Epochs");
     assert!(matches!(end, Event::Finished { reason: StopReason::Epochs, .. }));

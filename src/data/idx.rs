@@ -45,17 +45,12 @@ impl fmt::Display for IdxError {
         match self {
             IdxError::Compressed => write!(f, "the file is gzip-compressed: decompress it first (gunzip)"),
             IdxError::TooShort { len } => write!(f, "too short for an IDX header ({len} bytes)"),
-            IdxError::WrongMagic { found, expected } => write!(
-                f,
-                "wrong magic number 0x{found:08x} ({}), expected 0x{expected:08x} ({})",
-                kind(*found),
-                kind(*expected)
-            ),
-            IdxError::TooLarge { dims } => write!(
-                f,
-                "the header declares dimensions {dims:?}, more than the {} MiB of data this reader accepts",
-                MAX_DATA_BYTES >> 20
-            ),
+            IdxError::WrongMagic { found, expected } => {
+                write!(f, "wrong magic number 0x{found:08x} ({}), expected 0x{expected:08x} ({})", kind(*found), kind(*expected))
+            }
+            IdxError::TooLarge { dims } => {
+                write!(f, "the header declares dimensions {dims:?}, more than the {} MiB of data this reader accepts", MAX_DATA_BYTES >> 20)
+            }
             IdxError::Truncated { expected, found } => {
                 write!(f, "truncated: the header promises {expected} bytes of data, the file has {found}")
             }

@@ -11,8 +11,7 @@ use crate::model::IMAGE_LEN;
 pub use idx::{declared_len, parse_images, parse_labels, IdxError, Images};
 
 /// The four files of the MNIST distribution, in the order `Mnist::from_bytes` takes them.
-pub const FILES: [&str; 4] =
-    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+pub const FILES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 pub const TRAIN_SIZE: usize = 50_000;
 
@@ -43,10 +42,7 @@ impl Dataset {
 
     /// Examples start..end.
     pub fn slice(&self, start: usize, end: usize) -> Dataset {
-        Dataset {
-            images: self.images[start * IMAGE_LEN..end * IMAGE_LEN].to_vec(),
-            labels: self.labels[start..end].to_vec(),
-        }
+        Dataset { images: self.images[start * IMAGE_LEN..end * IMAGE_LEN].to_vec(), labels: self.labels[start..end].to_vec() }
     }
 }
 

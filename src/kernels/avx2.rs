@@ -407,8 +407,7 @@ pub unsafe fn tanh_inplace(x: &mut [f32]) {
 #[target_feature(enable = "avx2,fma")]
 fn tanh8(v: __m256) -> __m256 {
     const CLAMP: f32 = 7.905_311;
-    const ALPHA: [f32; 7] =
-        [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
+    const ALPHA: [f32; 7] = [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
     const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347e-4, 1.198_258_4e-6];
     // max and min return their second operand when either is NaN: `v`
     // goes second, so that a NaN stays NaN and a diverging run is seen.

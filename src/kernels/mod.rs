@@ -11,13 +11,13 @@
 //! Every kernel *accumulates* into its output (`out += ...`): callers zero
 //! or pre-fill (with a bias) first.
 
-pub mod scalar;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub mod simd128;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod native;
+pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
 
 #[cfg(target_arch = "x86_64")]
 pub use self::native as imp;

@@ -212,9 +212,7 @@ impl Gemm<'_> {
                 // SAFETY: i0 + r < m and p < k, so the index is at most
                 // (m-1)*row_stride + (k-1)*k_stride < a.len() (checked).
                 // One load-and-broadcast instruction, not a load and a splat.
-                let av = unsafe {
-                    v128_load32_splat(self.a.as_ptr().add((i0 + r) * self.row_stride + p * self.k_stride) as *const u32)
-                };
+                let av = unsafe { v128_load32_splat(self.a.as_ptr().add((i0 + r) * self.row_stride + p * self.k_stride) as *const u32) };
                 for (acc_rv, b) in acc_r.iter_mut().zip(&bv) {
                     *acc_rv = f32x4_add(*acc_rv, f32x4_mul(av, *b));
                 }
@@ -279,8 +277,7 @@ pub fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize
 /// everywhere, against about 20 ns a call for the scalar libm tanh.
 pub fn tanh_inplace(x: &mut [f32]) {
     const CLAMP: f32 = 7.905_311;
-    const ALPHA: [f32; 7] =
-        [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
+    const ALPHA: [f32; 7] = [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
     const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347e-4, 1.198_258_4e-6];
     let tanh4 = |v: v128| -> v128 {
         let v = f32x4_pmin(f32x4_pmax(v, f32x4_splat(-CLAMP)), f32x4_splat(CLAMP));

@@ -90,8 +90,14 @@ impl Plan {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Outcome {
     /// Mean loss of `count` images; the gradient is in the model's `grads`.
-    Trained { loss: f32, count: usize },
-    Counted { errors: usize, count: usize },
+    Trained {
+        loss: f32,
+        count: usize,
+    },
+    Counted {
+        errors: usize,
+        count: usize,
+    },
 }
 
 /// Works chunk `i` of `plan` on `model` (holding the trainer's

@@ -36,7 +36,8 @@ impl Bench {
         let mut rng = Rng::new(1);
         let data = Mnist { train: noise(&mut rng, batch * BENCH_BATCHES), valid: noise(&mut rng, 1), test: noise(&mut rng, 1) };
         let images = (0..batch * IMAGE_LEN).map(|_| rng.next_f32()).collect();
-        let protocol = Protocol { batch_size: batch, learning_rate: 0.01, epochs: usize::MAX, patience: usize::MAX, ..Protocol::tutorial() };
+        let protocol =
+            Protocol { batch_size: batch, learning_rate: 0.01, epochs: usize::MAX, patience: usize::MAX, ..Protocol::tutorial() };
         Ok(Bench { trainer: Trainer::new(protocol, data)?, threads: Threads::new(1), model: LeNet5::new(1), images })
     }
 

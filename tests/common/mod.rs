@@ -20,10 +20,7 @@ pub fn assert_close(actual: &[f32], expected: &[f32], abs: f32, rel: f32) {
 
 /// A dataset of noise images with labels 0..9, for tests that need no real MNIST.
 pub fn noise_dataset(rng: &mut Rng, n: usize) -> Dataset {
-    Dataset {
-        images: (0..n * 784).map(|_| (rng.next_u32() >> 24) as u8).collect(),
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
-    }
+    Dataset { images: (0..n * 784).map(|_| (rng.next_u32() >> 24) as u8).collect(), labels: (0..n).map(|i| (i % 10) as u8).collect() }
 }
 
 pub fn noise_mnist(seed: u64, train: usize, valid: usize, test: usize) -> Mnist {

@@ -118,14 +118,7 @@ pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData) {
     let half = css_w / 2.0;
     let (ml, mr, mt, mb) = (48.0, 14.0, 28.0, 36.0);
     let last_iter = data.costs.last().map_or(1.0, |p| p.0.max(1.0));
-    let cost = Panel {
-        left: ml,
-        top: mt,
-        width: half - ml - mr,
-        height: css_h - mt - mb,
-        x: (0.0, last_iter),
-        y: y_range(&[&data.costs]),
-    };
+    let cost = Panel { left: ml, top: mt, width: half - ml - mr, height: css_h - mt - mb, x: (0.0, last_iter), y: y_range(&[&data.costs]) };
     // One epoch of headroom, so the newest point is not on the frame.
     let epochs = data.validation.iter().chain(&data.test).map(|p| p.0 + 1.0).fold(2.0, f64::max);
     let error = Panel {

@@ -3,9 +3,9 @@
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 
+use crate::train::Protocol;
 use crate::web::wire::Settings;
 use crate::web::{element, window};
-use crate::train::Protocol;
 
 /// The form's presets: `fast` and `tutorial` come from the core's `Protocol`.
 pub fn preset(name: &str) -> Option<Settings> {

@@ -10,21 +10,15 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, PointerEvent};
 
-use crate::web::element;
 use crate::model::{CLASSES, IMAGE_SIDE};
+use crate::web::element;
 
 /// Stroke width as a share of the pad's side: about the pen of MNIST's
 /// writers once the digit is scaled to 20 pixels.
 const STROKE: f64 = 0.07;
 
 pub fn context_2d(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
-    canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .expect("canvas 2d contexts are available")
-        .dyn_into()
-        .expect("a 2d context")
+    canvas.get_context("2d").ok().flatten().expect("canvas 2d contexts are available").dyn_into().expect("a 2d context")
 }
 
 /// Ink (0 paper .. 1 black) of a canvas drawn black on white, (height,width).
@@ -125,8 +119,7 @@ pub fn show_preview(canvas: &HtmlCanvasElement, image: Option<&[f32]>) {
         let v = image.map_or(0, |im| (im[i] * 256.0).min(255.0) as u8);
         px.copy_from_slice(&[v, v, v, 255]);
     }
-    let data = web_sys::ImageData::new_with_u8_clamped_array(wasm_bindgen::Clamped(&rgba), IMAGE_SIDE as u32)
-        .expect("28x28 RGBA");
+    let data = web_sys::ImageData::new_with_u8_clamped_array(wasm_bindgen::Clamped(&rgba), IMAGE_SIDE as u32).expect("28x28 RGBA");
     ctx.put_image_data(&data, 0.0, 0.0).expect("preview is same-origin");
 }
 
