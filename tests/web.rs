@@ -4,13 +4,13 @@
 //! drawing, and the pad's ink extraction feeding the core's preprocessing.
 #![cfg(target_arch = "wasm32")]
 
+use lenet::train::log::format_duration;
+use lenet::web::helper;
 use lenet::web::js::*;
 use lenet::web::lead::{Lead, Link};
 use lenet::web::page::chart::{draw, nice_ticks, thin, y_range, ChartData};
 use lenet::web::page::{form, pad};
 use lenet::web::wire::*;
-use lenet::train::log::format_duration;
-use lenet::web::helper;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::HtmlCanvasElement;
@@ -28,6 +28,9 @@ fn every_message_survives_the_trip() {
     let to_worker = [
         ToWorker::Load { data_url: "data/".into(), workers: 2 },
         ToWorker::Start { settings: settings(), data_url: "https://example.test/mnist/".into(), workers: 3 },
+        ToWorker::Restore { data_url: "data/".into(), workers: 2 },
+        ToWorker::Evaluate { id: 7 },
+        ToWorker::Images { indices: vec![0, 9_999, 42] },
         ToWorker::Serve,
         ToWorker::Pause,
         ToWorker::Resume,
@@ -36,6 +39,7 @@ fn every_message_survives_the_trip() {
     ];
     for m in to_worker {
         assert_eq!(decode::<ToWorker>(encode(&m)).unwrap(), m);
+        assert_eq!(unpack::<ToWorker>(&pack(&m, None).0).unwrap().0, m);
     }
     let progress = Progress {
         epoch: 2,
@@ -59,6 +63,10 @@ fn every_message_survives_the_trip() {
         FromWorker::Download { file: "t10k-labels-idx1-ubyte.gz".into(), loaded: 100.0, total: None },
         FromWorker::DataReady { train: 50_000, valid: 10_000, test: 10_000 },
         FromWorker::Progress(Box::new(progress)),
+        FromWorker::Weights { best: true },
+        FromWorker::Checkpoint { epoch: 3, iterations: 1_000, finished: false },
+        FromWorker::Evaluated { id: 7 },
+        FromWorker::Images { indices: vec![5, 6] },
         FromWorker::Paused,
         FromWorker::Resumed,
         FromWorker::Stopped,
@@ -81,13 +89,22 @@ fn malformed_messages_are_refused_with_a_reason() {
 }
 
 #[wasm_bindgen_test]
-fn weights_travel_as_a_transferred_float32array() {
+fn bulk_numbers_travel_beside_a_message_in_a_transferred_buffer() {
     let params = [1.0f32, -2.5, 3.25];
-    let (message, transfer) = encode_weights(&params);
+    let (packed, transfer) = pack(&FromWorker::Weights { best: false }, Some(&js_sys::Float32Array::from(&params[..])));
     assert_eq!(transfer.length(), 1);
     assert!(transfer.get(0).is_instance_of::<js_sys::ArrayBuffer>());
-    assert_eq!(decode_weights(&message).unwrap(), params);
-    assert_eq!(decode_weights(&encode(&FromWorker::Ready)), None);
+    let (message, bulk) = unpack::<FromWorker>(&packed).unwrap();
+    assert_eq!(message, FromWorker::Weights { best: false });
+    assert_eq!(bulk_f32(&bulk).unwrap(), params);
+    assert!(bulk_u8(&bulk).unwrap_err().contains("Uint8Array"), "a bulk of another type is refused");
+    let (packed, transfer) = pack(&FromWorker::Ready, None);
+    assert_eq!(transfer.length(), 0);
+    let (_, bulk) = unpack::<FromWorker>(&packed).unwrap();
+    assert!(bulk_f32(&bulk).is_err(), "no bulk, no numbers");
+    let bytes = [0u8, 255, 7];
+    let (packed, _) = pack(&ToWorker::Restore { data_url: "data/".into(), workers: 1 }, Some(&js_sys::Uint8Array::from(&bytes[..])));
+    assert_eq!(bulk_u8(&unpack::<ToWorker>(&packed).unwrap().1).unwrap(), bytes);
 }
 
 #[wasm_bindgen_test]
@@ -140,9 +157,7 @@ fn inked_pixels(c: &HtmlCanvasElement) -> usize {
 /// Pixels within a small distance of an RGB colour.
 fn pixels_of(c: &HtmlCanvasElement, rgb: [u8; 3]) -> usize {
     let data = pad::context_2d(c).get_image_data(0.0, 0.0, f64::from(c.width()), f64::from(c.height())).unwrap().data();
-    data.chunks_exact(4)
-        .filter(|p| p[3] > 200 && (0..3).all(|i| (i32::from(p[i]) - i32::from(rgb[i])).abs() < 24))
-        .count()
+    data.chunks_exact(4).filter(|p| p[3] > 200 && (0..3).all(|i| (i32::from(p[i]) - i32::from(rgb[i])).abs() < 24)).count()
 }
 
 #[wasm_bindgen_test]
@@ -346,3 +361,35 @@ async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
     assert_eq!(outcome, work(&mut model, &second, &plan, 1, &mut x), "the helper trains on the second data set");
 }
 
+/// What the page does with a file the user opens or drops: weights become
+/// the model, a checkpoint a run to resume, anything else an error that
+/// says what is wrong (the page then keeps its model).
+#[wasm_bindgen_test]
+fn opened_files_are_weights_runs_or_errors_with_a_reason() {
+    use lenet::web::page::files::{open, Opened};
+    use lenet::weights::write_safetensors;
+    let model = lenet::LeNet5::new(11);
+    let good = lenet::weights::save(&model.params);
+    assert!(matches!(open(&good), Ok(Opened::Weights(p)) if p == model.params));
+    let trainer =
+        lenet::Trainer::new(lenet::Protocol { epochs: 1, batch_size: 20, ..lenet::Protocol::fast() }, common::noise_mnist(2, 60, 20, 20))
+            .unwrap();
+    let snapshot = trainer.snapshot().unwrap();
+    let run = lenet::checkpoint::save(&snapshot);
+    assert!(matches!(open(&run), Ok(Opened::Run(s)) if *s == snapshot), "a checkpoint opens as a run, not as weights");
+    let err = |bytes: &[u8]| match open(bytes) {
+        Err(e) => e,
+        Ok(_) => panic!("opened"),
+    };
+    assert!(err(b"<!doctype html>").contains("not a valid safetensors file"));
+    assert!(err(&good[..good.len() / 2]).contains("not a valid safetensors file"), "a truncated file");
+    let renamed = write_safetensors(&[("fc.weight", &[2], &[1.0, 2.0])], None);
+    assert!(err(&renamed).contains("no tensor \"conv1.weight\""));
+    let mut nan = model.params.clone();
+    nan[3] = f32::NAN;
+    assert!(err(&lenet::weights::save(&nan)).contains("conv1.weight holds a non-finite value at index 3"));
+    let small = write_safetensors(&[("conv1.weight", &[20, 1, 3, 3], &[0.0; 180])], None);
+    assert!(err(&small).contains("conv1.weight has shape [20, 1, 3, 3], LeNet-5 needs [20, 1, 5, 5]"));
+    let huge = vec![0u8; lenet::weights::MAX_FILE_BYTES + 1];
+    assert!(err(&huge).contains("larger than any LeNet-5 file"));
+}

@@ -103,8 +103,15 @@ pub struct Snapshot {
 enum Phase {
     /// `done` images of the current minibatch are in `grad_sum`, their
     /// summed losses in `loss_sum`.
-    Train { done: usize, loss_sum: f64 },
-    Evaluate { split: Split, done: usize, errors: usize },
+    Train {
+        done: usize,
+        loss_sum: f64,
+    },
+    Evaluate {
+        split: Split,
+        done: usize,
+        errors: usize,
+    },
     Finished(StopReason),
 }
 
@@ -252,7 +259,9 @@ impl Trainer {
                 *done += count;
                 *errors += e;
             }
-            (phase, outcome) => panic!("{outcome:?} does not fit {phase:?}: add the outcomes of `plan`'s chunks"),
+            (phase, outcome) => {
+                panic!("{outcome:?} does not fit {phase:?}: add the outcomes of `plan`'s chunks")
+            }
         }
     }
 
@@ -346,13 +355,21 @@ impl Trainer {
         }
     }
 
-    /// The run's state, between minibatches (None while one, or a
-    /// validation or test pass, is half done).
+    /// Whether the run stands between minibatches, where `snapshot`
+    /// takes it (not while a minibatch, or a validation or test pass, is
+    /// half done).
+    pub fn between_minibatches(&self) -> bool {
+        matches!(self.phase, Phase::Train { done: 0, .. } | Phase::Finished(_))
+    }
+
+    /// The run's state, between minibatches (None elsewhere).
     pub fn snapshot(&self) -> Option<Snapshot> {
+        if !self.between_minibatches() {
+            return None;
+        }
         let finished = match self.phase {
-            Phase::Train { done: 0, .. } => None,
             Phase::Finished(reason) => Some(reason),
-            _ => return None,
+            _ => None,
         };
         Some(Snapshot {
             protocol: self.protocol.clone(),
@@ -417,11 +434,6 @@ impl Trainer {
     }
 
     fn finished(&self, reason: StopReason) -> Event {
-        Event::Finished {
-            reason,
-            best_validation: self.best_validation,
-            best_iter: self.best_iter,
-            test_score: self.test_score,
-        }
+        Event::Finished { reason, best_validation: self.best_validation, best_iter: self.best_iter, test_score: self.test_score }
     }
 }

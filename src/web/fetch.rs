@@ -7,6 +7,8 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+use super::js::describe;
 use web_sys::{ReadableStreamDefaultReader, Response, WorkerGlobalScope, WritableStreamDefaultWriter};
 
 use crate::data::declared_len;
@@ -30,9 +32,7 @@ extern "C" {
 /// what went wrong for a person to read.
 pub async fn fetch_idx_gz(url: &str, progress: impl FnMut(f64, Option<f64>) + 'static) -> Result<Vec<u8>, String> {
     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = JsFuture::from(scope.fetch_with_str(url))
-        .await
-        .map_err(|e| format!("cannot download {url}: {}", describe(&e)))?;
+    let response = JsFuture::from(scope.fetch_with_str(url)).await.map_err(|e| format!("cannot download {url}: {}", describe(&e)))?;
     let response: Response = response.unchecked_into();
     if !response.ok() {
         return Err(format!("HTTP {} {} for {url}", response.status(), response.status_text()));
@@ -105,8 +105,4 @@ async fn next(reader: &ReadableStreamDefaultReader) -> Result<Option<js_sys::Uin
     }
     let value = js_sys::Reflect::get(&result, &"value".into()).map_err(|e| describe(&e))?;
     Ok(Some(value.dyn_into::<js_sys::Uint8Array>().map_err(|_| "a stream gave something other than bytes".to_string())?))
-}
-
-pub fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
 }

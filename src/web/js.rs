@@ -12,27 +12,32 @@ pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
     serde_wasm_bindgen::from_value(value).map_err(|e| format!("unreadable message: {e}"))
 }
 
-const WEIGHTS: &str = "Weights";
-
-/// `{type: "Weights", params: Float32Array}`, and the buffer to transfer.
-pub fn encode_weights(params: &[f32]) -> (JsValue, js_sys::Array) {
-    let array = js_sys::Float32Array::from(params);
-    let message = js_sys::Object::new();
-    js_sys::Reflect::set(&message, &"type".into(), &WEIGHTS.into()).expect("plain object");
-    js_sys::Reflect::set(&message, &"params".into(), &array).expect("plain object");
-    (message.into(), js_sys::Array::of1(&array.buffer()))
-}
-
-/// The parameters of a weights message; None for any other message.
-pub fn decode_weights(value: &JsValue) -> Option<Vec<f32>> {
-    let kind = js_sys::Reflect::get(value, &"type".into()).ok()?;
-    if kind.as_string().as_deref() != Some(WEIGHTS) {
-        return None;
+/// `{head, bulk}`: a message and the typed array beside it, whose buffer
+/// is to be transferred (the second value).
+pub fn pack<T: Serialize>(message: &T, bulk: Option<&js_sys::Object>) -> (JsValue, js_sys::Array) {
+    let packed = with_head(message);
+    let transfer = js_sys::Array::new();
+    if let Some(bulk) = bulk {
+        set(&packed, "bulk", bulk);
+        transfer.push(&get(bulk, "buffer"));
     }
-    let params = js_sys::Reflect::get(value, &"params".into()).ok()?;
-    Some(params.dyn_into::<js_sys::Float32Array>().ok()?.to_vec())
+    (packed, transfer)
 }
 
+/// The message of a `pack`ed value, and its bulk (undefined if none).
+pub fn unpack<T: DeserializeOwned>(packed: &JsValue) -> Result<(T, JsValue), String> {
+    Ok((head(packed)?, get(packed, "bulk")))
+}
+
+/// A bulk of `f32`s, or what it is not.
+pub fn bulk_f32(bulk: &JsValue) -> Result<Vec<f32>, String> {
+    bulk.dyn_ref::<js_sys::Float32Array>().map(|a| a.to_vec()).ok_or_else(|| "the message has no Float32Array".into())
+}
+
+/// A bulk of bytes, or what it is not.
+pub fn bulk_u8(bulk: &JsValue) -> Result<Vec<u8>, String> {
+    bulk.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec()).ok_or_else(|| "the message has no Uint8Array".into())
+}
 
 /// `{head}`, for arrays to be set beside.
 pub fn with_head<T: Serialize>(head: &T) -> JsValue {
@@ -64,4 +69,14 @@ extern "C" {
     pub fn post_message(this: &Endpoint, message: &JsValue, transfer: &js_sys::Array) -> Result<(), JsValue>;
     #[wasm_bindgen(method, setter)]
     pub fn set_onmessage(this: &Endpoint, handler: Option<&js_sys::Function>);
+}
+
+/// A thrown value as text: an exception's name (unless a plain `Error`)
+/// and message, or the value itself.
+pub fn describe(error: &JsValue) -> String {
+    match (get(error, "name").as_string(), get(error, "message").as_string()) {
+        (Some(name), Some(message)) if name != "Error" => format!("{name}: {message}"),
+        (_, Some(message)) => message,
+        _ => error.as_string().unwrap_or_else(|| format!("{error:?}")),
+    }
 }

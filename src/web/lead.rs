@@ -24,7 +24,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
 use super::clock_ms;
-use super::js::{decode, encode, get, head, set, with_head, Endpoint};
+use super::js::{get, head, set, with_head, Endpoint};
 use super::wire::{FromHelper, FromWorker, StepTimes, Times, ToHelper, ToWorker, DATA_ARRAYS};
 use crate::data::Mnist;
 use crate::model::IMAGE_LEN;
@@ -64,7 +64,9 @@ impl Lead {
     /// steps add where their time went to `times`.
     pub async fn step(&mut self, times: &mut StepTimes) -> Result<Event, String> {
         let t = &mut self.trainer;
-        let Some(plan) = t.plan() else { return Ok(t.finish()) };
+        let Some(plan) = t.plan() else {
+            return Ok(t.finish());
+        };
         // One clock for the lead's times and the helpers' (see `clock_ms`).
         let start = clock_ms();
         // The parameters change only with an SGD step.
@@ -222,11 +224,11 @@ impl Link {
     /// Makes sure the helper serves and holds `data`, sending it if not.
     pub async fn connect(&mut self, data: &Mnist, source: &str) -> Result<(), String> {
         if !self.serving {
-            match decode::<FromWorker>(self.next().await?.0) {
+            match head::<FromWorker>(&self.next().await?.0) {
                 Ok(FromWorker::Ready) => {}
                 other => return Err(format!("a helper worker started with {other:?}")),
             }
-            self.post(&encode(&ToWorker::Serve), &js_sys::Array::new())?;
+            self.post(&with_head(&ToWorker::Serve), &js_sys::Array::new())?;
             self.serving = true;
         }
         self.post(&with_head(&ToHelper::Hello { source: source.into() }), &js_sys::Array::new())?;
@@ -285,4 +287,3 @@ impl Link {
         self.endpoint.post_message(message, transfer).map_err(|e| format!("cannot reach a helper worker: {e:?}"))
     }
 }
-

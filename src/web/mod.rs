@@ -8,7 +8,9 @@
 //! | `worker` | training worker | its phases, MNIST's download, the run in slices        |
 //! | `lead`   | training worker | the trainer's steps shared out over helper workers     |
 //! | `fetch`  | training worker | streamed download, decompressed by the browser         |
-//! | `page`   | page            | controls, status, log; `chart`, `form`, `pad`          |
+//! | `page`   | page            | controls, status, log, the model in use; `chart`,      |
+//! |          |                 | `form`, `pad`, `files` (in and out), `inside`          |
+//! | `store`  | page            | the run kept across reloads, in IndexedDB              |
 //! | `bench`  | bench page      | timed training, inference and kernels                  |
 //!
 //! `wire` and `helper`'s logic build natively too, for the fuzzer.
@@ -26,6 +28,8 @@ pub mod js;
 pub mod lead;
 #[cfg(target_arch = "wasm32")]
 pub mod page;
+#[cfg(target_arch = "wasm32")]
+pub mod store;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;
 

@@ -1,9 +1,9 @@
 //! Every message on the wire: between the page and its training worker,
 //! and between the lead worker and its helpers. They are plain Rust types
 //! (built natively too, so that the fuzzer reaches what reads them); `js`
-//! converts them, and bulk numbers (weights, gradients, the data set)
-//! travel beside them as transferred typed arrays, never copied into JS
-//! arrays.
+//! converts them, and bulk numbers (weights, gradients, checkpoints, the
+//! data set) travel beside them as transferred typed arrays, never copied
+//! into JS arrays.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,10 +54,33 @@ impl Settings {
 pub enum ToWorker {
     /// Download and parse MNIST from `data_url` (a base URL ending in '/'),
     /// and start the helper workers a run on `workers` will need.
-    Load { data_url: String, workers: usize },
+    Load {
+        data_url: String,
+        workers: usize,
+    },
     /// Start a new run on `workers` workers, this one and helpers it
     /// starts (loading the data first if need be).
-    Start { settings: Settings, data_url: String, workers: usize },
+    Start {
+        settings: Settings,
+        data_url: String,
+        workers: usize,
+    },
+    /// Continue the run of the checkpoint file that comes as the bulk
+    /// bytes, on `workers` workers (loading the data first if need be).
+    Restore {
+        data_url: String,
+        workers: usize,
+    },
+    /// Predict every test image with the model whose parameters come as
+    /// the bulk; answered by `Evaluated` with the same `id`, unless a
+    /// newer evaluation was asked for meanwhile.
+    Evaluate {
+        id: u32,
+    },
+    /// Test images by index, answered by `Images`.
+    Images {
+        indices: Vec<u32>,
+    },
     /// Be a helper of the worker that started this one.
     Serve,
     Pause,
@@ -73,17 +96,55 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// The worker listens: the page may send.
     Ready,
-    Download { file: String, loaded: f64, total: Option<f64> },
-    DataReady { train: usize, valid: usize, test: usize },
+    Download {
+        file: String,
+        loaded: f64,
+        total: Option<f64>,
+    },
+    DataReady {
+        train: usize,
+        valid: usize,
+        test: usize,
+    },
     Progress(Box<Progress>),
+    /// A model to classify with, its parameters as the bulk: the run's
+    /// current one now and then, or at the run's end (`best`) its best.
+    Weights {
+        best: bool,
+    },
+    /// The run at an epoch's end, a pause or its finish, as a checkpoint
+    /// file (the bulk bytes) that `Restore` and `lenet train --resume` take.
+    Checkpoint {
+        epoch: usize,
+        iterations: usize,
+        finished: bool,
+    },
+    /// The test set's predictions by model `id`: the bulk holds, per image,
+    /// its label, the predicted digit and that digit's probability.
+    Evaluated {
+        id: u32,
+    },
+    /// The asked-for test images, 784 bytes each, as the bulk.
+    Images {
+        indices: Vec<u32>,
+    },
     Paused,
     Resumed,
     Stopped,
     /// The run ended; `reason` is a `StopReason`'s name.
-    Finished { reason: String, best_validation: f64, best_iter: usize, test_score: f64 },
-    Error { message: String },
+    Finished {
+        reason: String,
+        best_validation: f64,
+        best_iter: usize,
+        test_score: f64,
+    },
+    Error {
+        message: String,
+    },
     /// The worker panicked (a bug): the page restarts it.
-    Crashed { message: String },
+    Crashed {
+        message: String,
+    },
 }
 
 /// What happened during one slice of the worker's time.
@@ -151,13 +212,25 @@ pub enum ToHelper {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum FromHelper {
-    Hello { has_data: bool },
+    Hello {
+        has_data: bool,
+    },
     /// A training chunk's mean loss, its gradient in the buffer, and when
     /// the chunk was taken in hand, worked and answered.
-    Trained { loss: f32, count: usize, times: Times },
+    Trained {
+        loss: f32,
+        count: usize,
+        times: Times,
+    },
     /// An evaluation chunk's error count.
-    Counted { errors: usize, count: usize, times: Times },
-    Failed { message: String },
+    Counted {
+        errors: usize,
+        count: usize,
+        times: Times,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 /// A chunk's times at its helper (ms on `clock_ms`), and when its reply

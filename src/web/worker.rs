@@ -1,23 +1,28 @@
 //! The training worker: it downloads MNIST, then drives a `Lead` in
 //! slices of about `SLICE_MS`, yielding to its event loop between slices
 //! so that Pause, Resume and Stop act at once. After each slice it posts a
-//! `Progress`, and now and then the weights. A worker told to `Serve`
+//! `Progress`, and now and then the weights; at each epoch's end, a pause
+//! and the run's finish, a checkpoint. Between slices it also predicts the
+//! test set for the page's confusion matrix. A worker told to `Serve`
 //! becomes a helper instead (see `helper`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::fetch::fetch_idx_gz;
-use super::js::{decode, encode, encode_weights};
+use super::js::{bulk_f32, bulk_u8, pack, unpack};
 use super::lead::{Lead, Link};
 use super::now_ms;
 use super::wire::{FromWorker, Progress, Settings, ToWorker};
+use crate::confusion::{predict, Prediction};
 use crate::data::{Mnist, FILES};
-use crate::train::{log, Event, Trainer};
+use crate::model::{param_count, LeNet5, IMAGE_LEN};
+use crate::train::{log, Event, Snapshot, Trainer};
 
 /// A slice of the worker's time between two looks at its messages: long
 /// enough that messaging costs nothing, short enough that a click on
@@ -32,16 +37,24 @@ const CHUNKS_PER_WORKER: usize = 3;
 /// How often the page gets fresh weights to classify with.
 const SHARE_WEIGHTS_MS: f64 = 1000.0;
 
-/// A run asked for: the settings and how many workers share it.
-#[derive(Clone)]
+/// A run asked for: a new one or a checkpoint's, and how many workers share it.
 struct Start {
-    settings: Settings,
+    run: Run,
     workers: usize,
 }
 
+enum Run {
+    New(Settings),
+    Resume(Box<Snapshot>),
+}
+
+/// Test images a slice of evaluation predicts: about as long as a
+/// training slice on one worker.
+const EVALUATION_PIECE: usize = 200;
+
 /// The data set, and the base URL it came from.
 struct Loaded {
-    mnist: Mnist,
+    mnist: Arc<Mnist>,
     source: String,
 }
 
@@ -54,14 +67,20 @@ enum Phase {
     Loading { helpers: Vec<Link>, queued: Option<Start> },
     /// The data is here, no run is.
     Idle { data: Loaded, helpers: Vec<Link> },
-    /// A run holds the data and the helpers; `queued` starts when it ends.
-    Running { control: Rc<Control>, queued: Option<Start> },
+    /// A run holds the data (`data` shares it) and the helpers; `queued`
+    /// starts when it ends.
+    Running { control: Rc<Control>, queued: Option<Start>, data: Arc<Mnist> },
 }
 
 thread_local! {
     /// Whether this worker's script is a module (its helpers start the same way).
     static MODULE: Cell<bool> = const { Cell::new(false) };
     static PHASE: RefCell<Phase> = const { RefCell::new(Phase::Empty { helpers: Vec::new() }) };
+    /// The latest evaluation asked for, until its task takes it.
+    static EVALUATION: RefCell<Option<(u32, Vec<f32>)>> = const { RefCell::new(None) };
+    /// The id of the latest evaluation asked for: a running one that sees
+    /// a newer id gives up.
+    static LATEST_EVALUATION: Cell<u32> = const { Cell::new(0) };
 }
 
 /// The phase, taken out to be moved on (each handler puts one back).
@@ -102,13 +121,28 @@ fn scope() -> DedicatedWorkerGlobalScope {
 }
 
 fn post(message: &FromWorker) {
-    // A page that has gone away needs no answer.
-    let _ = scope().post_message(&encode(message));
+    post_with(message, None);
 }
 
-fn post_weights(params: &[f32]) {
-    let (message, transfer) = encode_weights(params);
-    let _ = scope().post_message_with_transfer(&message, &transfer);
+/// Posts `message` with `bulk` beside it, its buffer transferred.
+fn post_with(message: &FromWorker, bulk: Option<&js_sys::Object>) {
+    let (packed, transfer) = pack(message, bulk);
+    // A page that has gone away needs no answer.
+    let _ = scope().post_message_with_transfer(&packed, &transfer);
+}
+
+fn post_weights(params: &[f32], best: bool) {
+    post_with(&FromWorker::Weights { best }, Some(&js_sys::Float32Array::from(params)));
+}
+
+/// The run's state as a checkpoint file, if it stands between minibatches.
+fn post_checkpoint(trainer: &Trainer) {
+    let Some(snapshot) = trainer.snapshot() else {
+        return;
+    };
+    let bytes = crate::checkpoint::save(&snapshot);
+    let message = FromWorker::Checkpoint { epoch: trainer.epoch(), iterations: trainer.iterations(), finished: trainer.is_finished() };
+    post_with(&message, Some(&js_sys::Uint8Array::from(&bytes[..])));
 }
 
 /// Entry point of the worker's wasm; `module`: whether the worker's script
@@ -121,8 +155,8 @@ pub fn start(module: bool) {
         post(&FromWorker::Crashed { message: info.to_string() });
         console_error_panic_hook::hook(info);
     }));
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| match decode::<ToWorker>(e.data()) {
-        Ok(message) => handle(message),
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| match unpack::<ToWorker>(&e.data()) {
+        Ok((message, bulk)) => handle(message, &bulk),
         Err(error) => post(&FromWorker::Error { message: error }),
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -138,6 +172,15 @@ fn running() -> Option<Rc<Control>> {
     })
 }
 
+/// The data set, once it is here.
+fn data() -> Option<Arc<Mnist>> {
+    PHASE.with(|p| match &*p.borrow() {
+        Phase::Idle { data, .. } => Some(data.mnist.clone()),
+        Phase::Running { data, .. } => Some(data.clone()),
+        _ => None,
+    })
+}
+
 /// Starts or ends helper workers until there are `count`.
 fn ensure_helpers(helpers: &mut Vec<Link>, count: usize) -> Result<(), String> {
     helpers.truncate(count);
@@ -148,7 +191,7 @@ fn ensure_helpers(helpers: &mut Vec<Link>, count: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn handle(message: ToWorker) {
+fn handle(message: ToWorker, bulk: &JsValue) {
     match message {
         ToWorker::Load { data_url, workers } => {
             let phase = match take_phase() {
@@ -165,22 +208,38 @@ fn handle(message: ToWorker) {
             };
             set_phase(phase);
         }
-        ToWorker::Start { settings, data_url, workers } => {
-            let start = Start { settings, workers };
-            match take_phase() {
-                Phase::Empty { helpers } => {
-                    load(data_url);
-                    set_phase(Phase::Loading { helpers, queued: Some(start) });
-                }
-                Phase::Loading { helpers, .. } => set_phase(Phase::Loading { helpers, queued: Some(start) }),
-                Phase::Idle { data, helpers } => begin(start, data, helpers),
-                // The run gives the data back when it ends, and the queued one starts then.
-                Phase::Running { control, .. } => {
-                    control.stop.set(Some(false));
-                    control.wake();
-                    set_phase(Phase::Running { control, queued: Some(start) });
+        ToWorker::Start { settings, data_url, workers } => queue(Start { run: Run::New(settings), workers }, data_url),
+        ToWorker::Restore { data_url, workers } => match bulk_u8(bulk).and_then(|bytes| crate::checkpoint::load(&bytes)) {
+            Ok(snapshot) => queue(Start { run: Run::Resume(Box::new(snapshot)), workers }, data_url),
+            Err(e) => post(&FromWorker::Error { message: format!("the run cannot be resumed: {e}") }),
+        },
+        ToWorker::Evaluate { id } => match bulk_f32(bulk) {
+            Ok(params) if params.len() == param_count() => {
+                LATEST_EVALUATION.with(|l| l.set(id));
+                let idle = EVALUATION.with(|e| e.borrow_mut().replace((id, params)).is_none());
+                if idle {
+                    evaluate_when_loaded();
                 }
             }
+            Ok(params) => {
+                post(&FromWorker::Error { message: format!("{} parameters to evaluate, LeNet-5 has {}", params.len(), param_count()) })
+            }
+            Err(message) => post(&FromWorker::Error { message }),
+        },
+        ToWorker::Images { indices } => {
+            let Some(data) = data() else {
+                return post(&FromWorker::Error { message: "the test images are not loaded yet".into() });
+            };
+            let test = &data.test;
+            let mut pixels = Vec::with_capacity(indices.len() * IMAGE_LEN);
+            for &i in &indices {
+                let i = i as usize;
+                if i >= test.len() {
+                    return post(&FromWorker::Error { message: format!("there is no test image {i} (of {})", test.len()) });
+                }
+                pixels.extend_from_slice(&test.images[i * IMAGE_LEN..(i + 1) * IMAGE_LEN]);
+            }
+            post_with(&FromWorker::Images { indices }, Some(&js_sys::Uint8Array::from(&pixels[..])));
         }
         ToWorker::Serve => super::helper::serve(scope().unchecked_ref()),
         ToWorker::Crash => panic!("a deliberate panic, asked for by the page's ?test-crash"),
@@ -198,10 +257,10 @@ fn handle(message: ToWorker) {
             }
         }
         ToWorker::Stop => match take_phase() {
-            Phase::Running { control, .. } => {
+            Phase::Running { control, data, .. } => {
                 control.stop.set(Some(true));
                 control.wake();
-                set_phase(Phase::Running { control, queued: None });
+                set_phase(Phase::Running { control, queued: None, data });
             }
             Phase::Loading { helpers, .. } => {
                 set_phase(Phase::Loading { helpers, queued: None });
@@ -213,6 +272,52 @@ fn handle(message: ToWorker) {
             }
         },
     }
+}
+
+/// Starts `start` once the data is here and the run before it has ended.
+fn queue(start: Start, data_url: String) {
+    match take_phase() {
+        Phase::Empty { helpers } => {
+            load(data_url);
+            set_phase(Phase::Loading { helpers, queued: Some(start) });
+        }
+        Phase::Loading { helpers, .. } => set_phase(Phase::Loading { helpers, queued: Some(start) }),
+        Phase::Idle { data, helpers } => begin(start, data, helpers),
+        // The run gives the data back when it ends, and the queued one starts then.
+        Phase::Running { control, data, .. } => {
+            control.stop.set(Some(false));
+            control.wake();
+            set_phase(Phase::Running { control, queued: Some(start), data });
+        }
+    }
+}
+
+/// Runs the evaluation asked for, if the data is here (else the load
+/// calls again when it is), in pieces between which the worker's other
+/// tasks run: a training run goes on meanwhile.
+fn evaluate_when_loaded() {
+    let Some(data) = data() else { return };
+    let Some((id, params)) = EVALUATION.with(|e| e.borrow_mut().take()) else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut model = LeNet5::from_params(params);
+        let test = &data.test;
+        let mut predictions: Vec<Prediction> = Vec::with_capacity(test.len());
+        for first in (0..test.len()).step_by(EVALUATION_PIECE) {
+            if LATEST_EVALUATION.with(Cell::get) != id {
+                break;
+            }
+            predict(&mut model, test, first, (first + EVALUATION_PIECE).min(test.len()), &mut predictions);
+            next_tick().await;
+        }
+        if predictions.len() == test.len() {
+            let bulk: Vec<f32> = predictions.iter().flat_map(|p| [f32::from(p.label), f32::from(p.predicted), p.probability]).collect();
+            post_with(&FromWorker::Evaluated { id }, Some(&js_sys::Float32Array::from(&bulk[..])));
+        }
+        // A newer evaluation may have come meanwhile.
+        evaluate_when_loaded();
+    });
 }
 
 fn report(result: Result<(), String>) {
@@ -229,11 +334,12 @@ fn load(data_url: String) {
         match result {
             Ok(mnist) => {
                 post(&FromWorker::DataReady { train: mnist.train.len(), valid: mnist.valid.len(), test: mnist.test.len() });
-                let data = Loaded { mnist, source: data_url };
+                let data = Loaded { mnist: Arc::new(mnist), source: data_url };
                 match queued {
                     Some(start) => begin(start, data, helpers),
                     None => set_phase(Phase::Idle { data, helpers }),
                 }
+                evaluate_when_loaded();
             }
             Err(message) => {
                 set_phase(Phase::Empty { helpers });
@@ -266,44 +372,36 @@ async fn download_all(base: &str) -> Result<Mnist, String> {
 
 /// Starts a run on the data, or says why it cannot (and stays idle).
 fn begin(start: Start, data: Loaded, mut helpers: Vec<Link>) {
-    let checked = ensure_helpers(&mut helpers, start.workers.saturating_sub(1))
-        .and_then(|()| start.settings.protocol(data.mnist.train.len()))
-        .and_then(|protocol| data.mnist.check().map(|()| protocol));
-    let protocol = match checked {
-        Ok(protocol) => protocol,
+    let len = data.mnist.train.len();
+    let trainer = ensure_helpers(&mut helpers, start.workers.saturating_sub(1)).and_then(|()| match start.run {
+        Run::New(settings) => settings.protocol(len).and_then(|protocol| Trainer::new(protocol, data.mnist.clone())),
+        Run::Resume(snapshot) => Trainer::resume(*snapshot, data.mnist.clone()),
+    });
+    let trainer = match trainer {
+        Ok(trainer) => trainer,
         Err(message) => {
             set_phase(Phase::Idle { data, helpers });
             return post(&FromWorker::Error { message });
         }
     };
-    // The data moves into the run (no copy of 55 MB); it was checked above,
-    // so the trainer takes it.
-    let Loaded { mnist, source } = data;
-    let trainer = match Trainer::new(protocol, mnist) {
-        Ok(trainer) => trainer,
-        Err(message) => {
-            set_phase(Phase::Empty { helpers });
-            return post(&FromWorker::Error { message });
-        }
-    };
     let depth = if helpers.is_empty() { 1 } else { CHUNKS_PER_WORKER };
     let control = Rc::new(Control::default());
-    set_phase(Phase::Running { control: control.clone(), queued: None });
+    set_phase(Phase::Running { control: control.clone(), queued: None, data: data.mnist });
     let lead = Lead::new(trainer, helpers, depth);
-    wasm_bindgen_futures::spawn_local(drive(lead, control, source));
+    wasm_bindgen_futures::spawn_local(drive(lead, control, data.source));
 }
 
 /// Runs a run to its end (or its stop), then goes back to idle with the
 /// data and the helpers and starts whatever was queued meanwhile. Helpers
 /// that failed are ended: the next run starts new ones.
 async fn drive(mut lead: Lead, control: Rc<Control>, source: String) {
-    post_weights(&lead.trainer.model.params);
+    post_weights(&lead.trainer.model.params, false);
     let result = train(&mut lead, &control, &source).await;
     if let Err(message) = &result {
         post(&FromWorker::Error { message: message.clone() });
     }
     if control.stop.get() == Some(true) {
-        post_weights(&lead.trainer.best_params);
+        post_weights(&lead.trainer.best_params, true);
         post(&FromWorker::Stopped);
     }
     let (trainer, helpers) = lead.into_parts();
@@ -318,20 +416,29 @@ async fn drive(mut lead: Lead, control: Rc<Control>, source: String) {
 
 async fn train(lead: &mut Lead, control: &Control, source: &str) -> Result<(), String> {
     lead.connect(source).await?;
-    let mut slices = Slices::default();
+    let mut slices = Slices::new(&lead.trainer);
+    let mut saved_epoch = lead.trainer.epoch();
     loop {
         if control.stop.get().is_some() {
             return Ok(());
         }
-        if control.paused.get() {
+        // A pause waits for the minibatch (or evaluation pass) in progress,
+        // so that the run can be saved where it stands.
+        if control.paused.get() && lead.trainer.between_minibatches() {
+            post_checkpoint(&lead.trainer);
             post(&FromWorker::Paused);
             control.sleep().await;
             continue;
         }
-        let (progress, finished) = slices.run(lead).await?;
+        let (progress, finished) = slices.run(lead, control.paused.get()).await?;
         post(&FromWorker::Progress(Box::new(progress)));
-        if let Some(params) = slices.weights_due(lead, finished.is_some()) {
-            post_weights(params);
+        if let Some((params, best)) = slices.weights_due(lead, finished.is_some()) {
+            post_weights(params, best);
+        }
+        let t = &lead.trainer;
+        if finished.is_some() || (t.epoch() != saved_epoch && t.between_minibatches()) {
+            saved_epoch = t.epoch();
+            post_checkpoint(t);
         }
         if let Some(message) = finished {
             post(&message);
@@ -358,7 +465,6 @@ async fn next_tick() {
 }
 
 /// The run's clock and counters across slices.
-#[derive(Default)]
 struct Slices {
     /// Training time so far, pauses excluded, and training throughput.
     elapsed_ms: f64,
@@ -372,13 +478,26 @@ struct Slices {
 }
 
 impl Slices {
-    /// Steps the lead for about `SLICE_MS`; returns what happened, and the
-    /// closing message if the run ended.
-    async fn run(&mut self, lead: &mut Lead) -> Result<(Progress, Option<FromWorker>), String> {
+    fn new(trainer: &Trainer) -> Slices {
+        Slices {
+            elapsed_ms: 0.0,
+            images_per_second: 0.0,
+            last_shared: 0.0,
+            done_in_batch: 0,
+            // A resumed run's best model was tested before.
+            test_score: trainer.history.iter().rev().find_map(|v| v.test).map(|t| t * 100.0),
+            new_best: false,
+        }
+    }
+
+    /// Steps the lead for about `SLICE_MS`, and no further than the epoch's
+    /// end (or, if `to_boundary`, than the next minibatch's); returns what
+    /// happened, and the closing message if the run ended.
+    async fn run(&mut self, lead: &mut Lead, to_boundary: bool) -> Result<(Progress, Option<FromWorker>), String> {
         let mut progress = Progress::default();
         let start = now_ms();
         let (mut train_ms, mut train_images) = (0.0, 0usize);
-        let (batch, batches) = (lead.trainer.protocol.batch_size, lead.trainer.train_batches());
+        let (batch, batches, epoch) = (lead.trainer.protocol.batch_size, lead.trainer.train_batches(), lead.trainer.epoch());
         let mut finished = None;
         while now_ms() - start < SLICE_MS {
             let t0 = now_ms();
@@ -414,6 +533,10 @@ impl Slices {
                 }
                 Event::Evaluating { .. } => {}
             }
+            // An epoch's end is where the run is saved: the slice ends there.
+            if (to_boundary || lead.trainer.epoch() != epoch) && lead.trainer.between_minibatches() {
+                break;
+            }
         }
         self.elapsed_ms += now_ms() - start;
         if train_ms > 0.0 {
@@ -436,15 +559,16 @@ impl Slices {
         Ok((progress, finished))
     }
 
-    /// The weights to send the page now, if any: the best model's at the
-    /// end, the current ones after a new best or once a second.
-    fn weights_due<'a>(&mut self, lead: &'a Lead, finished: bool) -> Option<&'a [f32]> {
+    /// The weights to send the page now, if any, and whether they are the
+    /// best model's (at the end); the current ones after a new best or
+    /// once a second.
+    fn weights_due<'a>(&mut self, lead: &'a Lead, finished: bool) -> Option<(&'a [f32], bool)> {
         if finished {
-            return Some(&lead.trainer.best_params);
+            return Some((&lead.trainer.best_params, true));
         }
         if std::mem::take(&mut self.new_best) || now_ms() - self.last_shared > SHARE_WEIGHTS_MS {
             self.last_shared = now_ms();
-            return Some(&lead.trainer.model.params);
+            return Some((&lead.trainer.model.params, false));
         }
         None
     }

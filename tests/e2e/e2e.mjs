@@ -1,14 +1,20 @@
 // End-to-end test of the built app (dist/) in real browsers, driven over
 // the W3C WebDriver protocol (chromedriver, geckodriver): no npm package
 // and nothing downloaded. It serves dist/ on loopback, then in each browser:
-// loads the page, trains a short run (on as many workers as the browser
-// reports cores), watches the status and the chart move, pauses and
-// resumes, draws a digit with pointer actions and reads the prediction,
-// then checks that one and two workers train the same weights. Screenshots go to target/e2e/.
+// refuses missing and hostile data and recovers from a worker's crash;
+// reads drawn digits with the pretrained model before any training, checks
+// its confusion matrix and a cell's gallery, downloads the model and
+// uploads it again (and refuses a corrupt one); trains a short run (on as
+// many workers as the browser reports cores), watches the status, the
+// chart, the filters and maps move, pauses and continues; reloads in the
+// middle of a second run of the same seed, resumes it and compares its
+// costs with the first; forgets the saved run; then checks that one and
+// two workers train the same weights. Screenshots and the downloaded
+// models go to target/e2e/.
 //
 // usage: node tests/e2e/e2e.mjs [chromium] [firefox]
 
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { BROWSERS, serve, sleep } from "./webdriver.mjs";
@@ -116,12 +122,101 @@ async function runBrowser(name, base, port) {
     await d.waitFor("the new worker to load MNIST", async () => (await d.attr("status", "data-state")) === "ready", 120000);
     check(true, "a new worker started and the page is ready again");
 
+    // The pretrained model, before any training: it reads drawings, and
+    // the page measures it on the test set.
+    const read = async (what, points, expect) => {
+      await d.click("#clear");
+      // The pad of the page loaded now.
+      const pad = Object.values(await d.element("#pad"))[0];
+      await d.s("/actions", "POST", stroke(pad, points));
+      await d.s("/actions", "DELETE");
+      const digit = await d.waitFor(`a prediction for ${what}`, () => d.attr("prediction", "data-digit"), 5000);
+      const probs = (await d.attr("prediction", "data-probs")).split(",").map(Number);
+      const sum = probs.reduce((a, b) => a + b, 0);
+      check(probs.length === 10 && Math.abs(sum - 1) < 1e-2, `ten probabilities summing to 1 (${sum.toFixed(4)})`);
+      check(digit === expect, `the network reads the drawn ${what} as ${digit}`);
+    };
+    const drawDigits = async () => {
+      await read("1", [[140, 50], [140, 90], [139, 130], [138, 170], [138, 215]], "1");
+      await read("7", [[85, 60], [140, 60], [195, 60], [170, 110], [145, 160], [125, 215]], "7");
+    };
+    const modelTest = async (what) => {
+      await d.waitFor(`the test error of the ${what} model`, async () => (await d.attr("status", "data-model-test")) !== null, 180000);
+      return d.attr("status", "data-model-test");
+    };
+    const canvasInk = (id) => d.js(`const c = document.getElementById(arguments[0]); const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let h = 0; for (let i = 0; i < px.length; i += 4) h = (h * 31 + px[i] + 7 * px[i + 3]) >>> 0; return h;`, id);
+    await d.go(`${base}/?preset=fast&epochs=2`);
+    await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    await d.waitFor("a model", async () => (await d.attr("status", "data-model")) !== null, 30000);
+    check((await d.attr("status", "data-model")) === "pretrained", "a fresh page uses the pretrained model");
+    const pretrained = await modelTest("pretrained");
+    check(Number(pretrained) > 0 && Number(pretrained) <= 1.0, `the pretrained model's test error, measured in the page: ${pretrained} %`);
+    check(/pretrained .* test error \d+\.\d\d %/.test(await d.js(`return document.getElementById("model-text").textContent`)), "the status names the model and its test error");
+    const mapsBlank = await canvasInk("maps");
+    await drawDigits();
+    check((await canvasInk("maps")) !== mapsBlank, "the drawn digit's feature maps are drawn");
+
+    // The confusion matrix, and a cell's gallery.
+    const cells = await d.js(`return [...document.querySelectorAll("#confusion td")].map(td => [Number(td.dataset.true), Number(td.dataset.pred), Number(td.textContent)])`);
+    check(cells.length === 100, `the confusion table has 100 cells (${cells.length})`);
+    const total = cells.reduce((a, c) => a + c[2], 0);
+    const wrong = cells.filter(([t, p]) => t !== p).reduce((a, c) => a + c[2], 0);
+    check(total === 10000, `its counts sum to 10,000 (${total})`);
+    check((wrong / 100).toFixed(2) === pretrained, `its off-diagonal sum (${wrong}) is the test error ${pretrained} %`);
+    const headers = await d.js(`return document.querySelectorAll("#confusion th[scope=col]").length + document.querySelectorAll("#confusion th[scope=row]").length`);
+    check(headers === 21, "rows and columns have headers");
+    const [t, p, n] = cells.filter(([t, p]) => t !== p).sort((a, b) => b[2] - a[2])[0];
+    await d.click(`#confusion td[data-true="${t}"][data-pred="${p}"]`);
+    await d.waitFor("the gallery", async () => (await d.js(`return document.querySelectorAll("#gallery .item").length`)) === Math.min(n, 60), 30000);
+    const items = await d.js(`return [...document.querySelectorAll("#gallery .item")].map(e => [e.dataset.index, e.dataset.label, e.dataset.predicted])`);
+    check(items.every(([, l, q]) => l === String(t) && q === String(p)), `the gallery of (${t} read as ${p}) holds ${items.length} images, all of that cell`);
+    check(new Set(items.map((i) => i[0])).size === items.length, "each image once");
+    const inked = await d.js(`return [...document.querySelectorAll("#gallery canvas")].every(c => { const px = c.getContext("2d").getImageData(0, 0, 28, 28).data; let s = 0; for (let i = 0; i < px.length; i += 4) s += px[i]; return s > 0; })`);
+    check(inked, "every gallery image is drawn");
+    await d.click(`#confusion td[data-true="${t}"][data-pred="${t}"]`);
+    await d.waitFor("the diagonal's gallery", async () => (await d.js(`return document.querySelectorAll("#gallery .item").length`)) === 60, 30000);
+    const right = await d.js(`return [...document.querySelectorAll("#gallery .item")].every(e => e.dataset.label === arguments[0] && e.dataset.predicted === arguments[0])`, String(t));
+    check(right, `the diagonal cell's gallery shows the first 60 ${t}s read right`);
+    await d.elementShot("section.inside", `${name}-inside.png`);
+
+    // A seed from the browser's cryptographic generator.
+    const seed0 = await d.js(`return document.getElementById("seed").value`);
+    await d.click("#random-seed");
+    const seed1 = await d.js(`return document.getElementById("seed").value`);
+    check(/^\d+$/.test(seed1) && seed1 !== seed0 && Number(seed1) < 2 ** 32, `Random draws a fresh seed (${seed0} -> ${seed1})`);
+    check((await d.js(`return document.getElementById("preset").value`)) === "custom", "and makes the settings custom");
+
+    // Download the model, then upload it: the same test error.
+    await d.js(`window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push([this.download, this.href]); };`);
+    await d.click("#download");
+    const [fileName, href] = await d.waitFor("the download", async () => (await d.js(`return window.__downloads[0]`)), 5000);
+    const b64 = await d.jsAsync(`const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => { let s = ""; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); done(btoa(s)); });`, href);
+    const model = join(OUT, `${name}-model.safetensors`);
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(model, Buffer.from(b64, "base64"));
+    writeFileSync(join(OUT, `${name}-model.json`), JSON.stringify({ file: model, test: pretrained }));
+    check(fileName.endsWith(".safetensors") && readFileSync(model).length > 1_700_000, `the model downloads as ${fileName} (${readFileSync(model).length} bytes)`);
+    await d.type("#upload", model);
+    await d.waitFor("the uploaded model", async () => (await d.attr("status", "data-model")) === "uploaded", 10000);
+    check((await modelTest("uploaded")) === pretrained, `uploaded again, it measures the same: ${pretrained} %`);
+    const truncated = join(OUT, `${name}-truncated.safetensors`);
+    writeFileSync(truncated, readFileSync(model).subarray(0, 50_000));
+    await d.type("#upload", truncated);
+    await d.waitFor("the corrupt upload's error", async () => /truncated\.safetensors: /.test(await d.js(`return document.getElementById("error").textContent`)), 10000);
+    const refused = await d.js(`return document.getElementById("error").textContent`);
+    check(!(await d.js(`return document.getElementById("error").hidden`)), `a truncated file is refused: "${refused}"`);
+    check((await d.attr("status", "data-model")) === "uploaded" && (await d.attr("status", "data-model-test")) === pretrained, "and the model in use stays");
+    await d.js(`const dt = new DataTransfer(); dt.items.add(new File(["not weights"], "notes.txt")); document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));`);
+    await d.waitFor("the dropped file's error", async () => /notes\.txt: not a valid safetensors file/.test(await d.js(`return document.getElementById("error").textContent`)), 10000);
+    check((await d.attr("status", "data-model")) === "uploaded", "a dropped text file is refused too, the model stays");
+
     // The fast preset: validation after the first epoch.
     await d.go(`${base}/?preset=fast&epochs=2`);
     await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
     check(true, "page loaded MNIST and is ready");
     check((await d.js(`return document.getElementById("batch").value`)) === "100", "the preset fills the form");
     check((await d.js(`return document.getElementById("epochs").value`)) === "2", "query parameters override it");
+    const filters0 = await canvasInk("filters");
     await d.js(`window.__long = []; try { new PerformanceObserver(l => window.__long.push(...l.getEntries().map(e => e.duration))).observe({ type: "longtask" }); } catch (e) { window.__long = null; }`);
     await d.click("#train");
     await d.waitFor("training to start", async () => Number(await d.attr("status", "data-iterations")) > 20, 60000);
@@ -132,45 +227,69 @@ async function runBrowser(name, base, port) {
     const ink2 = await chartInk();
     check(ink2 !== ink1 && ink2 > 0, `the chart redraws as training goes (${ink1} -> ${ink2} inked pixels)`);
     check(Number(await d.attr("status", "data-images-per-second")) > 0, `status shows ${await d.attr("status", "data-images-per-second")} images/s`);
+    check((await d.attr("status", "data-model")) === "trained", "the run's model is in use");
+    check((await canvasInk("filters")) !== filters0, "conv1's filters are redrawn as they learn");
 
     await d.click("#pause");
     await d.waitFor("the pause", async () => (await d.attr("status", "data-state")) === "paused", 5000);
     const pausedAt = await d.attr("status", "data-iterations");
     await sleep(1500);
     check((await d.attr("status", "data-iterations")) === pausedAt, `paused: iterations stay at ${pausedAt}`);
+    await d.waitFor("the pause's checkpoint", async () => (await d.attr("status", "data-saved")) === pausedAt, 10000);
+    check(true, `the paused run is saved at iteration ${pausedAt}`);
+    const pausedTest = await modelTest("paused");
+    check(Number(pausedTest) > 0, `the paused model is measured: ${pausedTest} %`);
     await d.click("#pause");
-    await d.waitFor("training to resume", async () => Number(await d.attr("status", "data-iterations")) > Number(pausedAt), 10000);
-    check((await d.attr("status", "data-state")) === "training", "resumed");
+    await d.waitFor("training to continue", async () => Number(await d.attr("status", "data-iterations")) > Number(pausedAt), 10000);
+    check((await d.attr("status", "data-state")) === "training", "it continues");
 
     await d.waitFor("the first validation and test", async () => (await d.attr("status", "data-test")) !== null, 600000);
     const valid = Number(await d.attr("status", "data-best-valid"));
     const test = Number(await d.attr("status", "data-test"));
     check(valid > 0 && valid < 5 && test > 0 && test < 5, `after one epoch: validation ${valid} %, test ${test} %`);
+    await d.waitFor("the epoch's checkpoint", async () => Number(await d.attr("status", "data-saved")) === 500, 30000);
+    check(true, "the run is saved at the epoch's end (iteration 500)");
     const long = await d.js(`return window.__long`);
     // The Long Tasks API reports tasks over 50 ms; a person notices a
     // page that does not answer within 100 ms (the RAIL budget). On a
     // shared VM a busy moment stretches a 40 ms task past 50, so 100 ms
     // is the bar: training never holds the page.
     if (long !== null) check(long.every((ms) => ms < 100), `no main-thread task over 100 ms while training (${long.length} over 50 ms: ${long.map(Math.round)})`);
-
-    // A "1": one vertical stroke. A "7": a bar and a diagonal.
-    const pad = Object.values(await d.element("#pad"))[0];
-    const read = async (what, points, expect) => {
-      await d.click("#clear");
-      await d.s("/actions", "POST", stroke(pad, points));
-      await d.s("/actions", "DELETE");
-      const digit = await d.waitFor(`a prediction for ${what}`, () => d.attr("prediction", "data-digit"), 5000);
-      const probs = (await d.attr("prediction", "data-probs")).split(",").map(Number);
-      const sum = probs.reduce((a, b) => a + b, 0);
-      check(probs.length === 10 && Math.abs(sum - 1) < 1e-2, `ten probabilities summing to 1 (${sum.toFixed(4)})`);
-      check(digit === expect, `the network reads the drawn ${what} as ${digit}`);
-    };
-    await read("1", [[140, 50], [140, 90], [139, 130], [138, 170], [138, 215]], "1");
-    await read("7", [[85, 60], [140, 60], [195, 60], [170, 110], [145, 160], [125, 215]], "7");
+    const maps0 = await canvasInk("maps");
+    await drawDigits();
+    check((await canvasInk("maps")) !== maps0, "the feature maps follow the drawing");
     await d.screenshot(`${name}.png`);
-    await d.click("#stop");
-    await d.waitFor("the stop", async () => (await d.attr("status", "data-state")) === "stopped", 5000);
-    check(true, "stopped");
+    await d.waitFor("the run's end", async () => (await d.attr("status", "data-state")) === "done", 600000);
+    const trainedTest = await modelTest("trained");
+    check(Number(trainedTest) > 0 && Number(trainedTest) < 3, `the run's best model measures ${trainedTest} % in the page`);
+    const costs = (log) => log.split("\n").filter((l) => /^(training @ iter = \d+, cost|epoch \d+, minibatch)/.test(l));
+    const straight = costs(await d.js(`return document.getElementById("log").textContent`));
+    check(straight.length >= 12, `the run logged ${straight.length} costs and scores`);
+
+    // The same run again, interrupted by a reload after its first epoch:
+    // Resume continues it with the same costs.
+    await d.go(`${base}/?preset=fast&epochs=2`);
+    await d.waitFor("the saved run's model", async () => (await d.attr("status", "data-model")) === "restored", 30000);
+    check(await d.js(`return document.getElementById("resume").hidden`), "a finished run restores its model, with nothing to resume");
+    await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    await d.click("#train");
+    await d.waitFor("the first epoch's checkpoint", async () => Number(await d.attr("status", "data-saved")) === 500, 600000);
+    await d.go(`${base}/?preset=fast&epochs=2`);
+    await d.waitFor("Resume to be offered", async () => !(await d.js(`return document.getElementById("resume").hidden`)), 30000);
+    check((await d.attr("status", "data-model")) === "restored", "after the reload, the saved run's best model is in use");
+    await d.click("#resume");
+    await d.waitFor("the resumed run's end", async () => (await d.attr("status", "data-state")) === "done", 600000);
+    const resumed = costs(await d.js(`return document.getElementById("log").textContent`));
+    const same = resumed.length === straight.length && resumed.every((l, i) => l === straight[i]);
+    check(same, `reloaded and resumed, the run logs the same ${resumed.length} costs and scores as without a reload`);
+    if (!same) console.log(`    straight: ${straight.join(" | ")}\n    resumed:  ${resumed.join(" | ")}`);
+
+    // Forget: nothing offered after a reload, the pretrained model again.
+    await d.click("#forget");
+    await d.waitFor("Forget to act", async () => await d.js(`return document.getElementById("forget").disabled`), 5000);
+    await d.go(`${base}/?preset=fast&epochs=2`);
+    await d.waitFor("the pretrained model", async () => (await d.attr("status", "data-model")) === "pretrained", 30000);
+    check(await d.js(`return document.getElementById("resume").hidden`), "after Forget and a reload: the pretrained model, nothing to resume");
     await d.click("#clear");
     await d.waitFor("the cleared pad", async () => (await d.attr("prediction", "data-digit")) === null, 5000);
     check(true, "Clear empties the pad and the prediction");

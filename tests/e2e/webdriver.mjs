@@ -51,6 +51,10 @@ export class Driver {
   s(path, method = "GET", body) { return this.call(method, `${this.session}${path}`, body); }
   go(url) { return this.s("/url", "POST", { url }); }
   js(script, ...args) { return this.s("/execute/sync", "POST", { script, args }); }
+  /// Runs `script` with a callback as its last argument; resolves to what it is called with.
+  jsAsync(script, ...args) { return this.s("/execute/async", "POST", { script, args }); }
+  /// Types into an element: for a file input, the absolute path of the file to choose.
+  async type(css, text) { const e = await this.element(css); await this.s(`/element/${Object.values(e)[0]}/value`, "POST", { text }); }
   async element(css) { const e = await this.s("/element", "POST", { using: "css selector", value: css }); return e; }
   async click(css) { const e = await this.element(css); await this.s(`/element/${Object.values(e)[0]}/click`, "POST", {}); }
   attr(id, name) { return this.js(`return document.getElementById(arguments[0]).getAttribute(arguments[1])`, id, name); }
@@ -65,6 +69,13 @@ export class Driver {
   }
   async screenshot(name) {
     const png = await this.s("/screenshot");
+    await mkdir(this.out, { recursive: true });
+    await writeFile(join(this.out, name), Buffer.from(png, "base64"));
+  }
+  /// A screenshot of one element.
+  async elementShot(css, name) {
+    const e = await this.element(css);
+    const png = await this.s(`/element/${Object.values(e)[0]}/screenshot`);
     await mkdir(this.out, { recursive: true });
     await writeFile(join(this.out, name), Buffer.from(png, "base64"));
   }

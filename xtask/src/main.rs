@@ -86,9 +86,9 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
 }
 
 fn cargo_bin() -> PathBuf {
-    let home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
-    });
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo"));
     home.join("bin")
 }
 
@@ -219,11 +219,9 @@ fn test() -> Result {
     let mut tally = Tally::default();
     step("lints (clippy, native and wasm32, warnings are errors)");
     run(Command::new("cargo").args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run(Command::new("cargo").args(["clippy", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--bins", "--tests"]).args([
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    run(Command::new("cargo")
+        .args(["clippy", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--bins", "--tests"])
+        .args(["--", "-D", "warnings"]))?;
     tally.passed += 1;
     step("native tests (cargo test)");
     tally.run(Command::new("cargo").args(["test", "--workspace", "--release"]))?;
@@ -237,7 +235,14 @@ fn test() -> Result {
     tally.run(Command::new("wasm-pack").args(["test", "--headless", "--firefox", "--release", "--mode", "no-install"]))?;
     step("end-to-end: build the app, drive it in headless Chromium and Firefox");
     run(Command::new("trunk").args(["build", "--release", "--offline"]))?;
-    tally.run(Command::new("node").args(["tests/e2e/e2e.mjs", "chromium", "firefox"]))?;
+    // What an earlier run downloaded must not stand in for this one's.
+    for browser in BROWSERS {
+        let _ = std::fs::remove_file(format!("target/e2e/{browser}-model.json"));
+    }
+    tally.run(Command::new("node").args(["tests/e2e/e2e.mjs"]).args(BROWSERS))?;
+    step("the models the pages downloaded: Python's safetensors opens them, `lenet evaluate` measures what the pages did");
+    downloaded_models_check()?;
+    tally.passed += 1;
     step("fuzzing: a short run of every target");
     fuzz(FUZZ_SMOKE_SECONDS, &mut tally)?;
     // One closing line for the whole run, whatever printed last.
@@ -307,7 +312,8 @@ const CHECKPOINT: &str = "target/xtask/check.checkpoint.safetensors";
 /// epochs straight, and checks the two weight files are the same bytes.
 fn resume_check() -> Result {
     let train = |args: &[&str]| -> Result<String> {
-        let out = Command::new("cargo").args(["run", "--release", "--quiet", "--", "train"]).args(args).output().map_err(|e| e.to_string())?;
+        let out =
+            Command::new("cargo").args(["run", "--release", "--quiet", "--", "train"]).args(args).output().map_err(|e| e.to_string())?;
         let log = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
             return Err(format!("lenet train {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
@@ -326,6 +332,34 @@ fn resume_check() -> Result {
         return Err(format!("{resumed} and {straight} differ: resuming changed the run"));
     }
     eprintln!("resumed and straight runs wrote the same weights, byte for byte");
+    Ok(())
+}
+
+/// The browsers the end-to-end test drives.
+const BROWSERS: [&str; 2] = ["chromium", "firefox"];
+
+/// Each model the end-to-end test downloaded from a page opens in Python's
+/// `safetensors`, and `lenet evaluate` gives it the test error the page
+/// measured.
+fn downloaded_models_check() -> Result {
+    for browser in BROWSERS {
+        let note = format!("target/e2e/{browser}-model.json");
+        let json = std::fs::read_to_string(&note).map_err(|e| format!("{note}: {e} (the end-to-end test writes it)"))?;
+        // {"file":"...","test":"1.00"}: two plain strings.
+        let field = |key: &str| json.split(&format!("\"{key}\":\"")).nth(1).and_then(|v| v.split('"').next()).map(str::to_string);
+        let (file, page) = field("file").zip(field("test")).ok_or_else(|| format!("{note}: unreadable: {json}"))?;
+        run(Command::new("python3").arg("tests/check_safetensors.py").arg(&file))?;
+        let eval = output("cargo", &["run", "--release", "--quiet", "--", "evaluate", &file]).ok_or("lenet evaluate failed")?;
+        let evaluated = eval
+            .lines()
+            .find_map(|l| l.strip_prefix("test error "))
+            .and_then(|v| v.split_whitespace().next())
+            .ok_or("no test error from evaluate")?;
+        if evaluated != page {
+            return Err(format!("{file}: lenet evaluate gives {evaluated} %, the page measured {page} %"));
+        }
+        eprintln!("{browser}: the downloaded model measures {evaluated} % in lenet evaluate, as in the page");
+    }
     Ok(())
 }
 
@@ -375,9 +409,9 @@ fn bench_native(torch: bool) -> Result<Vec<String>> {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     eprint!("{text}");
     std::fs::write("target/bench/native.txt", &text).map_err(|e| e.to_string())?;
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
-        c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string())
-    });
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let date = output("date", &["+%Y-%m-%d"]).unwrap_or_default();
     let command = if torch { "cargo xtask bench --native --torch" } else { "cargo xtask bench --native" };

@@ -1,10 +1,13 @@
 //! The page: the form, the buttons, the status line, the log and the
-//! error box; the chart and the pad are their own modules. It starts the
+//! error box, the model in use and the run kept across reloads; the chart,
+//! the pad, files and the look inside are their own modules. It starts the
 //! training worker and waits for its `Ready` before sending anything; if
 //! the worker crashes, it says so and starts a new one.
 
 pub mod chart;
+pub mod files;
 pub mod form;
+pub mod inside;
 pub mod pad;
 
 use std::cell::RefCell;
@@ -14,14 +17,17 @@ use wasm_bindgen::prelude::*;
 use web_sys::{HtmlButtonElement, HtmlCanvasElement, HtmlElement, HtmlInputElement, HtmlSelectElement, MessageEvent, Worker};
 
 use self::chart::ChartData;
+use self::files::{Opened, Source};
 use self::form::{apply_query, fill_form, preset, read_form, read_workers, FORM_FIELDS};
 use self::pad::Pad;
-use super::js::{decode, decode_weights, encode};
+use super::js::{bulk_f32, bulk_u8, describe, pack, unpack};
+use super::store::{Store, StoredRun, DATABASE};
 use super::wire::{FromWorker, Progress, ToWorker};
-use super::{element, window};
+use super::{document, element, window};
+use crate::confusion::{Confusion, Prediction};
 use crate::model::LeNet5;
 use crate::train::log::{self, format_duration};
-use crate::train::StopReason;
+use crate::train::{Snapshot, StopReason};
 
 /// Every value `#status[data-state]` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,14 +64,37 @@ struct App {
     data_url: String,
     chart: ChartData,
     frame_pending: bool,
+    /// The model the pad reads with, and where it came from.
     model: Option<LeNet5>,
+    source: Option<Source>,
+    /// Bumped whenever the model in use becomes another one; the worker's
+    /// `Evaluated` of an older id is stale.
+    model_id: u32,
+    /// The id of the model `predictions` are for.
+    evaluated: Option<u32>,
+    predictions: Vec<Prediction>,
+    /// The confusion cell whose images the gallery shows.
+    gallery: Option<(usize, usize)>,
     pad: Option<Rc<RefCell<Pad>>>,
     last: Progress,
-    /// A click on Train that came before the worker was ready.
-    start_when_ready: bool,
+    /// Workers of the run in progress (saved with it).
+    run_workers: usize,
+    /// The run kept in IndexedDB (None if nothing is, or storage fails).
+    store: Option<Rc<Store>>,
+    stored: Option<StoredRun>,
+    /// Whether the stored run can go on (it has not finished).
+    resumable: bool,
+    /// What a click before the worker was ready asked for.
+    queued: Option<Queued>,
     /// `?test-crash`: ask the first worker to panic once it is ready, so
     /// that the end-to-end test sees the page recover.
     crash_test: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Queued {
+    Train,
+    Resume,
 }
 
 thread_local! {
@@ -79,8 +108,7 @@ fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> R {
 /// Entry point of the page's wasm.
 pub fn start() {
     console_error_panic_hook::set_once();
-    let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default())
-        .expect("a query string parses");
+    let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).expect("a query string parses");
     let data_url = params.get("data").map(|u| if u.ends_with('/') { u } else { u + "/" }).unwrap_or("data/".into());
     apply_query(&params);
 
@@ -95,9 +123,18 @@ pub fn start() {
             chart: ChartData::default(),
             frame_pending: false,
             model: None,
+            source: None,
+            model_id: 0,
+            evaluated: None,
+            predictions: Vec::new(),
+            gallery: None,
             pad: None,
             last: Progress::default(),
-            start_when_ready: false,
+            run_workers: 1,
+            store: None,
+            stored: None,
+            resumable: false,
+            queued: None,
             crash_test: params.has("test-crash"),
         })
     });
@@ -106,10 +143,137 @@ pub fn start() {
     wire_controls();
     set_state(RunState::Loading);
     set_status_text("starting the training worker ...");
+    show_stored();
+    inside::draw_maps(None);
     request_redraw();
     if with_app(|app| app.worker.is_none()) {
         set_state(RunState::Error);
     }
+    wasm_bindgen_futures::spawn_local(first_model());
+}
+
+/// The saved run if there is one (its best model in use, its chart and
+/// log shown, Resume offered), else the pretrained model.
+async fn first_model() {
+    match Store::open(DATABASE).await {
+        Ok(store) => {
+            let store = Rc::new(store);
+            with_app(|app| app.store = Some(store.clone()));
+            match store.load().await {
+                Ok(Some(run)) => match crate::checkpoint::load(&run.checkpoint) {
+                    Ok(snapshot) => return restore(snapshot, run),
+                    Err(e) => show_error(&format!("the saved run is unreadable ({e}); Forget clears it")),
+                },
+                Ok(None) => {}
+                Err(e) => show_error(&e),
+            }
+        }
+        // Training works without storage; runs just do not survive a reload.
+        Err(e) => show_error(&format!("{e}: runs will not survive a reload")),
+    }
+    set_model_text("loading the pretrained model ...");
+    match files::fetch_pretrained().await {
+        // A model the user chose meanwhile stays.
+        Ok(params) => {
+            if with_app(|app| app.model.is_none()) {
+                use_model(Source::Pretrained, params);
+            }
+        }
+        Err(e) => {
+            set_model_text("no model yet: train one or open a weights file");
+            show_error(&format!("the pretrained model cannot be loaded: {e}"));
+        }
+    }
+}
+
+/// Shows a run from the store or a file: its best model in use, its
+/// history in the chart and log, Resume offered if it can go on.
+fn restore(snapshot: Snapshot, run: StoredRun) {
+    with_app(|app| {
+        app.chart.clear();
+        for &(iter, cost) in &run.costs {
+            app.chart.push_cost(f64::from(iter + 1), f64::from(cost));
+        }
+        for v in &snapshot.history {
+            app.chart.push_validation(v.epoch as f64, v.error * 100.0);
+            if let Some(t) = v.test {
+                app.chart.push_test(v.epoch as f64, t * 100.0);
+            }
+        }
+        app.resumable = snapshot.finished.is_none();
+        app.stored = Some(run);
+    });
+    let log_text = with_app(|app| app.stored.as_ref().map(|r| r.log.clone()).unwrap_or_default());
+    element::<HtmlElement>("log").set_text_content(Some(&log_text));
+    let at = format!("epoch {}, minibatch {}", snapshot.epoch, snapshot.minibatch);
+    if snapshot.finished.is_none() {
+        log_line(&format!("... a saved run, at {at}: Resume continues it"));
+    }
+    use_model(Source::Restored, snapshot.best_params);
+    show_stored();
+    request_redraw();
+}
+
+/// Makes `params` the model in use, and has the worker measure it.
+fn use_model(source: Source, params: Vec<f32>) {
+    with_app(|app| {
+        match &mut app.model {
+            Some(model) => model.params.copy_from_slice(&params),
+            None => app.model = Some(LeNet5::from_params(params)),
+        }
+        app.source = Some(source);
+    });
+    model_changed();
+    evaluate_model();
+}
+
+/// The model in use changed: its filters, the pad's reading, and the
+/// status's `data-model` (its test error is unknown until measured).
+fn model_changed() {
+    let source = with_app(|app| {
+        if let Some(model) = &app.model {
+            inside::draw_filters(model.param("conv1.weight"));
+        }
+        app.source
+    });
+    let status: HtmlElement = element("status");
+    if let Some(source) = source {
+        let _ = status.set_attribute("data-model", source.name());
+    }
+    classify_soon();
+}
+
+/// Asks the worker for the test set's predictions by the model in use
+/// (once it is ready: `Ready` asks again for a model not yet measured).
+fn evaluate_model() {
+    let (id, ready, params, source) = with_app(|app| {
+        app.model_id += 1;
+        (app.model_id, app.worker_ready, app.model.as_ref().map(|m| m.params.clone()), app.source)
+    });
+    let _ = element::<HtmlElement>("status").remove_attribute("data-model-test");
+    if let Some(source) = source {
+        set_model_text(&format!("model: {} · measuring its test error ...", source.describe()));
+    }
+    if let (true, Some(params)) = (ready, params) {
+        send_with(&ToWorker::Evaluate { id }, Some(&js_sys::Float32Array::from(&params[..])));
+    }
+}
+
+/// The model text while a run trains it.
+const TRAINING_MODEL: &str = "model: the run's, as it trains · its test error is measured when the run pauses or ends";
+
+fn set_model_text(text: &str) {
+    element::<HtmlElement>("model-text").set_text_content(Some(text));
+}
+
+/// The stored run's buttons: Resume if it can go on, Download run and
+/// Forget if one is kept.
+fn show_stored() {
+    let (kept, resumable, state) = with_app(|app| (app.stored.is_some(), app.resumable, app.state));
+    let idle = !matches!(state, RunState::Training | RunState::Paused);
+    element::<HtmlButtonElement>("resume").set_hidden(!(kept && resumable && idle));
+    element::<HtmlButtonElement>("download-run").set_hidden(!kept);
+    element::<HtmlButtonElement>("forget").set_disabled(!kept);
 }
 
 /// The training worker, whose messages go to `on_worker_message`; None
@@ -120,7 +284,7 @@ fn new_worker() -> Option<Worker> {
     let worker = match Worker::new("./worker_loader.js") {
         Ok(worker) => worker,
         Err(e) => {
-            let why = super::fetch::describe(&e);
+            let why = describe(&e);
             show_error(&format!("the training worker cannot start ({why}): open the page from a web server, as `cargo xtask serve` does"));
             return None;
         }
@@ -144,7 +308,7 @@ fn restart_worker(why: &str) {
     let old = with_app(|app| {
         app.worker_ready = false;
         app.data_ready = false;
-        app.start_when_ready = false;
+        app.queued = None;
         app.worker.take()
     });
     if let Some(old) = old {
@@ -161,10 +325,16 @@ fn restart_worker(why: &str) {
 }
 
 fn send(message: &ToWorker) {
+    send_with(message, None);
+}
+
+/// Sends `message` with `bulk` beside it, its buffer transferred.
+fn send_with(message: &ToWorker, bulk: Option<&js_sys::Object>) {
+    let (packed, transfer) = pack(message, bulk);
     with_app(|app| {
         if let Some(worker) = &app.worker {
             // A worker that has gone away reports it through its error handler.
-            let _ = worker.post_message(&encode(message));
+            let _ = worker.post_message_with_transfer(&packed, &transfer);
         }
     });
 }
@@ -189,6 +359,76 @@ fn wire_controls() {
         }
     });
     on_click("stop", || send(&ToWorker::Stop));
+    on_click("resume", resume_run);
+    on_click("forget", forget_run);
+    on_click("download", || {
+        let bytes = with_app(|app| app.model.as_ref().map(|m| crate::weights::save(&m.params)));
+        match bytes {
+            Some(bytes) => report(files::download(&bytes, "lenet5.safetensors")),
+            None => show_error("there is no model to download yet"),
+        }
+    });
+    on_click("download-run", || {
+        if let Some(bytes) = with_app(|app| app.stored.as_ref().map(|r| r.checkpoint.clone())) {
+            report(files::download(&bytes, "lenet5-run.checkpoint.safetensors"));
+        }
+    });
+    on_click("random-seed", || {
+        let mut bytes = [0u8; 4];
+        match getrandom::fill(&mut bytes) {
+            Ok(()) => {
+                element::<HtmlInputElement>("seed").set_value(&u32::from_le_bytes(bytes).to_string());
+                element::<HtmlSelectElement>("preset").set_value("custom");
+            }
+            Err(e) => show_error(&format!("no random seed from the browser: {e}")),
+        }
+    });
+    let upload: HtmlInputElement = element("upload");
+    let on_upload = Closure::<dyn FnMut()>::new(|| {
+        let input: HtmlInputElement = element("upload");
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            wasm_bindgen_futures::spawn_local(open_file(file));
+        }
+        // The same file chosen again is a new change.
+        input.set_value("");
+    });
+    upload.set_onchange(Some(on_upload.as_ref().unchecked_ref()));
+    on_upload.forget(); // lives as long as the page
+    let on_drag = Closure::<dyn FnMut(web_sys::DragEvent)>::new(|e: web_sys::DragEvent| e.prevent_default());
+    let on_drop = Closure::<dyn FnMut(web_sys::DragEvent)>::new(|e: web_sys::DragEvent| {
+        e.prevent_default();
+        if let Some(file) = e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+            wasm_bindgen_futures::spawn_local(open_file(file));
+        }
+    });
+    let body = document().body().expect("the page has a body");
+    body.set_ondragover(Some(on_drag.as_ref().unchecked_ref()));
+    body.set_ondrop(Some(on_drop.as_ref().unchecked_ref()));
+    on_drag.forget(); // as above
+    on_drop.forget();
+    let table: HtmlElement = element("confusion");
+    let on_cell = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| {
+        let Some(cell) = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|t| t.closest("td").ok().flatten()) else {
+            return;
+        };
+        let at = |k: &str| cell.get_attribute(k).and_then(|v| v.parse::<usize>().ok());
+        if let (Some(truth), Some(pred)) = (at("data-true"), at("data-pred")) {
+            with_app(|app| app.gallery = Some((truth, pred)));
+            ask_gallery();
+        }
+    });
+    table.set_onclick(Some(on_cell.as_ref().unchecked_ref()));
+    // Enter on a focused cell opens it too.
+    let on_key = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(|e: web_sys::KeyboardEvent| {
+        if e.key() == "Enter" {
+            if let Some(cell) = e.target().and_then(|t| t.dyn_into::<HtmlElement>().ok()) {
+                cell.click();
+            }
+        }
+    });
+    table.set_onkeydown(Some(on_key.as_ref().unchecked_ref()));
+    on_cell.forget(); // as above
+    on_key.forget();
     on_click("clear", || {
         with_app(|app| {
             if let Some(pad) = &app.pad {
@@ -235,14 +475,15 @@ fn start_training() {
     };
     show_error("");
     let (ready, data_url) = with_app(|app| (app.worker_ready, app.data_url.clone()));
-    with_app(|app| app.start_when_ready = !ready);
     if !ready {
+        with_app(|app| app.queued = Some(Queued::Train));
         set_status_text("starting the training worker ...");
         return;
     }
     with_app(|app| {
         app.chart.clear();
         app.last = Progress::default();
+        app.run_workers = workers;
     });
     element::<HtmlElement>("log").set_text_content(Some(""));
     log_line(&log::header(&protocol, workers, "worker"));
@@ -252,24 +493,113 @@ fn start_training() {
     request_redraw();
 }
 
-fn on_worker_message(data: JsValue) {
-    if let Some(params) = decode_weights(&data) {
-        with_app(|app| match &mut app.model {
-            Some(model) => model.params.copy_from_slice(&params),
-            None => app.model = Some(LeNet5::from_params(params)),
-        });
-        classify_soon();
+/// Continues the stored run where it was saved.
+fn resume_run() {
+    let (ready, data_url, run) = with_app(|app| (app.worker_ready, app.data_url.clone(), app.stored.clone()));
+    let Some(run) = run else { return };
+    if !ready {
+        with_app(|app| app.queued = Some(Queued::Resume));
+        set_status_text("starting the training worker ...");
         return;
     }
-    let message = match decode::<FromWorker>(data) {
+    show_error("");
+    with_app(|app| {
+        app.last = Progress::default();
+        app.run_workers = run.workers;
+    });
+    log_line(&format!("... resumed on {} worker(s)", run.workers));
+    set_state(RunState::Training);
+    set_status_text(if with_app(|app| app.data_ready) { "resuming ..." } else { "loading MNIST ..." });
+    send_with(&ToWorker::Restore { data_url, workers: run.workers }, Some(&js_sys::Uint8Array::from(&run.checkpoint[..])));
+}
+
+/// Deletes the stored run; the model in use stays.
+fn forget_run() {
+    let store = with_app(|app| {
+        app.stored = None;
+        app.resumable = false;
+        app.store.clone()
+    });
+    show_stored();
+    let Some(store) = store else { return };
+    wasm_bindgen_futures::spawn_local(async move {
+        match store.forget().await {
+            Ok(()) => {
+                let _ = element::<HtmlElement>("status").remove_attribute("data-saved");
+            }
+            Err(e) => show_error(&e),
+        }
+    });
+}
+
+/// A file opened or dropped: a weights file becomes the model in use; a
+/// checkpoint becomes the stored run (its best model in use, Resume
+/// offered). Anything else is refused with a reason, and nothing changes.
+async fn open_file(file: web_sys::File) {
+    let name = file.name();
+    let opened = files::read(&file).await.and_then(|bytes| files::open(&bytes).map(|o| (o, bytes)));
+    match opened {
+        Err(e) => show_error(&format!("{name}: {e}. The model in use stays.")),
+        Ok((Opened::Weights(params), _)) => {
+            show_error("");
+            use_model(Source::Uploaded, params);
+        }
+        Ok((Opened::Run(snapshot), bytes)) => {
+            show_error("");
+            if matches!(with_app(|app| app.state), RunState::Training | RunState::Paused) {
+                return show_error(&format!("{name}: a run is in progress; stop it first to open another"));
+            }
+            let run =
+                StoredRun { checkpoint: bytes, costs: Vec::new(), log: format!("... opened {name}"), workers: read_workers().unwrap_or(1) };
+            save_run(run.clone(), snapshot.iterations);
+            restore(*snapshot, run);
+        }
+    }
+}
+
+/// Keeps `run` in IndexedDB; a failure is shown and changes nothing else.
+fn save_run(run: StoredRun, iterations: usize) {
+    let Some(store) = with_app(|app| app.store.clone()) else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        match store.save(&run).await {
+            Ok(()) => {
+                let _ = element::<HtmlElement>("status").set_attribute("data-saved", &iterations.to_string());
+            }
+            Err(e) => show_error(&format!("{e}. Training goes on.")),
+        }
+    });
+}
+
+fn report(result: Result<(), String>) {
+    if let Err(e) = result {
+        show_error(&e);
+    }
+}
+
+/// Asks the worker for the gallery's images: those of the chosen cell.
+fn ask_gallery() {
+    let indices = with_app(|app| {
+        let (truth, pred) = app.gallery?;
+        Some(inside::cell_indices(&app.predictions, truth, pred).0)
+    });
+    if let Some(indices) = indices {
+        send(&ToWorker::Images { indices });
+    }
+}
+
+fn on_worker_message(data: JsValue) {
+    let (message, bulk) = match unpack::<FromWorker>(&data) {
         Ok(m) => m,
         Err(e) => return show_error(&e),
     };
     match message {
         FromWorker::Ready => {
-            let (url, start, crash) = with_app(|app| {
+            let (url, queued, crash, unmeasured) = with_app(|app| {
                 app.worker_ready = true;
-                (app.data_url.clone(), app.start_when_ready, std::mem::take(&mut app.crash_test))
+                let unmeasured = app.model.is_some() && app.evaluated != Some(app.model_id);
+                (app.data_url.clone(), app.queued.take(), std::mem::take(&mut app.crash_test), unmeasured)
             });
             if crash {
                 return send(&ToWorker::Crash);
@@ -277,9 +607,95 @@ fn on_worker_message(data: JsValue) {
             // Helpers started now are ready by the time Train is pressed.
             send(&ToWorker::Load { data_url: url, workers: read_workers().unwrap_or(1) });
             set_status_text("loading MNIST ...");
-            if start {
-                start_training();
+            if unmeasured {
+                evaluate_model();
             }
+            match queued {
+                Some(Queued::Train) => start_training(),
+                Some(Queued::Resume) => resume_run(),
+                None => {}
+            }
+        }
+        FromWorker::Weights { best } => {
+            let Ok(params) = bulk_f32(&bulk) else {
+                return show_error("the worker sent weights without numbers");
+            };
+            with_app(|app| match &mut app.model {
+                Some(model) => model.params.copy_from_slice(&params),
+                None => app.model = Some(LeNet5::from_params(params)),
+            });
+            let was = with_app(|app| app.source.replace(Source::Trained));
+            if was != Some(Source::Trained) {
+                // A run's first weights: the model in use is now the run's.
+                with_app(|app| app.model_id += 1);
+                let _ = element::<HtmlElement>("status").remove_attribute("data-model-test");
+                set_model_text(TRAINING_MODEL);
+            }
+            model_changed();
+            if best {
+                evaluate_model();
+            }
+        }
+        FromWorker::Checkpoint { iterations, finished, .. } => {
+            let Ok(checkpoint) = bulk_u8(&bulk) else {
+                return show_error("the worker sent a checkpoint without bytes");
+            };
+            let run = with_app(|app| {
+                let costs = app.chart.costs.iter().map(|&(x, c)| ((x - 1.0) as u32, c as f32)).collect();
+                let log = element::<HtmlElement>("log").text_content().unwrap_or_default();
+                app.resumable = !finished;
+                let run = StoredRun { checkpoint, costs, log, workers: app.run_workers };
+                app.stored = Some(run.clone());
+                run
+            });
+            show_stored();
+            save_run(run, iterations);
+        }
+        FromWorker::Evaluated { id } => {
+            let Ok(values) = bulk_f32(&bulk) else {
+                return show_error("the worker sent predictions without numbers");
+            };
+            let predictions: Vec<Prediction> =
+                values.chunks_exact(3).map(|v| Prediction { label: v[0] as u8, predicted: v[1] as u8, probability: v[2] }).collect();
+            let current = with_app(|app| app.model_id == id);
+            if !current {
+                return;
+            }
+            let confusion = Confusion::of(&predictions);
+            let (source, gallery) = with_app(|app| {
+                app.predictions = predictions;
+                app.evaluated = Some(id);
+                (app.source, app.gallery)
+            });
+            let percent = confusion.error_percent();
+            let _ = element::<HtmlElement>("status").set_attribute("data-model-test", &format!("{percent:.2}"));
+            if let Some(source) = source {
+                set_model_text(&format!(
+                    "model: {} · test error {percent:.2} % ({} of {} test images, measured here)",
+                    source.describe(),
+                    confusion.errors(),
+                    confusion.total()
+                ));
+            }
+            inside::show_confusion(&confusion);
+            if gallery.is_some() {
+                ask_gallery();
+            }
+        }
+        FromWorker::Images { indices } => {
+            let Ok(pixels) = bulk_u8(&bulk) else {
+                return show_error("the worker sent images without pixels");
+            };
+            with_app(|app| {
+                let Some((truth, pred)) = app.gallery else {
+                    return;
+                };
+                let (wanted, total) = inside::cell_indices(&app.predictions, truth, pred);
+                // Images of a cell chosen since are on their way.
+                if wanted == indices {
+                    inside::show_gallery(&indices, &pixels, &app.predictions, total);
+                }
+            });
         }
         FromWorker::Download { file, loaded, total } => {
             let mb = |b: f64| format!("{:.1}", b / 1e6);
@@ -295,8 +711,17 @@ fn on_worker_message(data: JsValue) {
             }
         }
         FromWorker::Progress(p) => on_progress(*p),
-        FromWorker::Paused => set_state(RunState::Paused),
-        FromWorker::Resumed => set_state(RunState::Training),
+        FromWorker::Paused => {
+            set_state(RunState::Paused);
+            evaluate_model();
+        }
+        FromWorker::Resumed => {
+            // The weights move on: a measurement of the paused ones is stale.
+            with_app(|app| app.model_id += 1);
+            let _ = element::<HtmlElement>("status").remove_attribute("data-model-test");
+            set_model_text(TRAINING_MODEL);
+            set_state(RunState::Training);
+        }
         FromWorker::Stopped => {
             if matches!(with_app(|app| app.state), RunState::Training | RunState::Paused) {
                 set_state(RunState::Stopped);
@@ -378,7 +803,8 @@ fn set_state(state: RunState) {
     element::<HtmlButtonElement>("train").set_disabled(training);
     element::<HtmlButtonElement>("pause").set_disabled(!training);
     element::<HtmlButtonElement>("stop").set_disabled(!training);
-    element::<HtmlButtonElement>("pause").set_text_content(Some(if state == RunState::Paused { "Resume" } else { "Pause" }));
+    element::<HtmlButtonElement>("pause").set_text_content(Some(if state == RunState::Paused { "Continue" } else { "Pause" }));
+    show_stored();
 }
 
 fn set_status_text(text: &str) {
@@ -430,10 +856,14 @@ fn classify_soon() {
             let preview: HtmlCanvasElement = element("preview");
             let (w, h) = (canvas.width() as usize, canvas.height() as usize);
             let image = crate::preprocess::to_mnist(&pad::ink(&canvas), w, h);
-            let probs = match (&image, app.model.as_mut()) {
-                (Some(image), Some(model)) => Some(model.forward(image).to_vec()),
-                _ => None,
+            let (probs, maps) = match (&image, app.model.as_mut()) {
+                (Some(image), Some(model)) => {
+                    let probs = model.forward(image).to_vec();
+                    (Some(probs), Some(model.feature_maps(0)))
+                }
+                _ => (None, None),
             };
+            inside::draw_maps(maps.as_ref());
             pad::show_preview(&preview, image.as_deref());
             pad::show_prediction(probs.as_deref());
             if app.model.is_none() && image.is_some() {

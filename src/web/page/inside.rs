@@ -1,0 +1,174 @@
+//! A look inside the network: conv1's filters, the drawn digit's feature
+//! maps, the test set's confusion matrix and, for a clicked cell, a
+//! gallery of its images.
+
+use wasm_bindgen::Clamped;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, ImageData};
+
+use super::pad::context_2d;
+use crate::confusion::{Confusion, Prediction};
+use crate::model::{FeatureMaps, CLASSES, CONV1_FILTERS, CONV1_SIDE, CONV2_FILTERS, CONV2_SIDE, IMAGE_LEN, IMAGE_SIDE, KERNEL};
+use crate::web::element;
+
+/// Most images a gallery shows of one cell.
+pub const GALLERY_MAX: usize = 60;
+/// Tiles per row on the filter and map canvases.
+const PER_ROW: usize = 10;
+const GAP: usize = 4;
+/// Height of a canvas's caption line.
+const CAPTION: usize = 16;
+
+/// One square map, `side` values, drawn `scale` times larger.
+struct Grid<'a> {
+    values: &'a [f32],
+    side: usize,
+    scale: usize,
+}
+
+impl Grid<'_> {
+    fn tile(&self) -> usize {
+        self.side * self.scale + GAP
+    }
+
+    fn width(&self) -> usize {
+        PER_ROW * self.tile()
+    }
+
+    fn height(&self) -> usize {
+        let maps = self.values.len() / (self.side * self.side);
+        maps.div_ceil(PER_ROW) * self.tile()
+    }
+
+    /// Draws the maps at `top`, each grey from -`range` (black) to
+    /// +`range` (white), `range` per map if `per_map`, else 1.
+    fn draw(&self, ctx: &CanvasRenderingContext2d, top: usize, per_map: bool) {
+        let area = self.side * self.side;
+        let px = self.side * self.scale;
+        let mut rgba = vec![0u8; px * px * 4];
+        for (m, map) in self.values.chunks_exact(area).enumerate() {
+            let range = if per_map { map.iter().fold(1e-6f32, |r, v| r.max(v.abs())) } else { 1.0 };
+            for (i, out) in rgba.chunks_exact_mut(4).enumerate() {
+                let (y, x) = (i / px / self.scale, i % px / self.scale);
+                let v = ((map[y * self.side + x] / range + 1.0) * 127.5).clamp(0.0, 255.0) as u8;
+                out.copy_from_slice(&[v, v, v, 255]);
+            }
+            let image = ImageData::new_with_u8_clamped_array(Clamped(&rgba), px as u32).expect("square RGBA");
+            let (col, row) = (m % PER_ROW, m / PER_ROW);
+            let _ = ctx.put_image_data(&image, (col * self.tile()) as f64, (top + row * self.tile()) as f64);
+        }
+    }
+}
+
+/// conv1's filters, each scaled to its largest weight.
+pub fn draw_filters(conv1_weights: &[f32]) {
+    let canvas: HtmlCanvasElement = element("filters");
+    let grid = Grid { values: conv1_weights, side: KERNEL, scale: 6 };
+    size(&canvas, grid.width(), grid.height());
+    let ctx = context_2d(&canvas);
+    ctx.clear_rect(0.0, 0.0, grid.width() as f64, grid.height() as f64);
+    grid.draw(&ctx, 0, true);
+}
+
+/// The drawn digit's maps after conv1 and conv2, or a note to draw.
+pub fn draw_maps(maps: Option<&FeatureMaps>) {
+    let canvas: HtmlCanvasElement = element("maps");
+    let empty = vec![0.0; CONV1_FILTERS * CONV1_SIDE * CONV1_SIDE + CONV2_FILTERS * CONV2_SIDE * CONV2_SIDE];
+    let (c1, c2) = match maps {
+        Some(m) => (&m.conv1[..], &m.conv2[..]),
+        None => empty.split_at(CONV1_FILTERS * CONV1_SIDE * CONV1_SIDE),
+    };
+    let g1 = Grid { values: c1, side: CONV1_SIDE, scale: 2 };
+    let g2 = Grid { values: c2, side: CONV2_SIDE, scale: 4 };
+    let (w, h) = (g1.width().max(g2.width()), 2 * CAPTION + g1.height() + g2.height());
+    size(&canvas, w, h);
+    let ctx = context_2d(&canvas);
+    ctx.clear_rect(0.0, 0.0, w as f64, h as f64);
+    ctx.set_fill_style_str("#556");
+    ctx.set_font("12px system-ui, sans-serif");
+    let note = if maps.is_some() { "" } else { " (draw a digit)" };
+    let _ = ctx.fill_text(&format!("after conv1: {CONV1_FILTERS} maps of {CONV1_SIDE}x{CONV1_SIDE}{note}"), 0.0, 12.0);
+    g1.draw(&ctx, CAPTION, false);
+    let below = CAPTION + g1.height();
+    let _ = ctx.fill_text(&format!("after conv2: {CONV2_FILTERS} maps of {CONV2_SIDE}x{CONV2_SIDE}"), 0.0, (below + 12) as f64);
+    g2.draw(&ctx, below + CAPTION, false);
+}
+
+fn size(canvas: &HtmlCanvasElement, width: usize, height: usize) {
+    if canvas.width() != width as u32 || canvas.height() != height as u32 {
+        canvas.set_width(width as u32);
+        canvas.set_height(height as u32);
+    }
+}
+
+/// Fills `#confusion`: a header row of predicted digits, a row per true
+/// digit; each count shaded by its share of the row, the diagonal blue,
+/// errors red.
+pub fn show_confusion(c: &Confusion) {
+    let mut html =
+        String::from("<caption>Test images by true digit (rows) and prediction (columns); click a cell to see its images</caption>");
+    html += "<thead><tr><th scope=\"col\"><span class=\"sr\">true \\ predicted</span></th>";
+    for d in 0..CLASSES {
+        html += &format!("<th scope=\"col\">{d}</th>");
+    }
+    html += "</tr></thead><tbody>";
+    for truth in 0..CLASSES {
+        let row: usize = (0..CLASSES).map(|p| c.count(truth, p)).sum();
+        html += &format!("<tr><th scope=\"row\">{truth}</th>");
+        for pred in 0..CLASSES {
+            let count = c.count(truth, pred);
+            let share = if row == 0 { 0.0 } else { count as f64 / row as f64 };
+            // Errors are few: a root keeps a handful of them visible.
+            let (alpha, hue) = if truth == pred { (share, "74,123,209") } else { (share.sqrt().min(1.0), "209,74,74") };
+            let dark = if alpha > 0.55 { " class=\"dark\"" } else { "" };
+            html += &format!(
+                "<td data-true=\"{truth}\" data-pred=\"{pred}\" tabindex=\"0\" style=\"background:rgba({hue},{alpha:.3})\"{dark} title=\"true {truth}, read as {pred}: {count}\">{count}</td>"
+            );
+        }
+        html += "</tr>";
+    }
+    html += "</tbody>";
+    element::<HtmlElement>("confusion").set_inner_html(&html);
+}
+
+/// The cell's test-set indices to show (at most `GALLERY_MAX`), and how
+/// many it holds.
+pub fn cell_indices(predictions: &[Prediction], truth: usize, pred: usize) -> (Vec<u32>, usize) {
+    let all: Vec<usize> = Confusion::cell(predictions, truth, pred).collect();
+    (all.iter().take(GALLERY_MAX).map(|&i| i as u32).collect(), all.len())
+}
+
+/// Fills `#gallery` with the images (784 bytes each) of `indices`.
+pub fn show_gallery(indices: &[u32], pixels: &[u8], predictions: &[Prediction], total: usize) {
+    let gallery: HtmlElement = element("gallery");
+    let mut html = String::new();
+    for &i in indices {
+        let p = &predictions[i as usize];
+        html += &format!(
+            "<figure class=\"item\" data-index=\"{i}\" data-label=\"{}\" data-predicted=\"{}\"><canvas width=\"{IMAGE_SIDE}\" height=\"{IMAGE_SIDE}\" aria-label=\"test image {i}\"></canvas><figcaption>#{i}: {} read as {} ({:.0} %)</figcaption></figure>",
+            p.label,
+            p.predicted,
+            p.label,
+            p.predicted,
+            p.probability * 100.0
+        );
+    }
+    gallery.set_inner_html(&html);
+    let canvases = gallery.get_elements_by_tag_name("canvas");
+    for (k, image) in pixels.chunks_exact(IMAGE_LEN).enumerate() {
+        let Some(canvas) = canvases.item(k as u32) else {
+            break;
+        };
+        let canvas: HtmlCanvasElement = wasm_bindgen::JsCast::unchecked_into(canvas);
+        let rgba: Vec<u8> = image.iter().flat_map(|&v| [v, v, v, 255]).collect();
+        let data = ImageData::new_with_u8_clamped_array(Clamped(&rgba), IMAGE_SIDE as u32).expect("28x28 RGBA");
+        let _ = context_2d(&canvas).put_image_data(&data, 0.0, 0.0);
+    }
+    let caption = if indices.is_empty() {
+        "no test image in this cell".to_string()
+    } else if total > indices.len() {
+        format!("the first {} of {total} images", indices.len())
+    } else {
+        format!("all {total} images")
+    };
+    element::<HtmlElement>("gallery-caption").set_text_content(Some(&caption));
+}

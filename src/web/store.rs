@@ -1,0 +1,173 @@
+//! The run kept across reloads, in the browser's IndexedDB: one record
+//! holding the latest checkpoint file (the CLI's format) and what the page
+//! drew and logged of the run. Every failure (no IndexedDB in a private
+//! window, a full quota) is an `Err` with the browser's reason; the caller
+//! shows it and goes on.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbFactory, IdbRequest, IdbTransactionMode};
+
+use super::js::{describe, get, set};
+
+/// The database's name on the page; tests open others.
+pub const DATABASE: &str = "lenet";
+const VERSION: u32 = 1;
+const RUNS: &str = "runs";
+/// The one record's key: the page keeps one run.
+const CURRENT: &str = "current";
+
+/// A run as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    /// A checkpoint file (see `checkpoint`).
+    pub checkpoint: Vec<u8>,
+    /// (iteration, cost) of every minibatch the chart shows.
+    pub costs: Vec<(u32, f32)>,
+    /// The log's text.
+    pub log: String,
+    /// How many workers trained it.
+    pub workers: usize,
+}
+
+pub struct Store {
+    db: IdbDatabase,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.db.close();
+    }
+}
+
+impl Store {
+    /// Opens (creating if need be) the database `name`.
+    pub async fn open(name: &str) -> Result<Store, String> {
+        let factory = get(&js_sys::global(), "indexedDB");
+        if factory.is_undefined() || factory.is_null() {
+            return Err("this browser offers no IndexedDB here".into());
+        }
+        let factory: IdbFactory = factory.unchecked_into();
+        let request = factory.open_with_u32(name, VERSION).map_err(|e| reason("cannot open the database", &e))?;
+        let on_upgrade = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| {
+            let Some(request) = e.target().map(|t| t.unchecked_into::<IdbRequest>()) else {
+                return;
+            };
+            if let Ok(db) = request.result().map(|r| r.unchecked_into::<IdbDatabase>()) {
+                if !db.object_store_names().contains(RUNS) {
+                    // An error here fails the open request, which reports it.
+                    let _ = db.create_object_store(RUNS);
+                }
+            }
+        });
+        request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        let result = settle(&request).await;
+        request.set_onupgradeneeded(None);
+        let db = result.map_err(|e| format!("cannot open the database: {e}"))?;
+        Ok(Store { db: db.unchecked_into() })
+    }
+
+    /// Replaces the stored run with `run`; resolves once it is on disk.
+    pub async fn save(&self, run: &StoredRun) -> Result<(), String> {
+        let record = js_sys::Object::new();
+        set(&record, "checkpoint", &js_sys::Uint8Array::from(&run.checkpoint[..]));
+        let iterations: Vec<u32> = run.costs.iter().map(|c| c.0).collect();
+        let costs: Vec<f32> = run.costs.iter().map(|c| c.1).collect();
+        set(&record, "iterations", &js_sys::Uint32Array::from(&iterations[..]));
+        set(&record, "costs", &js_sys::Float32Array::from(&costs[..]));
+        set(&record, "log", &run.log.as_str().into());
+        set(&record, "workers", &(run.workers as f64).into());
+        self.write(|store| store.put_with_key(&record, &CURRENT.into())).await.map_err(|e| format!("the run cannot be saved: {e}"))
+    }
+
+    /// The stored run, if there is one.
+    pub async fn load(&self) -> Result<Option<StoredRun>, String> {
+        let fail = |e: String| format!("the saved run cannot be read: {e}");
+        let transaction = self.db.transaction_with_str(RUNS).map_err(|e| fail(describe(&e)))?;
+        let store = transaction.object_store(RUNS).map_err(|e| fail(describe(&e)))?;
+        let request = store.get(&CURRENT.into()).map_err(|e| fail(describe(&e)))?;
+        let record = settle(&request).await.map_err(fail)?;
+        if record.is_undefined() {
+            return Ok(None);
+        }
+        let bytes = get(&record, "checkpoint").dyn_into::<js_sys::Uint8Array>().map_err(|_| fail("it holds no checkpoint".into()))?;
+        let iterations = get(&record, "iterations").dyn_into::<js_sys::Uint32Array>().map(|a| a.to_vec()).unwrap_or_default();
+        let costs = get(&record, "costs").dyn_into::<js_sys::Float32Array>().map(|a| a.to_vec()).unwrap_or_default();
+        Ok(Some(StoredRun {
+            checkpoint: bytes.to_vec(),
+            costs: iterations.into_iter().zip(costs).collect(),
+            log: get(&record, "log").as_string().unwrap_or_default(),
+            workers: get(&record, "workers").as_f64().map_or(1, |w| w as usize),
+        }))
+    }
+
+    /// Deletes the stored run.
+    pub async fn forget(&self) -> Result<(), String> {
+        self.write(|store| store.delete(&CURRENT.into())).await.map_err(|e| format!("the saved run cannot be deleted: {e}"))
+    }
+
+    /// Runs one request in a read-write transaction and waits for the
+    /// transaction to commit (or fail: a full quota shows only then).
+    async fn write(&self, request: impl FnOnce(&web_sys::IdbObjectStore) -> Result<IdbRequest, JsValue>) -> Result<(), String> {
+        let transaction = self.db.transaction_with_str_and_mode(RUNS, IdbTransactionMode::Readwrite).map_err(|e| describe(&e))?;
+        let store = transaction.object_store(RUNS).map_err(|e| describe(&e))?;
+        request(&store).map_err(|e| describe(&e))?;
+        let outcome = Rc::new(RefCell::new(None));
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let done = {
+                let (outcome, resolve) = (outcome.clone(), resolve.clone());
+                Closure::once_into_js(move || {
+                    *outcome.borrow_mut() = Some(Ok(()));
+                    let _ = resolve.call0(&JsValue::NULL);
+                })
+            };
+            let failed = {
+                let (outcome, transaction) = (outcome.clone(), transaction.clone());
+                Closure::once_into_js(move || {
+                    let why = transaction
+                        .error()
+                        .map_or_else(|| "the transaction was aborted".into(), |e| format!("{}: {}", e.name(), e.message()));
+                    *outcome.borrow_mut() = Some(Err(why));
+                    let _ = resolve.call0(&JsValue::NULL);
+                })
+            };
+            transaction.set_oncomplete(Some(done.unchecked_ref()));
+            transaction.set_onerror(Some(failed.unchecked_ref()));
+            transaction.set_onabort(Some(failed.unchecked_ref()));
+        });
+        let _ = JsFuture::from(promise).await;
+        let result = outcome.borrow_mut().take().unwrap_or_else(|| Err("the transaction did not finish".into()));
+        result
+    }
+}
+
+/// Deletes the database `name` (tests start from nothing).
+pub async fn delete_database(name: &str) -> Result<(), String> {
+    let factory: IdbFactory = get(&js_sys::global(), "indexedDB").unchecked_into();
+    let request = factory.delete_database(name).map_err(|e| describe(&e))?;
+    settle(&request).await.map(|_| ())
+}
+
+/// The request's result once it succeeds, or the browser's reason.
+async fn settle(request: &IdbRequest) -> Result<JsValue, String> {
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+    });
+    let outcome = JsFuture::from(promise).await;
+    request.set_onsuccess(None);
+    request.set_onerror(None);
+    match outcome {
+        Ok(_) => request.result().map_err(|e| describe(&e)),
+        Err(_) => {
+            Err(request.error().ok().flatten().map_or_else(|| "the request failed".into(), |e| format!("{}: {}", e.name(), e.message())))
+        }
+    }
+}
+
+fn reason(what: &str, error: &JsValue) -> String {
+    format!("{what}: {}", describe(error))
+}
