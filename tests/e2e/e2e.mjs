@@ -9,12 +9,16 @@
 // chart, the filters and maps move, pauses and continues; reloads in the
 // middle of a second run of the same seed, resumes it and compares its
 // costs with the first; forgets the saved run; then checks that one and
-// two workers train the same weights. Screenshots and the downloaded
-// models go to target/e2e/.
+// two workers train the same weights; and hands runs between the page and
+// the command line: a run the CLI was killed in (after its first epoch's
+// checkpoint) is opened and finished in the page, and the page's run is
+// downloaded for `cargo xtask test` to continue with `lenet train
+// --resume`. Screenshots and the downloaded files go to target/e2e/.
 //
 // usage: node tests/e2e/e2e.mjs [chromium] [firefox]
 
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { BROWSERS, serve, sleep } from "./webdriver.mjs";
@@ -90,6 +94,29 @@ function writeHostile() {
     writeFileSync(join(dir, c.file), c.bytes());
     if (c.also) writeFileSync(join(dir, c.also[0]), c.also[1]);
   }
+}
+
+/// The bytes behind a blob URL of the page.
+async function download(d, href) {
+  const b64 = await d.jsAsync(`const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => { let s = ""; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); done(btoa(s)); });`, href);
+  return Buffer.from(b64, "base64");
+}
+
+/// A run of `lenet train` (two epochs, batch 500) killed once its first
+/// epoch's checkpoint is written: an unfinished run, as Ctrl-C leaves one.
+const CLI_RUN = join(OUT, "cli-run.checkpoint.safetensors");
+async function killedCliRun() {
+  execFileSync("cargo", ["build", "--release", "--quiet", "--bin", "lenet"], { cwd: ROOT, stdio: "inherit" });
+  rmSync(CLI_RUN, { force: true });
+  const child = spawn(join(ROOT, "target/release/lenet"), ["train", "--epochs", "2", "--batch", "500", "--checkpoint", CLI_RUN, "--out", join(OUT, "cli-run.safetensors")], { cwd: ROOT, stdio: "ignore" });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  for (let waited = 0; !existsSync(CLI_RUN); waited += 50) {
+    if (waited > 300000 || child.exitCode !== null) throw new Error("lenet train wrote no checkpoint");
+    await sleep(50);
+  }
+  child.kill("SIGKILL");
+  await exited;
+  check(existsSync(CLI_RUN), "a CLI run killed after its first epoch leaves its checkpoint");
 }
 
 async function runBrowser(name, base, port) {
@@ -190,10 +217,8 @@ async function runBrowser(name, base, port) {
     await d.js(`window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push([this.download, this.href]); };`);
     await d.click("#download");
     const [fileName, href] = await d.waitFor("the download", async () => (await d.js(`return window.__downloads[0]`)), 5000);
-    const b64 = await d.jsAsync(`const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => { let s = ""; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); done(btoa(s)); });`, href);
     const model = join(OUT, `${name}-model.safetensors`);
-    mkdirSync(OUT, { recursive: true });
-    writeFileSync(model, Buffer.from(b64, "base64"));
+    writeFileSync(model, await download(d, href));
     writeFileSync(join(OUT, `${name}-model.json`), JSON.stringify({ file: model, test: pretrained }));
     check(fileName.endsWith(".safetensors") && readFileSync(model).length > 1_700_000, `the model downloads as ${fileName} (${readFileSync(model).length} bytes)`);
     await d.type("#upload", model);
@@ -284,6 +309,13 @@ async function runBrowser(name, base, port) {
     check(same, `reloaded and resumed, the run logs the same ${resumed.length} costs and scores as without a reload`);
     if (!same) console.log(`    straight: ${straight.join(" | ")}\n    resumed:  ${resumed.join(" | ")}`);
 
+    // The run as a checkpoint file, for `lenet train --resume` (cargo xtask test continues it).
+    await d.js(`window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push([this.download, this.href]); };`);
+    await d.click("#download-run");
+    const [runName, runHref] = await d.waitFor("the run's download", async () => (await d.js(`return window.__downloads[0]`)), 5000);
+    writeFileSync(join(OUT, `${name}-run.safetensors`), await download(d, runHref));
+    check(runName.endsWith(".safetensors"), `the run downloads as ${runName}`);
+
     // Forget: nothing offered after a reload, the pretrained model again.
     await d.click("#forget");
     await d.waitFor("Forget to act", async () => await d.js(`return document.getElementById("forget").disabled`), 5000);
@@ -293,6 +325,18 @@ async function runBrowser(name, base, port) {
     await d.click("#clear");
     await d.waitFor("the cleared pad", async () => (await d.attr("prediction", "data-digit")) === null, 5000);
     check(true, "Clear empties the pad and the prediction");
+
+    // A run of the command line, killed after its first epoch: opened in
+    // the page, it goes on from its checkpoint to its end.
+    await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    await d.type("#upload", CLI_RUN);
+    await d.waitFor("the CLI run to open", async () => !(await d.js(`return document.getElementById("resume").hidden`)), 10000);
+    check((await d.attr("status", "data-model")) === "restored", "a CLI checkpoint opens as a saved run, its best model in use");
+    await d.click("#resume");
+    await d.waitFor("the CLI run's end in the page", async () => (await d.attr("status", "data-state")) === "done", 600000);
+    const cliLog = await d.js(`return document.getElementById("log").textContent`);
+    check(/epoch 2, minibatch 100\/100, validation error/.test(cliLog) && (await d.attr("status", "data-iterations")) === "200",
+      `the page finishes the CLI's run: epoch 2 validated, ${await d.attr("status", "data-iterations")} iterations in all`);
 
     // Workers share out each step's images, not the arithmetic: with
     // batches of 100 (two chunks of 50), one and two workers give the
@@ -319,6 +363,8 @@ async function runBrowser(name, base, port) {
 }
 
 writeHostile();
+mkdirSync(OUT, { recursive: true });
+await killedCliRun();
 const server = await serve(DIST);
 const base = `http://127.0.0.1:${server.address().port}`;
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ["chromium", "firefox"];

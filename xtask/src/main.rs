@@ -238,6 +238,7 @@ fn test() -> Result {
     // What an earlier run downloaded must not stand in for this one's.
     for browser in BROWSERS {
         let _ = std::fs::remove_file(format!("target/e2e/{browser}-model.json"));
+        let _ = std::fs::remove_file(format!("target/e2e/{browser}-run.safetensors"));
     }
     tally.run(Command::new("node").args(["tests/e2e/e2e.mjs"]).args(BROWSERS))?;
     step("the models the pages downloaded: Python's safetensors opens them, `lenet evaluate` measures what the pages did");
@@ -340,7 +341,7 @@ const BROWSERS: [&str; 2] = ["chromium", "firefox"];
 
 /// Each model the end-to-end test downloaded from a page opens in Python's
 /// `safetensors`, and `lenet evaluate` gives it the test error the page
-/// measured.
+/// measured; each run it downloaded goes on with `lenet train --resume`.
 fn downloaded_models_check() -> Result {
     for browser in BROWSERS {
         let note = format!("target/e2e/{browser}-model.json");
@@ -359,6 +360,15 @@ fn downloaded_models_check() -> Result {
             return Err(format!("{file}: lenet evaluate gives {evaluated} %, the page measured {page} %"));
         }
         eprintln!("{browser}: the downloaded model measures {evaluated} % in lenet evaluate, as in the page");
+        // The page's run (fast preset, two epochs), one epoch further.
+        let run_file = format!("target/e2e/{browser}-run.safetensors");
+        let out = format!("target/e2e/{browser}-run-continued.safetensors");
+        let log = output("cargo", &["run", "--release", "--quiet", "--", "train", "--resume", &run_file, "--epochs", "3", "--out", &out])
+            .ok_or_else(|| format!("lenet train --resume {run_file} failed"))?;
+        if !log.contains("epoch 3, minibatch 500/500, validation error") {
+            return Err(format!("lenet train --resume {run_file} did not train epoch 3:\n{log}"));
+        }
+        eprintln!("{browser}: lenet train --resume continued the page's run through epoch 3");
     }
     Ok(())
 }
