@@ -14,7 +14,7 @@ use lenet::rng::Rng;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 /// (M, K, N) triples: odd sizes, single rows and columns, vector-sized ones.
-const GEMM_SHAPES: [(usize, usize, usize); 11] = [
+const GEMM_SHAPES: [(usize, usize, usize); 12] = [
     (1, 1, 1),
     (1, 7, 3),
     (3, 1, 9),
@@ -26,6 +26,7 @@ const GEMM_SHAPES: [(usize, usize, usize); 11] = [
     (9, 4, 1),
     (6, 33, 24),
     (13, 80, 500),
+    (25, 6, 47),
 ];
 
 /// ConvShapes: LeNet-5's two layers and awkward ones.
@@ -112,13 +113,16 @@ mod parity {
     type Gemm = fn(&mut [f32], &[f32], &[f32], usize, usize, usize);
 
     /// Whether the twin runs here: natively, only on a CPU with AVX2 and
-    /// FMA (elsewhere `native` is the reference itself, and says so).
+    /// FMA (elsewhere `native` is the reference itself, and says so); with
+    /// AVX-512 its GEMM is the 16-wide one, unless `LENET_KERNELS=avx2`.
     fn twin_runs() -> bool {
         #[cfg(target_arch = "x86_64")]
         if !fast::uses_avx2() {
             eprintln!("skipped: no AVX2 + FMA here (or LENET_KERNELS=scalar), so the twin is the reference");
             return false;
         }
+        #[cfg(target_arch = "x86_64")]
+        eprintln!("checking the {} kernels", fast::name());
         true
     }
 

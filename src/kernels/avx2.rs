@@ -250,10 +250,15 @@ fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
 ///
 /// Column panels outside, row blocks inside: a panel of `b` (K x 16, 32 KB
 /// for conv2's K = 500) stays in the L1 and L2 caches while every row block
-/// of `a` passes over it.
+/// of `a` passes over it. Where the CPU has AVX-512, `avx512`'s twice as
+/// wide GEMM does the work.
 #[allow(clippy::too_many_arguments, reason = "a GEMM's three operands, its shape and A's two strides: grouping them would only hide them")]
 #[target_feature(enable = "avx2,fma")]
 fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
+    if super::native::level() == super::native::Level::Avx512 {
+        // SAFETY: that level is chosen only where the CPU has AVX-512F and VL (and AVX2 and FMA).
+        return unsafe { super::avx512::gemm_strided(out, a, row_stride, k_stride, b, m, k, n) };
+    }
     check_strided(out, a, row_stride, k_stride, b, m, k, n);
     let mut g = Gemm { out, a, row_stride, k_stride, b, k, n };
     let mut j = 0;

@@ -1,27 +1,52 @@
 //! The native kernels, picked at run time: `avx2` where the CPU has AVX2
-//! and FMA, the `scalar` reference elsewhere, or everywhere when the
-//! environment says `LENET_KERNELS=scalar` (to measure or check the
-//! reference). Same signatures as both.
+//! and FMA (its GEMM 16 wide, `avx512`, where it also has AVX-512F and
+//! VL), the `scalar` reference elsewhere. `LENET_KERNELS=scalar` or
+//! `LENET_KERNELS=avx2` caps the choice (to measure or check the others).
+//! Same signatures as both.
 
 use std::sync::OnceLock;
 
 use super::{avx2, scalar, ConvShape};
 
-/// Whether the AVX2 + FMA kernels run: decided once per process.
-pub fn uses_avx2() -> bool {
-    static CHOICE: OnceLock<bool> = OnceLock::new();
+/// The widest kernels this process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+/// The kernels' level: decided once per process.
+pub fn level() -> Level {
+    static CHOICE: OnceLock<Level> = OnceLock::new();
     *CHOICE.get_or_init(|| {
-        let forced_scalar = std::env::var("LENET_KERNELS").is_ok_and(|v| v == "scalar");
-        !forced_scalar && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        let cap = match std::env::var("LENET_KERNELS").as_deref() {
+            Ok("scalar") => Level::Scalar,
+            Ok("avx2") => Level::Avx2,
+            _ => Level::Avx512,
+        };
+        let found = if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            Level::Scalar
+        } else if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
+            Level::Avx512
+        } else {
+            Level::Avx2
+        };
+        found.min(cap)
     })
 }
 
-/// The kernels' names: "avx2+fma" or "scalar", for the benchmark's rows.
+/// Whether the AVX2 + FMA kernels run (with or without AVX-512's GEMM).
+pub fn uses_avx2() -> bool {
+    level() >= Level::Avx2
+}
+
+/// The kernels' names, for the benchmark's rows.
 pub fn name() -> &'static str {
-    if uses_avx2() {
-        "avx2+fma"
-    } else {
-        "scalar"
+    match level() {
+        Level::Avx512 => "avx512 gemm+avx2+fma",
+        Level::Avx2 => "avx2+fma",
+        Level::Scalar => "scalar",
     }
 }
 
