@@ -8,7 +8,7 @@ use lenet::train::log::format_duration;
 use lenet::web::helper;
 use lenet::web::js::*;
 use lenet::web::lead::{Lead, Link};
-use lenet::web::page::chart::{draw, nice_ticks, thin, y_range, ChartData};
+use lenet::web::page::chart::{draw, figures_rows, nice_ticks, thin, y_range, ChartData, DARK, LIGHT};
 use lenet::web::page::{form, pad};
 use lenet::web::wire::*;
 use wasm_bindgen::{JsCast, JsValue};
@@ -163,11 +163,11 @@ fn pixels_of(c: &HtmlCanvasElement, rgb: [u8; 3]) -> usize {
 #[wasm_bindgen_test]
 fn chart_draws_axes_and_lines() {
     let c = canvas(600, 240);
-    draw(&c, &ChartData::default());
+    draw(&c, &ChartData::default(), &LIGHT);
     let empty = inked_pixels(&c);
     assert!(empty > 0, "axes and labels are drawn even with no data");
     // Only the legend's swatches carry the series' colours so far.
-    let swatches = |c: &HtmlCanvasElement| [[0x4a, 0x7b, 0xd1], [0xe0, 0x7b, 0x24], [0x2a, 0x9d, 0x5c]].map(|rgb| pixels_of(c, rgb));
+    let swatches = |c: &HtmlCanvasElement| [[0x35, 0x65, 0xb8], [0xc0, 0x60, 0x1a], [0x23, 0x82, 0x4c]].map(|rgb| pixels_of(c, rgb));
     let before = swatches(&c);
     assert!(before.iter().all(|&n| n > 0 && n < 80), "legend swatches only: {before:?}");
     let mut data = ChartData::default();
@@ -177,11 +177,35 @@ fn chart_draws_axes_and_lines() {
     data.push_validation(1.0, 9.2);
     data.push_validation(2.0, 5.0);
     data.push_test(1.0, 9.6);
-    draw(&c, &data);
+    draw(&c, &data, &LIGHT);
     let after = swatches(&c);
     let (cost_line, validation, test) = (after[0] - before[0], after[1] - before[1], after[2] - before[2]);
     assert!(cost_line > 300, "the smoothed cost line is drawn ({cost_line} pixels)");
     assert!(validation > 50 && test > 10, "validation ({validation}) and test ({test}) points are drawn");
+}
+
+#[wasm_bindgen_test]
+fn a_narrow_chart_stacks_its_panels_at_its_own_size() {
+    let ratio = web_sys::window().unwrap().device_pixel_ratio().max(1.0);
+    let mut data = ChartData::default();
+    for i in 0..50 {
+        data.push_cost(f64::from(i), 1.0 / (1.0 + f64::from(i)));
+    }
+    data.push_validation(1.0, 3.0);
+    data.push_test(1.0, 3.5);
+    let wide = canvas(800, 300);
+    draw(&wide, &data, &DARK);
+    assert_eq!((wide.width(), wide.height()), ((800.0 * ratio) as u32, (300.0 * ratio) as u32), "drawn at its displayed size");
+    let narrow = canvas(360, 300);
+    draw(&narrow, &data, &DARK);
+    assert_eq!(narrow.client_height(), 600, "on a phone the panels stack: the canvas grows");
+    assert_eq!((narrow.width(), narrow.height()), ((360.0 * ratio) as u32, (600.0 * ratio) as u32), "and is not scaled to its box");
+    // The dark palette's validation colour, in the lower half only.
+    let lower = pad::context_2d(&narrow).get_image_data(0.0, 300.0 * ratio, 360.0 * ratio, 300.0 * ratio).unwrap().data();
+    let orange =
+        lower.chunks_exact(4).filter(|p| p[3] > 200 && (i32::from(p[0]) - 0xf0).abs() < 24 && (i32::from(p[1]) - 0xa0).abs() < 24).count();
+    assert!(orange > 10, "the error panel is below the cost panel ({orange} validation pixels there)");
+    assert_eq!(figures_rows(&data), "<tr><td>1</td><td>3.00 %</td><td>3.50 %</td></tr>");
 }
 
 #[wasm_bindgen_test]

@@ -34,14 +34,15 @@ function check(ok, what) {
   return ok;
 }
 
-/// A stroke through `points` (pixels from the pad's top-left) as pointer actions.
-function stroke(padId, points) {
+/// A stroke through `points` (pixels from the pad's top-left) as pointer
+/// actions of a mouse (or a finger: `pointerType` "touch").
+function stroke(padId, points, pointerType = "mouse") {
   const origin = { "element-6066-11e4-a52e-4f735466cecf": padId };
   // W3C offsets are from the element's centre; the pad is 280x280.
   const at = ([x, y]) => ({ type: "pointerMove", duration: 16, origin, x: Math.round(x - 140), y: Math.round(y - 140) });
   return {
     actions: [{
-      type: "pointer", id: "pen", parameters: { pointerType: "mouse" },
+      type: "pointer", id: pointerType, parameters: { pointerType },
       actions: [at(points[0]), { type: "pointerDown", button: 0 }, ...points.slice(1).map(at), { type: "pointerUp", button: 0 }],
     }],
   };
@@ -96,6 +97,17 @@ function writeHostile() {
   }
 }
 
+/// axe-core's audit of the page as it stands (WCAG 2 A and AA rules and
+/// best practices): each violation with the first elements it names.
+const AXE = readFileSync(join(ROOT, "tests/e2e/node_modules/axe-core/axe.min.js"), "utf8");
+async function audit(d, what) {
+  await d.js(`if (!window.axe) { const s = document.createElement("script"); s.textContent = arguments[0]; document.head.append(s); }`, AXE);
+  const violations = await d.jsAsync(`const done = arguments[arguments.length - 1];
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } })
+      .then(r => done(r.violations.map(v => v.id + " (" + v.impact + "): " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "))), e => done(["axe failed: " + e]));`);
+  check(violations.length === 0, `axe-core finds no violation ${what}${violations.length ? ": " + violations.join("; ") : ""}`);
+}
+
 /// The bytes behind a blob URL of the page.
 async function download(d, href) {
   const b64 = await d.jsAsync(`const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => { let s = ""; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); done(btoa(s)); });`, href);
@@ -122,6 +134,8 @@ async function killedCliRun() {
 async function runBrowser(name, base, port) {
   console.log(`\n# ${name}`);
   const { driver, capabilities } = BROWSERS[name](port, OUT);
+  // Firefox runs in the dark scheme throughout (Chromium switches to it for its dark checks).
+  if (name === "firefox") capabilities["moz:firefoxOptions"].prefs = { "layout.css.prefers-color-scheme.content-override": 0 };
   const d = driver;
   try {
     await d.start(capabilities);
@@ -234,6 +248,67 @@ async function runBrowser(name, base, port) {
     await d.js(`const dt = new DataTransfer(); dt.items.add(new File(["not weights"], "notes.txt")); document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));`);
     await d.waitFor("the dropped file's error", async () => /notes\.txt: not a valid safetensors file/.test(await d.js(`return document.getElementById("error").textContent`)), 10000);
     check((await d.attr("status", "data-model")) === "uploaded", "a dropped text file is refused too, the model stays");
+
+    // Everyone: an accessibility audit, the keyboard, phone widths, touch,
+    // dark mode, and the page offline after this first visit.
+    await audit(d, "at desktop width");
+    await d.js(`document.querySelector('#confusion td[data-true="0"][data-pred="0"]').focus()`);
+    const focusRing = await d.js(`const s = getComputedStyle(document.activeElement); return s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2`);
+    check(focusRing, "a focused cell shows a visible focus ring");
+    await d.s("/actions", "POST", { actions: [{ type: "key", id: "keys", actions: [{ type: "keyDown", value: "\uE007" }, { type: "keyUp", value: "\uE007" }] }] });
+    await d.waitFor("the gallery from the keyboard", async () => await d.js(`const items = [...document.querySelectorAll("#gallery .item")]; return items.length === 60 && items.every(e => e.dataset.label === "0" && e.dataset.predicted === "0")`), 30000);
+    check(true, "Enter on a focused cell opens its gallery");
+    check((await d.js(`return document.getElementById("status").getAttribute("aria-live")`)) === "polite", "the status announces changes politely");
+    const phone = name === "chromium" ? 390 : 500; // Firefox's window is at least 500 px wide
+    for (const width of name === "chromium" ? [360, 390, 768] : [500, 768]) {
+      await d.s("/window/rect", "POST", { width, height: 900 });
+      await sleep(800);
+      const m = await d.js(`const e = document.documentElement;
+        const sized = id => { const c = document.getElementById(id); return c.width === Math.round(c.clientWidth * devicePixelRatio); };
+        const pad = document.getElementById("pad");
+        return { inner: innerWidth, over: e.scrollWidth - e.clientWidth, sized: ["chart", "filters", "maps"].every(sized),
+          pad: pad.getBoundingClientRect().right <= e.clientWidth, touch: getComputedStyle(pad).touchAction };`);
+      check(m.over <= 0, `${m.inner} px wide: no horizontal overflow (${m.over} px)`);
+      check(m.sized, `${m.inner} px wide: the chart, filters and maps are drawn at their displayed size`);
+      check(m.pad && m.touch === "none", `${m.inner} px wide: the pad fits and keeps touch-action: none`);
+      if (width === phone) {
+        await audit(d, `at ${m.inner} px wide`);
+        await d.click("#clear");
+        const padId = Object.values(await d.element("#pad"))[0];
+        await d.s("/actions", "POST", stroke(padId, [[140, 50], [140, 90], [139, 130], [138, 170], [138, 215]], "touch"));
+        await d.s("/actions", "DELETE");
+        const digit = await d.waitFor("a prediction for a finger's stroke", () => d.attr("prediction", "data-digit"), 5000);
+        check(digit === "1", `a 1 drawn with a finger reads as ${digit}`);
+        await d.js("window.scrollTo(0, 0)");
+        await d.screenshot(`${name}-phone.png`);
+      }
+    }
+    await d.s("/window/rect", "POST", { width: 1400, height: 1000 });
+    if (name === "chromium") {
+      // Chromium's dark scheme, as a system preference would set it.
+      await d.s("/goog/cdp/execute", "POST", { cmd: "Emulation.setEmulatedMedia", params: { features: [{ name: "prefers-color-scheme", value: "dark" }] } });
+    }
+    await sleep(800);
+    const dark = await d.js(`return matchMedia("(prefers-color-scheme: dark)").matches && getComputedStyle(document.body).backgroundColor`);
+    check(dark === "rgb(17, 19, 24)", `the page follows the dark scheme (${dark})`);
+    await audit(d, "in the dark scheme");
+    await d.js("window.scrollTo(0, 0)");
+    await d.screenshot(`${name}-dark.png`);
+    if (name === "chromium") await d.s("/goog/cdp/execute", "POST", { cmd: "Emulation.setEmulatedMedia", params: { features: [] } });
+
+    // Offline: with the server gone, a reload loads the page, MNIST and the model from the cache, and trains.
+    await d.waitFor("the offline cache", async () => (await d.attr("status", "data-offline")) === "ready", 120000);
+    check(true, "the service worker has cached the page, its workers, MNIST and the pretrained model");
+    await offline(async () => {
+      await d.go(`${base}/?preset=fast&epochs=2`);
+      await d.waitFor("the offline page to be ready", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+      await d.click("#train");
+      await d.waitFor("offline training", async () => Number(await d.attr("status", "data-iterations")) > 10, 60000);
+      await d.click("#stop");
+      await d.waitFor("the stop", async () => (await d.attr("status", "data-state")) === "stopped", 10000);
+    });
+    check(true, "offline, a reload loads the page and MNIST from the cache and trains");
+    check((await d.attr("status", "data-model")) !== null, "offline, the model in use is there too");
 
     // The fast preset: validation after the first epoch.
     await d.go(`${base}/?preset=fast&epochs=2`);
@@ -366,10 +441,21 @@ writeHostile();
 mkdirSync(OUT, { recursive: true });
 await killedCliRun();
 const server = await serve(DIST);
-const base = `http://127.0.0.1:${server.address().port}`;
+const port = server.address().port;
+const base = `http://127.0.0.1:${port}`;
+
+/// Runs `during` with the server stopped (every connection closed), then starts it again on its port.
+async function offline(during) {
+  await new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); });
+  try {
+    await during();
+  } finally {
+    await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  }
+}
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ["chromium", "firefox"];
-let port = 9515;
-for (const name of which) await runBrowser(name, base, port++);
+let driverPort = 9515;
+for (const name of which) await runBrowser(name, base, driverPort++);
 server.close();
 console.log(`\ne2e: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

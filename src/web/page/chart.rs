@@ -1,7 +1,8 @@
 //! The live charts, drawn by hand on one canvas: training cost per
 //! iteration (raw, faint, and smoothed) on the left, validation and test
 //! error per epoch on the right. `ChartData` is the model (tested on its
-//! own); `draw` paints it, scaled for the screen's pixel ratio.
+//! own); `draw` paints it at its displayed size and the screen's pixel
+//! ratio, in the page's colour scheme.
 
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
@@ -94,17 +95,35 @@ impl Panel {
     }
 }
 
-const INK: &str = "#334";
-const GRID: &str = "#e3e6ec";
-const COST: &str = "#4a7bd1";
-const VALID: &str = "#e07b24";
-const TEST: &str = "#2a9d5c";
+/// The chart's colours, for a light or a dark page.
+pub struct Palette {
+    pub ink: &'static str,
+    pub grid: &'static str,
+    pub cost: &'static str,
+    pub cost_raw: &'static str,
+    pub valid: &'static str,
+    pub test: &'static str,
+}
 
-/// Paints the data on the canvas, sizing its backing store to the CSS size
-/// times the device pixel ratio so lines stay crisp.
-pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData) {
+pub const LIGHT: Palette =
+    Palette { ink: "#1f2330", grid: "#e3e6ec", cost: "#3565b8", cost_raw: "rgba(53,101,184,0.25)", valid: "#c0601a", test: "#23824c" };
+pub const DARK: Palette =
+    Palette { ink: "#e4e7ee", grid: "#2e3340", cost: "#8ab4ff", cost_raw: "rgba(138,180,255,0.25)", valid: "#f0a060", test: "#5fd08f" };
+
+/// Below this width (CSS pixels) the two panels stack.
+const SIDE_BY_SIDE: f64 = 560.0;
+/// Each panel's height (CSS pixels).
+const PANEL_HEIGHT: f64 = 300.0;
+
+/// Paints the data on the canvas at its displayed width, its backing store
+/// that width times the device pixel ratio so that text and lines stay
+/// crisp; on a narrow screen the panels stack (the canvas grows taller).
+pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData, palette: &Palette) {
     let ratio = super::window().device_pixel_ratio().max(1.0);
-    let (css_w, css_h) = (f64::from(canvas.client_width().max(300)), f64::from(canvas.client_height().max(150)));
+    let css_w = f64::from(canvas.client_width().max(1));
+    let stacked = css_w < SIDE_BY_SIDE;
+    let css_h = if stacked { 2.0 * PANEL_HEIGHT } else { PANEL_HEIGHT };
+    let _ = canvas.style().set_property("height", &format!("{css_h}px"));
     let (w, h) = ((css_w * ratio).round() as u32, (css_h * ratio).round() as u32);
     if canvas.width() != w || canvas.height() != h {
         canvas.set_width(w);
@@ -115,34 +134,32 @@ pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData) {
     ctx.clear_rect(0.0, 0.0, css_w, css_h);
     ctx.set_font("12px system-ui, sans-serif");
 
-    let half = css_w / 2.0;
+    // Each panel's box: side by side, or one above the other.
+    let (pw, second) = if stacked { (css_w, (0.0, PANEL_HEIGHT)) } else { (css_w / 2.0, (css_w / 2.0, 0.0)) };
     let (ml, mr, mt, mb) = (48.0, 14.0, 28.0, 36.0);
     let last_iter = data.costs.last().map_or(1.0, |p| p.0.max(1.0));
-    let cost = Panel { left: ml, top: mt, width: half - ml - mr, height: css_h - mt - mb, x: (0.0, last_iter), y: y_range(&[&data.costs]) };
+    let (width, height) = ((pw - ml - mr).max(10.0), PANEL_HEIGHT - mt - mb);
+    let cost = Panel { left: ml, top: mt, width, height, x: (0.0, last_iter), y: y_range(&[&data.costs]) };
     // One epoch of headroom, so the newest point is not on the frame.
     let epochs = data.validation.iter().chain(&data.test).map(|p| p.0 + 1.0).fold(2.0, f64::max);
-    let error = Panel {
-        left: half + ml,
-        top: mt,
-        width: half - ml - mr,
-        height: css_h - mt - mb,
-        x: (0.0, epochs),
-        y: y_range(&[&data.validation, &data.test]),
-    };
-    axes(&ctx, &cost, "iteration", "training cost");
-    axes(&ctx, &error, "epoch", "error %");
-    line(&ctx, &cost, &thin(&data.costs), "rgba(74,123,209,0.25)", 1.0, false);
-    line(&ctx, &cost, &thin(&data.smoothed), COST, 2.0, false);
-    line(&ctx, &error, &data.validation, VALID, 2.0, true);
-    line(&ctx, &error, &data.test, TEST, 2.0, true);
-    legend(&ctx, cost.left + 8.0, 16.0, &[(COST, "cost (smoothed)")]);
-    legend(&ctx, error.left + 8.0, 16.0, &[(VALID, "validation"), (TEST, "test (best model)")]);
+    let (left, top) = (second.0 + ml, second.1 + mt);
+    let error = Panel { left, top, width, height, x: (0.0, epochs), y: y_range(&[&data.validation, &data.test]) };
+    // Fewer x ticks where the panel is narrow, so that labels never collide.
+    let x_ticks = ((width / 70.0) as usize).clamp(2, 6);
+    axes(&ctx, &cost, "iteration", "training cost", x_ticks, palette);
+    axes(&ctx, &error, "epoch", "error %", x_ticks, palette);
+    line(&ctx, &cost, &thin(&data.costs), palette.cost_raw, 1.0, false);
+    line(&ctx, &cost, &thin(&data.smoothed), palette.cost, 2.0, false);
+    line(&ctx, &error, &data.validation, palette.valid, 2.0, true);
+    line(&ctx, &error, &data.test, palette.test, 2.0, true);
+    legend(&ctx, cost.left + 8.0, cost.top - 12.0, &[(palette.cost, "cost (smoothed)")], palette.ink);
+    legend(&ctx, error.left + 8.0, error.top - 12.0, &[(palette.valid, "validation"), (palette.test, "test (best model)")], palette.ink);
 }
 
-fn axes(ctx: &CanvasRenderingContext2d, p: &Panel, x_label: &str, y_label: &str) {
+fn axes(ctx: &CanvasRenderingContext2d, p: &Panel, x_label: &str, y_label: &str, x_ticks: usize, palette: &Palette) {
     ctx.set_line_width(1.0);
-    ctx.set_stroke_style_str(GRID);
-    ctx.set_fill_style_str(INK);
+    ctx.set_stroke_style_str(palette.grid);
+    ctx.set_fill_style_str(palette.ink);
     ctx.set_text_align("right");
     ctx.set_text_baseline("middle");
     for y in nice_ticks(p.y.0, p.y.1, 5) {
@@ -156,7 +173,7 @@ fn axes(ctx: &CanvasRenderingContext2d, p: &Panel, x_label: &str, y_label: &str)
     ctx.set_text_align("center");
     ctx.set_text_baseline("top");
     let whole = p.x.1 - p.x.0 >= 2.0;
-    for x in nice_ticks(p.x.0, p.x.1, 6).into_iter().filter(|x| !whole || x.fract() == 0.0) {
+    for x in nice_ticks(p.x.0, p.x.1, x_ticks).into_iter().filter(|x| !whole || x.fract() == 0.0) {
         let px = p.px(x).round() + 0.5;
         ctx.begin_path();
         ctx.move_to(px, p.top + p.height);
@@ -164,7 +181,7 @@ fn axes(ctx: &CanvasRenderingContext2d, p: &Panel, x_label: &str, y_label: &str)
         ctx.stroke();
         let _ = ctx.fill_text(&trim(x), px, p.top + p.height + 6.0);
     }
-    ctx.set_stroke_style_str(INK);
+    ctx.set_stroke_style_str(palette.ink);
     ctx.begin_path();
     ctx.move_to(p.left + 0.5, p.top);
     ctx.line_to(p.left + 0.5, p.top + p.height + 0.5);
@@ -200,13 +217,13 @@ fn line(ctx: &CanvasRenderingContext2d, p: &Panel, points: &[(f64, f64)], color:
     }
 }
 
-fn legend(ctx: &CanvasRenderingContext2d, mut x: f64, y: f64, entries: &[(&str, &str)]) {
+fn legend(ctx: &CanvasRenderingContext2d, mut x: f64, y: f64, entries: &[(&str, &str)], ink: &str) {
     ctx.set_text_align("left");
     ctx.set_text_baseline("middle");
     for (color, label) in entries {
         ctx.set_fill_style_str(color);
         ctx.fill_rect(x, y - 2.0, 14.0, 4.0);
-        ctx.set_fill_style_str(INK);
+        ctx.set_fill_style_str(ink);
         let _ = ctx.fill_text(label, x + 18.0, y);
         x += 26.0 + ctx.measure_text(label).map_or(60.0, |m| m.width());
     }
@@ -216,4 +233,15 @@ fn legend(ctx: &CanvasRenderingContext2d, mut x: f64, y: f64, entries: &[(&str, 
 fn trim(v: f64) -> String {
     let s = format!("{:.4}", v);
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The per-epoch figures as table rows (epoch, validation error, test
+/// error of the best model): the chart's text alternative.
+pub fn figures_rows(data: &ChartData) -> String {
+    let mut rows = String::new();
+    for &(epoch, valid) in &data.validation {
+        let test = data.test.iter().find(|t| t.0 == epoch).map_or("–".to_string(), |t| format!("{:.2} %", t.1));
+        rows += &format!("<tr><td>{epoch}</td><td>{valid:.2} %</td><td>{test}</td></tr>");
+    }
+    rows
 }

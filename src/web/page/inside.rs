@@ -8,35 +8,35 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, ImageDat
 use super::pad::context_2d;
 use crate::confusion::{Confusion, Prediction};
 use crate::model::{FeatureMaps, CLASSES, CONV1_FILTERS, CONV1_SIDE, CONV2_FILTERS, CONV2_SIDE, IMAGE_LEN, IMAGE_SIDE, KERNEL};
-use crate::web::element;
+use crate::web::{element, window};
 
 /// Most images a gallery shows of one cell.
 pub const GALLERY_MAX: usize = 60;
 /// Tiles per row on the filter and map canvases.
 const PER_ROW: usize = 10;
-const GAP: usize = 4;
-/// Height of a canvas's caption line.
-const CAPTION: usize = 16;
+/// Gap between tiles, and a caption line's height, in CSS pixels.
+const GAP: f64 = 4.0;
+const CAPTION: f64 = 16.0;
 
-/// One square map, `side` values, drawn `scale` times larger.
+/// Square maps of `side` values each, drawn in rows of `PER_ROW` tiles
+/// `tile` device pixels apart, each value a `scale`-pixel square.
 struct Grid<'a> {
     values: &'a [f32],
     side: usize,
+    tile: usize,
     scale: usize,
 }
 
 impl Grid<'_> {
-    fn tile(&self) -> usize {
-        self.side * self.scale + GAP
-    }
-
-    fn width(&self) -> usize {
-        PER_ROW * self.tile()
+    /// The grid filling `width` device pixels (gaps of `gap`).
+    fn fit(values: &[f32], side: usize, width: usize, gap: usize) -> Grid<'_> {
+        let tile = (width / PER_ROW).max(side + gap);
+        Grid { values, side, tile, scale: ((tile - gap) / side).max(1) }
     }
 
     fn height(&self) -> usize {
         let maps = self.values.len() / (self.side * self.side);
-        maps.div_ceil(PER_ROW) * self.tile()
+        maps.div_ceil(PER_ROW) * self.tile
     }
 
     /// Draws the maps at `top`, each grey from -`range` (black) to
@@ -54,59 +54,75 @@ impl Grid<'_> {
             }
             let image = ImageData::new_with_u8_clamped_array(Clamped(&rgba), px as u32).expect("square RGBA");
             let (col, row) = (m % PER_ROW, m / PER_ROW);
-            let _ = ctx.put_image_data(&image, (col * self.tile()) as f64, (top + row * self.tile()) as f64);
+            let _ = ctx.put_image_data(&image, (col * self.tile) as f64, (top + row * self.tile) as f64);
         }
     }
+}
+
+/// The canvas's displayed width in device pixels, and the pixel ratio.
+fn device_width(canvas: &HtmlCanvasElement) -> (usize, f64) {
+    let ratio = window().device_pixel_ratio().max(1.0);
+    ((f64::from(canvas.client_width().max(1)) * ratio).round() as usize, ratio)
+}
+
+/// Gives the canvas a backing store of `width` x `height` device pixels,
+/// shown at that size divided by the pixel ratio.
+fn size(canvas: &HtmlCanvasElement, width: usize, height: usize, ratio: f64) {
+    if canvas.width() != width as u32 || canvas.height() != height as u32 {
+        canvas.set_width(width as u32);
+        canvas.set_height(height as u32);
+    }
+    let _ = canvas.style().set_property("height", &format!("{}px", height as f64 / ratio));
 }
 
 /// conv1's filters, each scaled to its largest weight.
 pub fn draw_filters(conv1_weights: &[f32]) {
     let canvas: HtmlCanvasElement = element("filters");
-    let grid = Grid { values: conv1_weights, side: KERNEL, scale: 6 };
-    size(&canvas, grid.width(), grid.height());
+    let (width, ratio) = device_width(&canvas);
+    let grid = Grid::fit(conv1_weights, KERNEL, width, (GAP * ratio) as usize);
+    size(&canvas, width, grid.height(), ratio);
     let ctx = context_2d(&canvas);
-    ctx.clear_rect(0.0, 0.0, grid.width() as f64, grid.height() as f64);
+    ctx.clear_rect(0.0, 0.0, width as f64, grid.height() as f64);
     grid.draw(&ctx, 0, true);
 }
 
-/// The drawn digit's maps after conv1 and conv2, or a note to draw.
-pub fn draw_maps(maps: Option<&FeatureMaps>) {
+/// The drawn digit's maps after conv1 and conv2, or a note to draw; text
+/// in `ink`.
+pub fn draw_maps(maps: Option<&FeatureMaps>, ink: &str) {
     let canvas: HtmlCanvasElement = element("maps");
     let empty = vec![0.0; CONV1_FILTERS * CONV1_SIDE * CONV1_SIDE + CONV2_FILTERS * CONV2_SIDE * CONV2_SIDE];
     let (c1, c2) = match maps {
         Some(m) => (&m.conv1[..], &m.conv2[..]),
         None => empty.split_at(CONV1_FILTERS * CONV1_SIDE * CONV1_SIDE),
     };
-    let g1 = Grid { values: c1, side: CONV1_SIDE, scale: 2 };
-    let g2 = Grid { values: c2, side: CONV2_SIDE, scale: 4 };
-    let (w, h) = (g1.width().max(g2.width()), 2 * CAPTION + g1.height() + g2.height());
-    size(&canvas, w, h);
+    let (width, ratio) = device_width(&canvas);
+    let (gap, caption) = ((GAP * ratio) as usize, (CAPTION * ratio) as usize);
+    let g1 = Grid::fit(c1, CONV1_SIDE, width, gap);
+    // conv2's maps are a third of conv1's side: tiles half as wide keep them legible and short.
+    let g2 = Grid::fit(c2, CONV2_SIDE, width / 2, gap);
+    let height = 2 * caption + g1.height() + g2.height();
+    size(&canvas, width, height, ratio);
     let ctx = context_2d(&canvas);
-    ctx.clear_rect(0.0, 0.0, w as f64, h as f64);
-    ctx.set_fill_style_str("#556");
-    ctx.set_font("12px system-ui, sans-serif");
+    ctx.clear_rect(0.0, 0.0, width as f64, height as f64);
+    ctx.set_fill_style_str(ink);
+    ctx.set_font(&format!("{}px system-ui, sans-serif", (12.0 * ratio).round()));
     let note = if maps.is_some() { "" } else { " (draw a digit)" };
-    let _ = ctx.fill_text(&format!("after conv1: {CONV1_FILTERS} maps of {CONV1_SIDE}x{CONV1_SIDE}{note}"), 0.0, 12.0);
-    g1.draw(&ctx, CAPTION, false);
-    let below = CAPTION + g1.height();
-    let _ = ctx.fill_text(&format!("after conv2: {CONV2_FILTERS} maps of {CONV2_SIDE}x{CONV2_SIDE}"), 0.0, (below + 12) as f64);
-    g2.draw(&ctx, below + CAPTION, false);
-}
-
-fn size(canvas: &HtmlCanvasElement, width: usize, height: usize) {
-    if canvas.width() != width as u32 || canvas.height() != height as u32 {
-        canvas.set_width(width as u32);
-        canvas.set_height(height as u32);
-    }
+    let baseline = 12.0 * ratio;
+    let _ = ctx.fill_text(&format!("after conv1: {CONV1_FILTERS} maps of {CONV1_SIDE}x{CONV1_SIDE}{note}"), 0.0, baseline);
+    g1.draw(&ctx, caption, false);
+    let below = caption + g1.height();
+    let _ = ctx.fill_text(&format!("after conv2: {CONV2_FILTERS} maps of {CONV2_SIDE}x{CONV2_SIDE}"), 0.0, below as f64 + baseline);
+    g2.draw(&ctx, below + caption, false);
 }
 
 /// Fills `#confusion`: a header row of predicted digits, a row per true
-/// digit; each count shaded by its share of the row, the diagonal blue,
-/// errors red.
-pub fn show_confusion(c: &Confusion) {
+/// digit; each count shaded by its share of the row (the diagonal blue,
+/// errors red) over the page's `background`, its text black or white,
+/// whichever reads better on that shade (at least 4.6:1 either way).
+pub fn show_confusion(c: &Confusion, background: [f64; 3]) {
     let mut html =
         String::from("<caption>Test images by true digit (rows) and prediction (columns); click a cell to see its images</caption>");
-    html += "<thead><tr><th scope=\"col\"><span class=\"sr\">true \\ predicted</span></th>";
+    html += "<thead><tr><th scope=\"col\"><span class=\"sr\">true digit, then predicted</span></th>";
     for d in 0..CLASSES {
         html += &format!("<th scope=\"col\">{d}</th>");
     }
@@ -118,16 +134,35 @@ pub fn show_confusion(c: &Confusion) {
             let count = c.count(truth, pred);
             let share = if row == 0 { 0.0 } else { count as f64 / row as f64 };
             // Errors are few: a root keeps a handful of them visible.
-            let (alpha, hue) = if truth == pred { (share, "74,123,209") } else { (share.sqrt().min(1.0), "209,74,74") };
-            let dark = if alpha > 0.55 { " class=\"dark\"" } else { "" };
+            let (alpha, hue) = if truth == pred { (share, [53.0, 101.0, 184.0]) } else { (share.sqrt().min(1.0), [200.0, 60.0, 60.0]) };
+            let shade: Vec<f64> = (0..3).map(|i| alpha * hue[i] + (1.0 - alpha) * background[i]).collect();
+            let text = if contrast(&shade, &[0.0; 3]) >= contrast(&shade, &[255.0; 3]) { "#000" } else { "#fff" };
             html += &format!(
-                "<td data-true=\"{truth}\" data-pred=\"{pred}\" tabindex=\"0\" style=\"background:rgba({hue},{alpha:.3})\"{dark} title=\"true {truth}, read as {pred}: {count}\">{count}</td>"
+                "<td data-true=\"{truth}\" data-pred=\"{pred}\" tabindex=\"0\" style=\"background:rgb({:.0},{:.0},{:.0});color:{text}\" title=\"true {truth}, read as {pred}: {count}\">{count}</td>",
+                shade[0], shade[1], shade[2]
             );
         }
         html += "</tr>";
     }
     html += "</tbody>";
     element::<HtmlElement>("confusion").set_inner_html(&html);
+}
+
+/// WCAG's contrast ratio of two sRGB colours (0..255).
+fn contrast(a: &[f64], b: &[f64]) -> f64 {
+    let luminance = |c: &[f64]| {
+        let lin = |v: f64| {
+            let v = v / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+    };
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
 }
 
 /// The cell's test-set indices to show (at most `GALLERY_MAX`), and how
@@ -144,7 +179,7 @@ pub fn show_gallery(indices: &[u32], pixels: &[u8], predictions: &[Prediction], 
     for &i in indices {
         let p = &predictions[i as usize];
         html += &format!(
-            "<figure class=\"item\" data-index=\"{i}\" data-label=\"{}\" data-predicted=\"{}\"><canvas width=\"{IMAGE_SIDE}\" height=\"{IMAGE_SIDE}\" aria-label=\"test image {i}\"></canvas><figcaption>#{i}: {} read as {} ({:.0} %)</figcaption></figure>",
+            "<figure class=\"item\" data-index=\"{i}\" data-label=\"{}\" data-predicted=\"{}\"><canvas width=\"{IMAGE_SIDE}\" height=\"{IMAGE_SIDE}\" role=\"img\" aria-label=\"test image {i}\"></canvas><figcaption>#{i}: {} read as {} ({:.0} %)</figcaption></figure>",
             p.label,
             p.predicted,
             p.label,

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod files;
 pub mod form;
 pub mod inside;
+pub mod offline;
 pub mod pad;
 
 use std::cell::RefCell;
@@ -144,7 +145,9 @@ pub fn start() {
     set_state(RunState::Loading);
     set_status_text("starting the training worker ...");
     show_stored();
-    inside::draw_maps(None);
+    inside::draw_maps(None, scheme().palette.ink);
+    watch_layout();
+    offline::register(&with_app(|app| app.data_url.clone()));
     request_redraw();
     if with_app(|app| app.worker.is_none()) {
         set_state(RunState::Error);
@@ -212,6 +215,46 @@ fn restore(snapshot: Snapshot, run: StoredRun) {
     use_model(Source::Restored, snapshot.best_params);
     show_stored();
     request_redraw();
+}
+
+/// The page's colours: the chart's palette and the panels' background.
+pub struct Scheme {
+    pub palette: &'static chart::Palette,
+    pub card: [f64; 3],
+}
+
+/// The colour scheme the system prefers (see the style sheet).
+fn scheme() -> Scheme {
+    let dark = window().match_media("(prefers-color-scheme: dark)").ok().flatten().is_some_and(|m| m.matches());
+    if dark {
+        Scheme { palette: &chart::DARK, card: [27.0, 30.0, 38.0] }
+    } else {
+        Scheme { palette: &chart::LIGHT, card: [255.0, 255.0, 255.0] }
+    }
+}
+
+/// Redraws every canvas at its new size when the window's size, its
+/// pixel ratio or the colour scheme changes.
+fn watch_layout() {
+    let redraw = Closure::<dyn FnMut()>::new(|| {
+        request_redraw();
+        with_app(|app| {
+            if let Some(model) = &app.model {
+                inside::draw_filters(model.param("conv1.weight"));
+            }
+        });
+        classify_soon();
+        let confusion = with_app(|app| (!app.predictions.is_empty()).then(|| Confusion::of(&app.predictions)));
+        if let Some(c) = confusion {
+            inside::show_confusion(&c, scheme().card);
+        }
+    });
+    let _ = window().add_event_listener_with_callback("resize", redraw.as_ref().unchecked_ref());
+    if let Ok(Some(query)) = window().match_media("(prefers-color-scheme: dark)") {
+        let _ = query.add_event_listener_with_callback("change", redraw.as_ref().unchecked_ref());
+    }
+    // The listeners live as long as the page.
+    redraw.forget();
 }
 
 /// Makes `params` the model in use, and has the worker measure it.
@@ -677,7 +720,7 @@ fn on_worker_message(data: JsValue) {
                     confusion.total()
                 ));
             }
-            inside::show_confusion(&confusion);
+            inside::show_confusion(&confusion, scheme().card);
             if gallery.is_some() {
                 ask_gallery();
             }
@@ -833,7 +876,8 @@ fn request_redraw() {
     let frame = Closure::once_into_js(|| {
         with_app(|app| {
             app.frame_pending = false;
-            chart::draw(&element::<HtmlCanvasElement>("chart"), &app.chart);
+            chart::draw(&element::<HtmlCanvasElement>("chart"), &app.chart, scheme().palette);
+            element::<HtmlElement>("figures-body").set_inner_html(&chart::figures_rows(&app.chart));
         });
     });
     window().request_animation_frame(frame.unchecked_ref()).expect("animation frames exist");
@@ -863,7 +907,7 @@ fn classify_soon() {
                 }
                 _ => (None, None),
             };
-            inside::draw_maps(maps.as_ref());
+            inside::draw_maps(maps.as_ref(), scheme().palette.ink);
             pad::show_preview(&preview, image.as_deref());
             pad::show_prediction(probs.as_deref());
             if app.model.is_none() && image.is_some() {
