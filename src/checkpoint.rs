@@ -10,7 +10,7 @@
 
 use crate::model::{param_count, PARAMS};
 use crate::tensor::numel;
-use crate::train::{Protocol, Snapshot, StopReason, Validation};
+use crate::train::{Protocol, Schedule, Snapshot, StopReason, Validation};
 use crate::weights::{read_safetensors, read_safetensors_metadata, take_params, write_safetensors};
 
 /// The metadata key that holds the state.
@@ -35,6 +35,7 @@ pub fn save(s: &Snapshot) -> Vec<u8> {
         ("learning_rate", format!("{:?}", p.learning_rate)),
         ("momentum", format!("{:?}", p.momentum)),
         ("lr_decay", format!("{:?}", p.lr_decay)),
+        ("schedule", p.schedule.name().into()),
         ("batch_size", p.batch_size.to_string()),
         ("epochs", p.epochs.to_string()),
         ("seed", p.seed.to_string()),
@@ -87,6 +88,11 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
         learning_rate: float("learning_rate")?,
         momentum: float("momentum")?,
         lr_decay: float("lr_decay")?,
+        // Checkpoints written before schedules existed stepped.
+        schedule: match meta.get("schedule") {
+            None => Schedule::Step,
+            Some(name) => Schedule::from_name(name).ok_or_else(|| format!("the checkpoint's schedule {name:?} is unknown"))?,
+        },
         batch_size: num("batch_size")?,
         epochs: num("epochs")?,
         seed: field("seed").and_then(|v| number("seed", v))?,

@@ -21,11 +21,12 @@ mod cli {
 
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use lenet::confusion::{predict, Confusion};
-    use lenet::train::{log, Event, Split};
+    use lenet::train::{log, Event, Schedule, Split};
     use lenet::{checkpoint, weights, LeNet5, Mnist, Protocol, Threads, Trainer};
 
     const USAGE: &str = "usage:
-  lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--batch N] [--seed N]
+  lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--schedule step|cosine]
+              [--batch N] [--seed N]
               [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet train --resume FILE [--epochs N] [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
@@ -100,10 +101,15 @@ same file unless --checkpoint says otherwise)";
         let mut settings = Vec::new();
         for (name, value) in &flags {
             match name.as_str() {
+                "preset" => {} // taken above
                 "epochs" => epochs = Some(number(name, value)?),
                 "lr" => protocol.learning_rate = number(name, value)?,
                 "momentum" => protocol.momentum = number(name, value)?,
                 "decay" => protocol.lr_decay = number(name, value)?,
+                "schedule" => {
+                    protocol.schedule =
+                        Schedule::from_name(value).ok_or_else(|| format!("--schedule: {value:?} is neither step nor cosine"))?
+                }
                 "batch" => protocol.batch_size = number(name, value)?,
                 "seed" => protocol.seed = number(name, value)?,
                 "threads" => threads = number(name, value)?,
@@ -113,7 +119,7 @@ same file unless --checkpoint says otherwise)";
                 "resume" => resume = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
             }
-            if ["preset", "lr", "momentum", "decay", "batch", "seed"].contains(&name.as_str()) {
+            if ["preset", "lr", "momentum", "decay", "schedule", "batch", "seed"].contains(&name.as_str()) {
                 settings.push(format!("--{name}"));
             }
         }

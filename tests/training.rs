@@ -5,7 +5,7 @@
 mod common;
 
 use common::noise_mnist;
-use lenet::train::{Event, Protocol, Split, StopReason, Threads, Trainer};
+use lenet::train::{Event, Protocol, Schedule, Split, StopReason, Threads, Trainer};
 
 /// Runs `trainer` to its end on one thread.
 fn run(trainer: &mut Trainer, on_event: impl FnMut(&Trainer, &Event)) -> Event {
@@ -193,6 +193,44 @@ fn momentum_and_learning_rate_decay_follow_their_formulas() {
     let err = |p: Protocol| Trainer::new(p, data.clone()).err().unwrap();
     assert_eq!(err(Protocol { momentum: 1.0, ..small(5, 1) }), "momentum must be at least 0 and below 1, got 1");
     assert_eq!(err(Protocol { lr_decay: 0.0, ..small(5, 1) }), "learning-rate decay must be above 0 and at most 1, got 0");
+}
+
+#[test]
+fn a_cosine_schedule_falls_along_its_formula_and_resumes_to_the_bit() {
+    // Two epochs of two minibatches: the rate of minibatch i of 4 is
+    // 0.1 * (1 + cos(pi i / 4)) / 2, whatever the epoch.
+    let data = noise_mnist(16, 40, 10, 10);
+    let protocol = Protocol { learning_rate: 0.1, momentum: 0.5, schedule: Schedule::Cosine, ..small(20, 2) };
+    let mut t = Trainer::new(protocol.clone(), data.clone()).unwrap();
+    let mut model = lenet::LeNet5::new(t.protocol.seed);
+    let mut velocity = vec![0.0; model.params.len()];
+    let mut x = vec![0.0; 20 * 784];
+    let mut threads = Threads::new(1);
+    for (i, minibatch) in [0, 1, 0, 1].into_iter().enumerate() {
+        let lr = t.learning_rate();
+        let expected = (0.1 * 0.5 * (1.0 + (std::f64::consts::PI * i as f64 / 4.0).cos())) as f32;
+        assert_eq!(lr, expected, "minibatch {i}");
+        while !matches!(threads.step(&mut t), Event::Trained { .. }) {}
+        let labels = data.train.batch(&mut x, minibatch * 20, 20).to_vec();
+        model.loss_and_grad(&x, &labels);
+        for ((p, v), g) in model.params.iter_mut().zip(&mut velocity).zip(&model.grads) {
+            *v = 0.5 * *v + g;
+            *p -= lr * *v;
+        }
+        common::assert_close(&t.model.params, &model.params, 1e-6, 1e-5);
+    }
+    // Saved after its first epoch and resumed: the same weights as straight through.
+    let mut straight = Trainer::new(protocol.clone(), data.clone()).unwrap();
+    run(&mut straight, |_, _| {});
+    let mut first = Trainer::new(protocol.clone(), data.clone()).unwrap();
+    while first.epoch() < 2 {
+        threads.step(&mut first);
+    }
+    let saved = lenet::checkpoint::load(&lenet::checkpoint::save(&first.snapshot().unwrap())).unwrap();
+    assert_eq!(saved.protocol.schedule, Schedule::Cosine, "the checkpoint keeps the schedule");
+    let mut resumed = Trainer::resume(saved, data.clone()).unwrap();
+    run(&mut resumed, |_, _| {});
+    assert!(same_bits(&resumed.model.params, &straight.model.params));
 }
 
 #[test]

@@ -20,7 +20,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod common;
 
 fn settings() -> Settings {
-    Settings { learning_rate: 0.05, momentum: 0.5, lr_decay: 0.8, batch_size: 20, epochs: 3, seed: 7 }
+    Settings { learning_rate: 0.05, momentum: 0.5, lr_decay: 0.8, schedule: "cosine".into(), batch_size: 20, epochs: 3, seed: 7 }
 }
 
 #[wasm_bindgen_test]

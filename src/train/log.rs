@@ -2,7 +2,7 @@
 //! the page shows them, so the two read the same. The wording follows the
 //! tutorial's own prints.
 
-use super::protocol::Protocol;
+use super::protocol::{Protocol, Schedule};
 use super::trainer::{Event, StopReason};
 
 /// Costs are logged every this many minibatches, as the tutorial does.
@@ -12,8 +12,16 @@ pub const COST_EVERY: usize = 100;
 pub fn header(p: &Protocol, workers: usize, kind: &str) -> String {
     let plural = if workers == 1 { "" } else { "s" };
     format!(
-        "... training (lr {}, momentum {}, decay {}, batch {}, {} epochs, seed {}) on {workers} {kind}{plural}",
-        p.learning_rate, p.momentum, p.lr_decay, p.batch_size, p.epochs, p.seed
+        "... training (lr {}, momentum {}, {}, batch {}, {} epochs, seed {}) on {workers} {kind}{plural}",
+        p.learning_rate,
+        p.momentum,
+        match p.schedule {
+            Schedule::Step => format!("decay {}", p.lr_decay),
+            Schedule::Cosine => "cosine schedule".to_string(),
+        },
+        p.batch_size,
+        p.epochs,
+        p.seed
     )
 }
 

@@ -17,6 +17,6 @@ pub mod threads;
 pub mod trainer;
 
 pub use plan::{work, Outcome, Plan, Split, Task, CHUNK_IMAGES};
-pub use protocol::Protocol;
+pub use protocol::{Protocol, Schedule};
 pub use threads::Threads;
 pub use trainer::{accumulate, Event, Snapshot, StopReason, Trainer, Validation};

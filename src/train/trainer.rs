@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use super::plan::{Outcome, Plan, Split, Task, CHUNK_IMAGES};
-use super::protocol::Protocol;
+use super::protocol::{Protocol, Schedule};
 use crate::data::Mnist;
 use crate::model::LeNet5;
 use crate::sgd::{momentum_step, sgd_step};
@@ -186,10 +186,18 @@ impl Trainer {
         self.depth = depth.max(1);
     }
 
-    /// This epoch's learning rate: the protocol's, decayed once per epoch done.
+    /// The learning rate of the minibatch about to be trained: the
+    /// protocol's, decayed once per epoch done, or along its cosine.
     pub fn learning_rate(&self) -> f32 {
         let p = &self.protocol;
-        p.learning_rate * p.lr_decay.powi(self.epoch as i32 - 1)
+        match p.schedule {
+            Schedule::Step => p.learning_rate * p.lr_decay.powi(self.epoch as i32 - 1),
+            Schedule::Cosine => {
+                // The minibatch about to be trained, of all the run's.
+                let done = self.iterations as f64 / (p.epochs * self.train_batches()) as f64;
+                (f64::from(p.learning_rate) * 0.5 * (1.0 + (std::f64::consts::PI * done.min(1.0)).cos())) as f32
+            }
+        }
     }
 
     pub fn train_batches(&self) -> usize {

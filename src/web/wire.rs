@@ -7,7 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::{Plan, Protocol, Split, Task};
+use crate::train::{Plan, Protocol, Schedule, Split, Task};
+
+fn step() -> String {
+    Schedule::Step.name().into()
+}
 
 /// What the page's form sets; the rest of the protocol is the tutorial's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,6 +19,9 @@ pub struct Settings {
     pub learning_rate: f32,
     pub momentum: f32,
     pub lr_decay: f32,
+    /// A `Schedule`'s name ("step" when a message has none).
+    #[serde(default = "step")]
+    pub schedule: String,
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u32,
@@ -26,6 +33,7 @@ impl Settings {
             learning_rate: p.learning_rate,
             momentum: p.momentum,
             lr_decay: p.lr_decay,
+            schedule: p.schedule.name().into(),
             batch_size: p.batch_size,
             epochs: p.epochs,
             seed: p.seed as u32,
@@ -39,6 +47,8 @@ impl Settings {
             learning_rate: self.learning_rate,
             momentum: self.momentum,
             lr_decay: self.lr_decay,
+            schedule: Schedule::from_name(&self.schedule)
+                .ok_or_else(|| format!("schedule: {:?} is neither step nor cosine", self.schedule))?,
             batch_size: self.batch_size,
             epochs: self.epochs,
             seed: u64::from(self.seed),

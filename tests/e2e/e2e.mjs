@@ -309,6 +309,24 @@ async function runBrowser(name, base, port) {
     });
     check(true, "offline, a reload loads the page and MNIST from the cache and trains");
     check((await d.attr("status", "data-model")) !== null, "offline, the model in use is there too");
+    // A new build (here: the same files, the worker stamped anew) replaces the cache of the old one.
+    const caches = () => d.jsAsync(`const done = arguments[arguments.length - 1]; caches.keys().then(done);`);
+    const build = readFileSync(join(DIST, "sw.js"), "utf8").match(/const BUILD = "([^"]+)"/)[1];
+    const before = await caches();
+    check(before.length === 1 && before[0] === `lenet-${build}`, `one cache, named after the build (${before})`);
+    const swFile = join(DIST, "sw.js");
+    const original = readFileSync(swFile, "utf8");
+    writeFileSync(swFile, original.replace(`const BUILD = "${build}"`, `const BUILD = "next-${build}"`));
+    try {
+      await d.jsAsync(`const done = arguments[arguments.length - 1]; navigator.serviceWorker.getRegistration().then(r => r.update()).then(() => done(true), e => done(String(e)));`);
+      await d.waitFor("the old build's cache to go", async () => !(await caches()).includes(`lenet-${build}`), 30000);
+      // The new worker caches what the page fetches from now on.
+      await d.jsAsync(`const done = arguments[arguments.length - 1]; fetch("pretrained/tutorial.log").then(r => r.text()).then(() => done(true));`);
+      await d.waitFor("the new build's cache", async () => (await caches()).join() === `lenet-next-${build}`, 10000);
+      check(true, "a new build's service worker replaces the old build's cache with its own");
+    } finally {
+      writeFileSync(swFile, original);
+    }
 
     // The fast preset: validation after the first epoch.
     await d.go(`${base}/?preset=fast&epochs=2`);

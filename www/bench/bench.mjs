@@ -183,25 +183,30 @@ async function messageCost(rounds = 200) {
   }
 }
 
+/// A message to the app's worker, as the page packs it (`web::js::pack`),
+/// and the message in one from it.
+const send = (worker, message) => worker.postMessage({ head: message });
+const head = (e) => e.data.head ?? {};
+
 /// The app's training worker, as the page makes it; it starts `count - 1`
 /// helper workers of its own.
 async function appWorkers(count) {
   const lead = await new Promise((resolve, reject) => {
     const w = new Worker("/www/bench/worker.mjs", { type: "module" });
-    w.onmessage = (e) => e.data.type === "Ready" && resolve(w);
+    w.onmessage = (e) => head(e).type === "Ready" && resolve(w);
     w.onerror = (e) => reject(new Error(`a worker failed to start: ${e.message}`));
   });
   return {
     lead,
     /// Loads MNIST and starts the helpers, resolving once the data is in.
     load: () => new Promise((resolve, reject) => {
-      lead.onmessage = (e) => e.data.type === "DataReady" ? resolve() : e.data.type === "Error" && reject(new Error(e.data.message));
-      lead.postMessage({ type: "Load", data_url: "/www/data/", workers: count });
+      lead.onmessage = (e) => head(e).type === "DataReady" ? resolve() : head(e).type === "Error" && reject(new Error(head(e).message));
+      send(lead, { type: "Load", data_url: "/www/data/", workers: count });
     }),
     /// Starts a run of `settings` on MNIST; `onMessage` sees the lead's messages.
     start(settings, onMessage) {
-      lead.onmessage = (e) => onMessage(e.data);
-      lead.postMessage({ type: "Start", settings, data_url: "/www/data/", workers: count });
+      lead.onmessage = (e) => onMessage(head(e));
+      send(lead, { type: "Start", settings, data_url: "/www/data/", workers: count });
     },
     close: () => lead.terminate(),
   };
@@ -224,7 +229,7 @@ function appRun(team, seconds) {
       if (from === null && m.iterations >= 3) from = { t: now, it: m.iterations };
       if (from !== null && now - from.t > seconds * 1000) {
         result = { rate: ((m.iterations - from.it) * BATCH) / ((now - from.t) / 1000), steps: sum };
-        team.lead.postMessage({ type: "Stop" });
+        send(team.lead, { type: "Stop" });
       }
     });
   });
@@ -300,7 +305,7 @@ async function timeToAccuracy(count) {
     if (outcome.reached) record(name, "seconds", seconds, `(${detail})`);
     else record(name, "seconds", "not reached", `(${seconds.toFixed(0)} s for the whole preset; ${detail})`);
   } finally {
-    team.lead.postMessage({ type: "Stop" });
+    send(team.lead, { type: "Stop" });
     team.close();
   }
 }

@@ -54,12 +54,19 @@ pub fn apply_query(params: &web_sys::UrlSearchParams) {
             }
         }
     }
+    if let Some(v) = params.get("schedule") {
+        element::<HtmlSelectElement>("schedule").set_value(&v);
+        if preset(&select.value()).is_some() {
+            select.set_value("custom");
+        }
+    }
 }
 
 pub fn fill_form(s: &Settings) {
     element::<HtmlInputElement>("lr").set_value(&s.learning_rate.to_string());
     element::<HtmlInputElement>("momentum").set_value(&s.momentum.to_string());
     element::<HtmlInputElement>("decay").set_value(&s.lr_decay.to_string());
+    element::<HtmlSelectElement>("schedule").set_value(&s.schedule);
     element::<HtmlInputElement>("batch").set_value(&s.batch_size.to_string());
     element::<HtmlInputElement>("epochs").set_value(&s.epochs.to_string());
     element::<HtmlInputElement>("seed").set_value(&s.seed.to_string());
@@ -75,6 +82,7 @@ pub fn read_form() -> Result<Settings, String> {
         learning_rate: field("lr", "learning rate")?,
         momentum: field("momentum", "momentum")?,
         lr_decay: field("decay", "learning-rate decay")?,
+        schedule: element::<HtmlSelectElement>("schedule").value(),
         batch_size: field("batch", "batch size")?,
         epochs: field("epochs", "epochs")?,
         seed: field("seed", "seed")?,

@@ -489,18 +489,21 @@ fn wire_controls() {
     });
     preset_select.set_onchange(Some(on_preset.as_ref().unchecked_ref()));
     on_preset.forget(); // lives as long as the page
+                        // A value that no longer matches the preset makes it custom.
+    let mark_custom = || {
+        let select: HtmlSelectElement = element("preset");
+        if preset(&select.value()).is_some_and(|p| read_form().ok() != Some(p)) {
+            select.set_value("custom");
+        }
+    };
     for id in FORM_FIELDS {
-        let input: HtmlInputElement = element(id);
-        let on_input = Closure::<dyn FnMut()>::new(|| {
-            // A value that no longer matches the preset makes it custom.
-            let select: HtmlSelectElement = element("preset");
-            if preset(&select.value()).is_some_and(|p| read_form().ok() != Some(p)) {
-                select.set_value("custom");
-            }
-        });
-        input.set_oninput(Some(on_input.as_ref().unchecked_ref()));
+        let on_input = Closure::<dyn FnMut()>::new(mark_custom);
+        element::<HtmlInputElement>(id).set_oninput(Some(on_input.as_ref().unchecked_ref()));
         on_input.forget(); // lives as long as the page
     }
+    let on_schedule = Closure::<dyn FnMut()>::new(mark_custom);
+    element::<HtmlSelectElement>("schedule").set_onchange(Some(on_schedule.as_ref().unchecked_ref()));
+    on_schedule.forget(); // as above
 }
 
 fn start_training() {
