@@ -3,7 +3,10 @@
 //! register-blocked micro-kernels, 4 rows x 8 columns for `matmul` and
 //! `matmul_at` (8 accumulators, 2 loads of `b` and 4 broadcasts of `a` per
 //! step), 1 row x 4 dot products for `matmul_bt`.
-//! SIMD128 has no fused multiply-add: each step is a mul then an add.
+//! SIMD128 has no fused multiply-add: each step is a mul then an add. The
+//! `relaxed-simd` feature builds the same kernels with relaxed SIMD's
+//! `f32x4.relaxed_madd` instead (`madd`), for browsers that validate it;
+//! the page picks that build at load (see `page::worker_build`).
 
 use core::arch::wasm32::*;
 
@@ -11,7 +14,11 @@ use super::{check_matmul, check_strided, col2im_add, gemm_columns, ConvShape};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
-    "simd128"
+    if cfg!(feature = "relaxed-simd") {
+        "relaxed-simd"
+    } else {
+        "simd128"
+    }
 }
 
 /// out (M,N) += a (M,K) . b (K,N)
@@ -152,6 +159,7 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
 /// for conv2's K = 500) stays in the L1 cache while every row block of
 /// `a` passes over it.
 #[allow(clippy::too_many_arguments, reason = "a GEMM's three operands, its shape and A's two strides: grouping them would only hide them")]
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
     check_strided(out, a, row_stride, k_stride, b, m, k, n);
     let mut g = Gemm { out, a, row_stride, k_stride, b, k, n };
@@ -181,7 +189,8 @@ struct Gemm<'a> {
 
 impl Gemm<'_> {
     /// Columns j0..j0+4V of every row, 4 rows at a time.
-    #[inline(always)]
+    #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+    #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
     fn panel<const V: usize>(&mut self, m: usize, j0: usize) {
         let mut i = 0;
         while i + 4 <= m {
@@ -198,7 +207,8 @@ impl Gemm<'_> {
 
     /// out[i0..i0+R][j0..j0+4V] += A[i0..i0+R][..] . b[..][j0..j0+4V], in
     /// R x V accumulators: per step of k, V loads of `b`, R broadcasts of `a`.
-    #[inline(always)]
+    #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+    #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
     fn tile<const R: usize, const V: usize>(&mut self, i0: usize, j0: usize) {
         let (k, n) = (self.k, self.n);
         let mut acc = [[f32x4_splat(0.0); V]; R];
@@ -214,7 +224,7 @@ impl Gemm<'_> {
                 // One load-and-broadcast instruction, not a load and a splat.
                 let av = unsafe { v128_load32_splat(self.a.as_ptr().add((i0 + r) * self.row_stride + p * self.k_stride) as *const u32) };
                 for (acc_rv, b) in acc_r.iter_mut().zip(&bv) {
-                    *acc_rv = f32x4_add(*acc_rv, f32x4_mul(av, *b));
+                    *acc_rv = madd(av, *b, *acc_rv);
                 }
             }
         }
@@ -275,22 +285,26 @@ pub fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize
 /// XLA use for f32 (odd degree-13 over even degree-6 polynomial, input
 /// clamped to +-7.905, where it reaches 1): within 4e-7 of the true tanh
 /// everywhere, against about 20 ns a call for the scalar libm tanh.
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 pub fn tanh_inplace(x: &mut [f32]) {
     const CLAMP: f32 = 7.905_311;
     const ALPHA: [f32; 7] = [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
     const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347e-4, 1.198_258_4e-6];
-    let tanh4 = |v: v128| -> v128 {
-        let v = f32x4_pmin(f32x4_pmax(v, f32x4_splat(-CLAMP)), f32x4_splat(CLAMP));
+    let tanh4 = |x: v128| -> v128 {
+        let v = f32x4_pmin(f32x4_pmax(x, f32x4_splat(-CLAMP)), f32x4_splat(CLAMP));
         let v2 = f32x4_mul(v, v);
         let mut p = f32x4_splat(ALPHA[6]);
         for &a in ALPHA[..6].iter().rev() {
-            p = f32x4_add(f32x4_mul(p, v2), f32x4_splat(a));
+            p = madd(p, v2, f32x4_splat(a));
         }
         let mut q = f32x4_splat(BETA[3]);
         for &b in BETA[..3].iter().rev() {
-            q = f32x4_add(f32x4_mul(q, v2), f32x4_splat(b));
+            q = madd(q, v2, f32x4_splat(b));
         }
-        f32x4_div(f32x4_mul(p, v), q)
+        // A NaN stays NaN, so that a diverging run is seen: pmin and pmax
+        // keep it, but with relaxed SIMD the compiler may make them
+        // relaxed min and max, whose NaN lanes are the engine's choice.
+        v128_bitselect(x, f32x4_div(f32x4_mul(p, v), q), f32x4_ne(x, x))
     };
     let mut chunks = x.chunks_exact_mut(4);
     for c in &mut chunks {
@@ -303,8 +317,20 @@ pub fn tanh_inplace(x: &mut [f32]) {
     }
 }
 
+/// a * b + c: one fused (or not: the engine chooses) relaxed multiply-add
+/// in the relaxed-SIMD build, a multiply and an add in SIMD128's.
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+#[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
+pub(crate) fn madd(a: v128, b: v128, c: v128) -> v128 {
+    #[cfg(feature = "relaxed-simd")]
+    return f32x4_relaxed_madd(a, b, c);
+    #[cfg(not(feature = "relaxed-simd"))]
+    return f32x4_add(f32x4_mul(a, b), c);
+}
+
 /// The C dot products of `a` (K) with the C rows of `rows` (C,K).
-#[inline(always)]
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+#[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
 fn dots<const C: usize>(a: &[f32], rows: &[f32]) -> [f32; C] {
     let k = a.len();
     assert_eq!(rows.len(), C * k);
@@ -316,7 +342,7 @@ fn dots<const C: usize>(a: &[f32], rows: &[f32]) -> [f32; C] {
             let av = v128_load(a.as_ptr().add(p) as *const v128);
             for (c, acc_c) in acc.iter_mut().enumerate() {
                 let bv = v128_load(rows.as_ptr().add(c * k + p) as *const v128);
-                *acc_c = f32x4_add(*acc_c, f32x4_mul(av, bv));
+                *acc_c = madd(av, bv, *acc_c);
             }
         }
         p += 4;

@@ -73,13 +73,15 @@ pub fn kernel_profile(reps: usize) -> String {
     crate::profile::kernel_profile(reps, super::now_ms)
 }
 
-/// The SIMD128 ceiling of this machine and browser, in GFLOP/s: the
-/// f32x4 multiply-then-add throughput of 12 independent chains, which is
-/// all a GEMM kernel could ever reach. 12 because it measured highest
-/// among 8 to 16 chains: fewer leave the adders waiting on latency, more
-/// spill registers.
+/// The ceiling of this build (SIMD128, or relaxed SIMD's multiply-add),
+/// machine and browser, in GFLOP/s: the throughput of the kernels' own
+/// `madd` (f32x4 multiply-then-add, or `relaxed_madd`) in 12 independent
+/// chains, which is all a GEMM kernel could ever reach. 12 because it
+/// measured highest among 8 to 16 chains: fewer leave the adders waiting
+/// on latency, more spill registers.
 /// `iters` rounds of 12 chains x 8 flops; returns the flops done, to be timed.
 #[wasm_bindgen]
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 pub fn simd_peak_flops(iters: u32) -> f64 {
     #[cfg(target_feature = "simd128")]
     {
@@ -88,7 +90,7 @@ pub fn simd_peak_flops(iters: u32) -> f64 {
         let mut acc = [f32x4_splat(1.0); 12];
         for _ in 0..iters {
             for a in acc.iter_mut() {
-                *a = f32x4_add(f32x4_mul(*a, x), y);
+                *a = crate::kernels::simd128::madd(*a, x, y);
             }
         }
         let sum = acc.iter().fold(f32x4_splat(0.0), |s, a| f32x4_add(s, *a));

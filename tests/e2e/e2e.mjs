@@ -434,9 +434,12 @@ async function runBrowser(name, base, port) {
     // Workers share out each step's images, not the arithmetic: with
     // batches of 100 (two chunks of 50), one and two workers give the
     // same costs, to the bit.
-    const costAt100 = async (workers) => {
-      await d.go(`${base}/?batch=100&workers=${workers}`);
+    // In each build (relaxed SIMD where the browser has it, as here, and
+    // SIMD128 through ?simd=128).
+    const costAt100 = async (workers, simd) => {
+      await d.go(`${base}/?batch=100&workers=${workers}${simd ? "&simd=128" : ""}`);
       await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+      check((await d.attr("status", "data-build")) === (simd ? "simd128" : "relaxed-simd"), `the page runs the ${await d.attr("status", "data-build")} build`);
       await d.click("#train");
       await d.waitFor(`iteration 100 on ${workers} worker(s)`, async () => Number(await d.attr("status", "data-iterations")) > 100, 300000);
       const log = await d.js(`return document.getElementById("log").textContent`);
@@ -445,8 +448,11 @@ async function runBrowser(name, base, port) {
       check(log.includes(`on ${workers} worker`), `the log names ${workers} worker(s)`);
       return (log.match(/training @ iter = 100, cost (\S+)/) || [])[1];
     };
-    const [one, two] = [await costAt100(1), await costAt100(2)];
-    check(one !== undefined && one === two, `one and two workers: the same cost at iteration 100 (${one} and ${two})`);
+    for (const simd of [false, true]) {
+      const [one, two] = [await costAt100(1, simd), await costAt100(2, simd)];
+      const build = simd ? "SIMD128" : "relaxed SIMD";
+      check(one !== undefined && one === two, `${build}: one and two workers, the same cost at iteration 100 (${one} and ${two})`);
+    }
   } catch (e) {
     check(false, `${name}: ${e.message}`);
     try { await d.screenshot(`${name}-failure.png`); } catch { /* no session */ }

@@ -59,6 +59,7 @@ const appRows = named("lenet SIMD128, app, ");
 const independentRows = named("lenet SIMD128, independent, ");
 const systems = [
   "lenet SIMD128, 1 worker",
+  "lenet relaxed SIMD, 1 worker",
   "lenet scalar, 1 worker",
   ...appRows,
   ...independentRows,
@@ -84,6 +85,12 @@ for (const b of which) {
   const share = (img, mflop) => (typeof img === "number" && typeof ceiling === "number" ? `${((img * mflop) / 1000).toFixed(1)} GFLOP/s, ${(((img * mflop) / 1000 / ceiling) * 100).toFixed(0)} % of the measured SIMD128 ceiling of ${ceiling.toFixed(1)} GFLOP/s` : "–");
   say(`- ${b}: ${parts.join("; ")}.`);
   say(`  Training ${share(ours("train"), TRAIN_MFLOP)}; inference ${share(ours("infer"), INFER_MFLOP)} (one core).`);
+  const fused = (k) => value(browsers[b], "lenet relaxed SIMD, 1 worker", k);
+  const roof = value(browsers[b], "relaxed-simd ceiling", "gflops");
+  if (typeof fused("train") === "number" && typeof roof === "number") {
+    const pct = (img, mflop) => `${((img * mflop) / 1000).toFixed(1)} GFLOP/s, ${(((img * mflop) / 1000 / roof) * 100).toFixed(0)} %`;
+    say(`  Relaxed SIMD (fused multiply-add): training ${fmt(fused("train"))} images/s, ${ratio(fused("train"), ours("train"))} SIMD128's (${pct(fused("train"), TRAIN_MFLOP)} of its measured ceiling of ${roof.toFixed(1)} GFLOP/s); inference ${fmt(fused("infer"))}, ${ratio(fused("infer"), ours("infer"))}.`);
+  }
   const wasmNote = value(browsers[b], "TensorFlow.js 4.22.0 wasm", "backend");
   if (wasmNote) say(`  TensorFlow.js wasm backend: ${wasmNote}.`);
   for (const r of browsers[b].filter((r) => r.value === "n/a")) say(`  ${r.name} ${r.kind}: not measured ${r.note}.`);

@@ -220,9 +220,12 @@ fn test() -> Result {
     let mut tally = Tally::default();
     step("lints (clippy, native and wasm32, warnings are errors)");
     run(Command::new("cargo").args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run(Command::new("cargo")
-        .args(["clippy", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--bins", "--tests"])
-        .args(["--", "-D", "warnings"]))?;
+    for features in [&[][..], &["--features", "relaxed-simd"]] {
+        run(Command::new("cargo")
+            .args(["clippy", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--bins", "--tests"])
+            .args(features)
+            .args(["--", "-D", "warnings"]))?;
+    }
     tally.passed += 1;
     step("native tests (cargo test)");
     tally.run(Command::new("cargo").args(["test", "--workspace", "--release"]))?;
@@ -238,6 +241,17 @@ fn test() -> Result {
     tally.passed += 1;
     step("browser tests (wasm-pack test --headless --firefox)");
     tally.run(Command::new("wasm-pack").args(["test", "--headless", "--firefox", "--release", "--mode", "no-install"]))?;
+    // The kernels' parity and gradient checks on both builds (SIMD128, and
+    // relaxed SIMD's fused multiply-add) in both browsers.
+    for (browser, features) in [("--firefox", "relaxed-simd"), ("--chrome", ""), ("--chrome", "relaxed-simd")] {
+        step(&format!("kernel parity and gradient tests: {} build, {browser}", if features.is_empty() { "SIMD128" } else { features }));
+        let mut cmd = Command::new("wasm-pack");
+        cmd.args(["test", "--headless", browser, "--release", "--mode", "no-install", "--"]);
+        if !features.is_empty() {
+            cmd.args(["--features", features]);
+        }
+        tally.run(cmd.args(["--test", "kernels", "--test", "gradients"]))?;
+    }
     step("end-to-end: build the app, drive it in headless Chromium and Firefox");
     run(Command::new("trunk").args(["build", "--release", "--offline"]))?;
     // axe-core, the accessibility audit the test runs in the pages (pinned in package-lock.json).
@@ -562,10 +576,12 @@ fn torch_bench(ours: &[String]) -> Result<Vec<String>> {
 /// Builds our two wasm variants and the native trainer, installs the
 /// peers from npm, then runs the benchmark page in both browsers.
 fn bench(torch: bool) -> Result {
-    step("our wasm builds: SIMD128 and scalar");
+    step("our wasm builds: SIMD128, relaxed SIMD and scalar");
     let wasm = "target/wasm32-unknown-unknown/release/lenet.wasm";
     run(Command::new("cargo").args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"]))?;
     run(Command::new("wasm-bindgen").args(["--target", "web", "--out-dir", "target/bench/simd", wasm]))?;
+    run(Command::new("cargo").args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "--features", "relaxed-simd"]))?;
+    run(Command::new("wasm-bindgen").args(["--target", "web", "--out-dir", "target/bench/relaxed", wasm]))?;
     // RUSTFLAGS replaces .cargo/config.toml's +simd128; a target dir of its own keeps both builds cached.
     run(Command::new("cargo")
         .args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "--target-dir", "target/scalar"])

@@ -323,8 +323,9 @@ fn show_stored() {
 /// (with the reason shown) where no worker can start, as on a page
 /// opened from `file://`. It starts its helper workers itself.
 fn new_worker() -> Option<Worker> {
-    // trunk names the worker's loader after its binary (see index.html).
-    let worker = match Worker::new("./worker_loader.js") {
+    let build = worker_build();
+    let _ = element::<HtmlElement>("status").set_attribute("data-build", build.name);
+    let worker = match Worker::new(&format!("./{}", build.loader())) {
         Ok(worker) => worker,
         Err(e) => {
             let why = describe(&e);
@@ -343,6 +344,48 @@ fn new_worker() -> Option<Worker> {
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget(); // as above
     Some(worker)
+}
+
+/// One build of the training worker: trunk names its files after its
+/// binary (see index.html).
+#[derive(Clone, Copy)]
+pub struct WorkerBuild {
+    /// "relaxed-simd" or "simd128", as `#status[data-build]` says.
+    pub name: &'static str,
+    bin: &'static str,
+}
+
+impl WorkerBuild {
+    pub fn loader(self) -> String {
+        format!("{}_loader.js", self.bin)
+    }
+
+    /// Every file of the build (for the offline cache).
+    pub fn files(self) -> [String; 3] {
+        [self.loader(), format!("{}.js", self.bin), format!("{}_bg.wasm", self.bin)]
+    }
+}
+
+/// A module of one function, (v128, v128, v128) -> v128, that returns
+/// `f32x4.relaxed_madd` of its parameters: valid only where the engine
+/// has relaxed SIMD.
+const RELAXED_PROBE: [u8; 37] = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // types: (v128 v128 v128) -> v128
+    0x03, 0x02, 0x01, 0x00, // functions: one, of type 0
+    0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // local.get 0 1 2, f32x4.relaxed_madd
+];
+
+/// The relaxed-SIMD build where the browser validates relaxed SIMD (and
+/// the page's query has no `?simd=128`), else SIMD128's.
+pub fn worker_build() -> WorkerBuild {
+    let forced = window().location().search().unwrap_or_default().contains("simd=128");
+    let relaxed = !forced && js_sys::WebAssembly::validate(&js_sys::Uint8Array::from(&RELAXED_PROBE[..])).unwrap_or(false);
+    if relaxed {
+        WorkerBuild { name: "relaxed-simd", bin: "worker-relaxed" }
+    } else {
+        WorkerBuild { name: "simd128", bin: "worker" }
+    }
 }
 
 /// Ends the worker and starts a new one; the run in progress is lost, the

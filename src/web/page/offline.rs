@@ -13,9 +13,6 @@ use crate::data::FILES;
 use crate::web::js::{describe, get};
 use crate::web::{element, window};
 
-/// The training worker's files, as trunk names them (see index.html).
-const WORKER_FILES: [&str; 3] = ["worker_loader.js", "worker.js", "worker_bg.wasm"];
-
 /// Registers the service worker and has it cache what the page needs
 /// (MNIST from `data_url`).
 pub fn register(data_url: &str) {
@@ -66,7 +63,8 @@ async fn cache_everything(data_url: &str) -> Result<(), String> {
             urls.push(&name.into());
         }
     }
-    for file in WORKER_FILES {
+    // The training worker this browser runs (and its helpers, the same script).
+    for file in super::worker_build().files() {
         urls.push(&file.into());
     }
     for file in FILES {
