@@ -82,7 +82,8 @@ struct App {
     run_workers: usize,
     /// The run kept in IndexedDB (None if nothing is, or storage fails).
     store: Option<Rc<Store>>,
-    stored: Option<StoredRun>,
+    /// Shared, so that keeping, saving and resuming it copy no megabytes.
+    stored: Option<Rc<StoredRun>>,
     /// Whether the stored run can go on (it has not finished).
     resumable: bool,
     /// What a click before the worker was ready asked for.
@@ -164,7 +165,7 @@ async fn first_model() {
             with_app(|app| app.store = Some(store.clone()));
             match store.load().await {
                 Ok(Some(run)) => match crate::checkpoint::load(&run.checkpoint) {
-                    Ok(snapshot) => return restore(snapshot, run),
+                    Ok(snapshot) => return restore(snapshot, Rc::new(run)),
                     Err(e) => show_error(&format!("the saved run is unreadable ({e}); Forget clears it")),
                 },
                 Ok(None) => {}
@@ -191,7 +192,7 @@ async fn first_model() {
 
 /// Shows a run from the store or a file: its best model in use, its
 /// history in the chart and log, Resume offered if it can go on.
-fn restore(snapshot: Snapshot, run: StoredRun) {
+fn restore(snapshot: Snapshot, run: Rc<StoredRun>) {
     with_app(|app| {
         app.chart.clear();
         for &(iter, cost) in &run.costs {
@@ -302,8 +303,13 @@ fn evaluate_model() {
     }
 }
 
-/// The model text while a run trains it.
-const TRAINING_MODEL: &str = "model: the run's, as it trains · its test error is measured when the run pauses or ends";
+/// A run trains the model in use: any measurement of it (asked for or
+/// shown) is stale until the run pauses or ends.
+fn model_moving() {
+    with_app(|app| app.model_id += 1);
+    let _ = element::<HtmlElement>("status").remove_attribute("data-model-test");
+    set_model_text("model: the run's, as it trains · its test error is measured when the run pauses or ends");
+}
 
 fn set_model_text(text: &str) {
     element::<HtmlElement>("model-text").set_text_content(Some(text));
@@ -455,8 +461,8 @@ fn wire_controls() {
         }
     });
     on_click("download-run", || {
-        if let Some(bytes) = with_app(|app| app.stored.as_ref().map(|r| r.checkpoint.clone())) {
-            report(files::download(&bytes, "lenet5-run.checkpoint.safetensors"));
+        if let Some(run) = with_app(|app| app.stored.clone()) {
+            report(files::download(&run.checkpoint, "lenet5-run.checkpoint.safetensors"));
         }
     });
     on_click("random-seed", || {
@@ -638,8 +644,12 @@ async fn open_file(file: web_sys::File) {
             if matches!(with_app(|app| app.state), RunState::Training | RunState::Paused) {
                 return show_error(&format!("{name}: a run is in progress; stop it first to open another"));
             }
-            let run =
-                StoredRun { checkpoint: bytes, costs: Vec::new(), log: format!("... opened {name}"), workers: read_workers().unwrap_or(1) };
+            let run = Rc::new(StoredRun {
+                checkpoint: bytes,
+                costs: Vec::new(),
+                log: format!("... opened {name}"),
+                workers: read_workers().unwrap_or(1),
+            });
             save_run(run.clone(), snapshot.iterations);
             restore(*snapshot, run);
         }
@@ -647,7 +657,7 @@ async fn open_file(file: web_sys::File) {
 }
 
 /// Keeps `run` in IndexedDB; a failure is shown and changes nothing else.
-fn save_run(run: StoredRun, iterations: usize) {
+fn save_run(run: Rc<StoredRun>, iterations: usize) {
     let Some(store) = with_app(|app| app.store.clone()) else {
         return;
     };
@@ -716,9 +726,7 @@ fn on_worker_message(data: JsValue) {
             let was = with_app(|app| app.source.replace(Source::Trained));
             if was != Some(Source::Trained) {
                 // A run's first weights: the model in use is now the run's.
-                with_app(|app| app.model_id += 1);
-                let _ = element::<HtmlElement>("status").remove_attribute("data-model-test");
-                set_model_text(TRAINING_MODEL);
+                model_moving();
             }
             model_changed();
             if best {
@@ -733,7 +741,7 @@ fn on_worker_message(data: JsValue) {
                 let costs = app.chart.costs.iter().map(|&(x, c)| ((x - 1.0) as u32, c as f32)).collect();
                 let log = element::<HtmlElement>("log").text_content().unwrap_or_default();
                 app.resumable = !finished;
-                let run = StoredRun { checkpoint, costs, log, workers: app.run_workers };
+                let run = Rc::new(StoredRun { checkpoint, costs, log, workers: app.run_workers });
                 app.stored = Some(run.clone());
                 run
             });
@@ -806,9 +814,7 @@ fn on_worker_message(data: JsValue) {
         }
         FromWorker::Resumed => {
             // The weights move on: a measurement of the paused ones is stale.
-            with_app(|app| app.model_id += 1);
-            let _ = element::<HtmlElement>("status").remove_attribute("data-model-test");
-            set_model_text(TRAINING_MODEL);
+            model_moving();
             set_state(RunState::Training);
         }
         FromWorker::Stopped => {
