@@ -8,9 +8,12 @@ use crate::rng::Rng;
 use crate::train::CHUNK_IMAGES;
 
 /// Milliseconds per call of each hot kernel at LeNet-5's shapes for
-/// `CHUNK_IMAGES` images, as "name ms" lines: the fastest of `reps` calls,
-/// since a shared machine only ever adds time. `now` is the caller's
-/// clock in milliseconds (the browser's or the process's).
+/// `CHUNK_IMAGES` images, as "name ms" lines: the fastest of `reps` rounds
+/// of calls, since a shared machine only ever adds time. `now` is the caller's
+/// clock in milliseconds (the browser's or the process's). A last line,
+/// "gemms GFLOP/s", is the rate of the eight GEMM kernels together: their
+/// multiply-adds (2 flops each) over their summed times, im2col and
+/// col2im included, as they run in a training step.
 pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
     let b = CHUNK_IMAGES;
     let mut rng = Rng::new(2);
@@ -23,28 +26,45 @@ pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
     let (h_in, h_w, h_out) = (v(b * FLAT), v(FLAT * HIDDEN), v(b * HIDDEN));
     let (mut h_dw, mut h_dx, mut h_o) = (v(FLAT * HIDDEN), v(b * FLAT), v(b * HIDDEN));
     let mut lines = String::new();
-    let mut time = |name: &str, f: &mut dyn FnMut()| {
+    let (mut gemm_flops, mut gemm_ms) = (0.0, 0.0);
+    // `flops` of 0: not a GEMM.
+    let mut time = |name: &str, flops: usize, f: &mut dyn FnMut()| {
+        // Enough calls a round to outlast a coarse clock (a browser's
+        // may tick in whole milliseconds), timed as one.
+        let start = now();
+        f();
+        let calls = (20.0 / (now() - start).max(0.05)).ceil().clamp(1.0, 400.0) as usize;
         let mut best = f64::INFINITY;
         for _ in 0..reps {
             let start = now();
-            f();
-            best = best.min(now() - start);
+            for _ in 0..calls {
+                f();
+            }
+            best = best.min((now() - start) / calls as f64);
         }
         lines += &format!("{name} {best:.3}\n");
+        if flops > 0 {
+            gemm_flops += flops as f64;
+            gemm_ms += best;
+        }
     };
-    time("conv1.forward", &mut || imp::conv2d_forward(&mut out1, &x1, &w1, &mut cols, &c1));
-    time("conv1.backward_filter", &mut || imp::conv2d_backward_filter(&mut dw1, &o1, &x1, &mut cols, &c1));
-    time("conv2.forward", &mut || imp::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
-    time("conv2.backward_input", &mut || imp::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
-    time("conv2.backward_filter", &mut || imp::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
-    time("hidden.forward", &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
-    time("hidden.backward_weight", &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
-    time("hidden.backward_input", &mut || imp::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));
+    // Multiply-adds of each convolution's GEMMs: out channels x C*K*K x output pixels, per image.
+    let conv_flops = |s: &crate::kernels::ConvShape| 2 * s.batch * s.out_channels * s.gemm_dims().0 * s.gemm_dims().1;
+    let (f1, f2, fh) = (conv_flops(&c1), conv_flops(&c2), 2 * b * FLAT * HIDDEN);
+    time("conv1.forward", f1, &mut || imp::conv2d_forward(&mut out1, &x1, &w1, &mut cols, &c1));
+    time("conv1.backward_filter", f1, &mut || imp::conv2d_backward_filter(&mut dw1, &o1, &x1, &mut cols, &c1));
+    time("conv2.forward", f2, &mut || imp::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
+    time("conv2.backward_input", f2, &mut || imp::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
+    time("conv2.backward_filter", f2, &mut || imp::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
+    time("hidden.forward", fh, &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
+    time("hidden.backward_weight", fh, &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
+    time("hidden.backward_input", fh, &mut || imp::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));
     let mut model = LeNet5::new(3);
     let images = v(b * IMAGE_LEN);
     let labels: Vec<u8> = (0..b).map(|i| (i % 10) as u8).collect();
-    time("whole step (loss_and_grad)", &mut || {
+    time("whole step (loss_and_grad)", 0, &mut || {
         model.loss_and_grad(&images, &labels);
     });
+    lines += &format!("gemms {:.1}\n", gemm_flops / gemm_ms / 1e6);
     lines
 }

@@ -84,7 +84,7 @@ impl Lead {
         }
         let free = clock_ms();
         let own_ms = free - own_start;
-        let (mut helpers, mut handling, mut wait, mut in_flight) = (0.0, 0.0, 0.0, 0.0);
+        let (mut helpers, mut handling, mut wait, mut in_flight, mut taking) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for (w, link) in (1..workers).zip(&mut self.helpers) {
             let mut last: Option<Times> = None;
             for _ in plan.share(w, workers) {
@@ -98,7 +98,9 @@ impl Lead {
                     Some(last) => handling += chunk.taken - last.answered,
                 }
                 last = Some(chunk);
+                let add_start = clock_ms();
                 t.add(outcome, Some(&self.grads));
+                taking += chunk.copied + (clock_ms() - add_start);
             }
             // The last reply's way to the lead, from when the lead was free to take it.
             if let Some(last) = last {
@@ -114,6 +116,7 @@ impl Lead {
             times.handling += handling;
             times.wait += wait;
             times.in_flight += in_flight;
+            times.taking += taking;
             times.rest += clock_ms() - start - own_ms - wait;
         }
         Ok(event)
@@ -270,14 +273,16 @@ impl Link {
     /// gradient copied into `grads`, and its times.
     pub async fn receive(&mut self, grads: &mut [f32]) -> Result<(Outcome, Times), String> {
         let (head, data, arrived) = self.reply().await?;
+        let start = clock_ms();
         let buffer = get(&data, "buffer").dyn_into::<js_sys::Float32Array>().ok().filter(|b| b.length() as usize == grads.len());
         if let FromHelper::Trained { .. } = head {
             buffer.as_ref().ok_or("a helper worker sent no gradient")?.copy_to(grads);
         }
         self.spare.extend(buffer);
+        let copied = clock_ms() - start;
         match head {
-            FromHelper::Trained { loss, count, times } => Ok((Outcome::Trained { loss, count }, Times { arrived, ..times })),
-            FromHelper::Counted { errors, count, times } => Ok((Outcome::Counted { errors, count }, Times { arrived, ..times })),
+            FromHelper::Trained { loss, count, times } => Ok((Outcome::Trained { loss, count }, Times { arrived, copied, ..times })),
+            FromHelper::Counted { errors, count, times } => Ok((Outcome::Counted { errors, count }, Times { arrived, copied, ..times })),
             FromHelper::Failed { message } => Err(format!("a helper worker failed: {message}")),
             other => Err(format!("a helper worker answered out of turn: {other:?}")),
         }

@@ -190,7 +190,9 @@ pub struct Progress {
 /// gradient back); its wait for the helpers once its own chunks were
 /// done, and of that wait the time messages were on their way (the first
 /// chunk to a helper, the last reply back); and the rest of its step
-/// (sending, adding gradients, the update). With one worker, only `own`
+/// (sending, adding gradients, the update). `taking` is the time it spent
+/// on the replies themselves, copying each gradient out (part of the
+/// wait) and adding it (part of the rest). With one worker, only `own`
 /// and `rest` grow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepTimes {
@@ -201,6 +203,7 @@ pub struct StepTimes {
     pub handling: f64,
     pub wait: f64,
     pub in_flight: f64,
+    pub taking: f64,
     pub rest: f64,
 }
 
@@ -256,6 +259,9 @@ pub struct Times {
     /// The reply reached the lead.
     #[serde(skip)]
     pub arrived: f64,
+    /// Milliseconds the lead took to copy the reply's gradient out.
+    #[serde(skip)]
+    pub copied: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,12 +28,14 @@ use crate::train::{log, Event, Snapshot, Trainer};
 /// enough that messaging costs nothing, short enough that a click on
 /// Pause is answered within a tenth of a second on one worker.
 const SLICE_MS: f64 = 60.0;
-/// Chunks a step gives each worker when there are helpers. Each step ends
-/// with the lead waiting for the slowest helper; three chunks each pay
-/// that once for 150 images a worker and keep a step short enough for
-/// Pause to act within a fifth of a second (the benchmark's step profile
-/// shows the balance).
-const CHUNKS_PER_WORKER: usize = 3;
+/// Chunks a step gives each worker when there are helpers, at most. Each
+/// step ends with the lead waiting for the slowest helper and taking in
+/// its gradients (about 5 ms in Firefox, 3 in Chromium: the benchmark's
+/// step profile); five chunks each make a tutorial minibatch (10 chunks)
+/// one step on two workers, so that wait is paid once per minibatch, and
+/// a step (about 160 ms) still lets Pause act within a fifth of a second.
+/// Three had it paid twice, and two workers trained 1.7x one in Firefox.
+const CHUNKS_PER_WORKER: usize = 5;
 /// How often the page gets fresh weights to classify with.
 const SHARE_WEIGHTS_MS: f64 = 1000.0;
 

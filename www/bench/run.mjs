@@ -3,7 +3,7 @@
 // `lenet bench`), prints the table and writes it to www/bench/results.md.
 // Run by `cargo xtask bench`, which builds everything it loads first.
 //
-// usage: node www/bench/run.mjs [chromium] [firefox] [--only PART]
+// usage: node www/bench/run.mjs [chromium] [firefox] [--only PART] [--preset fast]
 
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
@@ -19,7 +19,7 @@ async function runIn(name, base, port) {
   try {
     // TensorFlow.js cpu and ConvNetJS hold the main thread for long stretches.
     await d.start(capabilities, 30 * 60 * 1000);
-    const query = new URLSearchParams(only ? { only } : name === "chromium" ? {} : { tta: "0" });
+    const query = new URLSearchParams({ ...(only ? { only } : {}), ...(preset ? { preset } : {}) });
     await d.go(`${base}/www/bench/index.html?${query}`);
     await d.waitFor("the benchmark", () => d.js("return window.__done === true"), 40 * 60 * 1000);
     return await d.js("return window.__bench");
@@ -35,6 +35,8 @@ const ratio = (a, b) => (typeof a === "number" && typeof b === "number" ? `${(a 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf("--only");
 const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : null;
+const presetAt = args.indexOf("--preset");
+const preset = presetAt >= 0 ? args.splice(presetAt, 2)[1] : null;
 const which = args.length ? args : ["chromium", "firefox"];
 const server = await serve(ROOT);
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -54,9 +56,10 @@ say();
 say(`Machine: ${cpus().length} cores, ${cpus()[0].model}. Batch 500, images per second, best of a few runs after warm-up.`);
 say(`Produced by \`cargo xtask bench\` on ${new Date().toISOString().slice(0, 10)}.`);
 say();
-const named = (prefix) => [...new Set(Object.values(browsers).flatMap((rows) => rows.filter((r) => r.name.startsWith(prefix)).map((r) => r.name)))];
-const appRows = named("lenet SIMD128, app, ");
-const independentRows = named("lenet SIMD128, independent, ");
+const named = (part) => [...new Set(Object.values(browsers).flatMap((rows) => rows.filter((r) => r.name.startsWith("lenet ") && r.name.includes(part)).map((r) => r.name)))];
+// The app's rows run the build the page picks in each browser.
+const appRows = named(", app, ");
+const independentRows = named(", independent, ");
 const systems = [
   "lenet SIMD128, 1 worker",
   "lenet relaxed SIMD, 1 worker",
@@ -94,10 +97,11 @@ for (const b of which) {
   const wasmNote = value(browsers[b], "TensorFlow.js 4.22.0 wasm", "backend");
   if (wasmNote) say(`  TensorFlow.js wasm backend: ${wasmNote}.`);
   for (const r of browsers[b].filter((r) => r.value === "n/a")) say(`  ${r.name} ${r.kind}: not measured ${r.note}.`);
-  const one = value(browsers[b], "lenet SIMD128, app, 1 worker", "train");
+  const rowOf = (part) => browsers[b].find((r) => r.kind === "train" && r.name.startsWith("lenet ") && r.name.endsWith(part))?.name;
+  const one = value(browsers[b], rowOf(", app, 1 worker"), "train");
   const all = appRows.filter((n) => !n.endsWith(" 1 worker")).map((n) => [n, value(browsers[b], n, "train")]).find(([, v]) => typeof v === "number");
   if (all && typeof one === "number") {
-    const alone = value(browsers[b], "lenet SIMD128, independent, 1 worker", "train");
+    const alone = value(browsers[b], rowOf(", independent, 1 worker"), "train");
     const together = independentRows.filter((n) => !n.endsWith(" 1 worker")).map((n) => value(browsers[b], n, "train")).find((v) => typeof v === "number");
     const machine = typeof alone === "number" && typeof together === "number" ? ` The machine itself allows ${ratio(together, alone)}: ${fmt(together)} images/s from workers that share nothing, against ${fmt(alone)} from one alone.` : "";
     say(`  Every core: ${all[0].split(", ").pop()} train ${fmt(all[1])} images/s, ${ratio(all[1], one)} one worker's ${fmt(one)}.${machine}`);
@@ -108,14 +112,23 @@ for (const b of which) {
   }
   const trips = browsers[b].filter((r) => r.kind === "ms").map((r) => `${r.name.replace("round trip of 1.7 MB, ", "")} ${r.value.toFixed(2)} ms`);
   if (trips.length) say(`  Round trip of a 1.7 MB buffer between workers: ${trips.join("; ")}.`);
-  const profile = value(browsers[b], "profile (ms per 50-image step)", "profile");
-  if (profile) say(`  Profile, ms per 50-image step: ${profile}.`);
+  for (const [dir, label, roofName] of [["simd", "SIMD128", "simd128 ceiling"], ["relaxed", "relaxed SIMD", "relaxed-simd ceiling"]]) {
+    const profile = value(browsers[b], `profile (ms per 50-image step), ${dir}`, "profile");
+    if (!profile) continue;
+    // The profile's last figure: the GEMM kernels' GFLOP/s (`profile::kernel_profile`).
+    const gemms = Number(profile.match(/gemms ([\d.]+)/)?.[1]);
+    const roof = value(browsers[b], roofName, "gflops");
+    const share = Number.isFinite(gemms) && typeof roof === "number" ? ` The GEMM kernels run at ${gemms.toFixed(1)} GFLOP/s, ${((gemms / roof) * 100).toFixed(0)} % of this build's ceiling.` : "";
+    say(`  Profile, ${label}, ms per 50-image step: ${profile}.${share}`);
+  }
 }
-const tta = browsers.chromium && browsers.chromium.find((r) => r.name.startsWith("fast preset"));
-if (tta) {
-  say();
+const ttas = Object.entries(browsers).flatMap(([b, rows]) => rows.filter((r) => r.name.startsWith("fast preset")).map((r) => [b, r]));
+if (ttas.length) say();
+for (const [b, tta] of ttas) {
   const reached = typeof tta.value === "number" ? `${tta.value.toFixed(0)} s` : tta.value;
-  say(`Time to accuracy (Chromium, SIMD128, the app's workers): ${tta.name}: ${reached} ${tta.note}.`);
+  say(`Time to accuracy (${b}, the app's workers, the build the page picks): ${tta.name}: ${reached} ${tta.note}.`);
+}
+if (browsers.chromium) {
   const fastest = appRows.map((n) => [n, value(browsers.chromium, n, "train")]).filter(([, v]) => typeof v === "number").sort((x, y) => y[1] - x[1])[0];
   const infer = value(browsers.chromium, systems[0], "infer");
   if (fastest && typeof infer === "number") {
@@ -128,6 +141,6 @@ if (tta) {
 const errors = Object.entries(browsers).flatMap(([b, rows]) => rows.filter((r) => r.kind === "error").map((r) => `${b}: ${r.value}`));
 if (errors.length) { say(); say(`Errors: ${errors.join("; ")}`); }
 const text = lines.join("\n") + "\n";
-// A partial run (--only) prints, but does not replace the saved table.
-if (!only) await writeFile(join(ROOT, "www/bench/results.md"), text);
+// A partial run (--only, --preset) prints, but does not replace the saved table.
+if (!only && !preset) await writeFile(join(ROOT, "www/bench/results.md"), text);
 process.stdout.write(text);
