@@ -2,7 +2,7 @@
 //! (`out += ...`). Convolutions are im2col + GEMM; the GEMMs are
 //! register-blocked micro-kernels, 4 rows x 8 columns for `matmul` and
 //! `matmul_at` (8 accumulators, 2 loads of `b` and 4 broadcasts of `a` per
-//! step), 1 row x 4 dot products for `matmul_bt`.
+//! step), 2 rows x 4 dot products for `matmul_bt`.
 //! SIMD128 has no fused multiply-add: each step is a mul then an add. The
 //! `relaxed-simd` feature builds the same kernels with relaxed SIMD's
 //! `f32x4.relaxed_madd` instead (`madd`), for browsers that validate it;
@@ -35,25 +35,35 @@ pub fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: u
     gemm_strided(out, a, 1, m, b, m, k, n);
 }
 
-/// out (M,N) += a (M,K) . b^T, where b is (N,K)
+/// out (M,N) += a (M,K) . b^T, where b is (N,K): dot products of rows,
+/// 2 rows of `a` by 4 of `b` at a time (6 loads for 8 multiply-adds).
 #[track_caller]
 pub fn matmul_bt(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     check_matmul(out.len(), a.len(), b.len(), m, k, n);
-    for i in 0..m {
-        let a_row = &a[i * k..(i + 1) * k];
+    let mut i = 0;
+    while i < m {
+        let r = if i + 2 <= m { 2 } else { 1 };
+        let a_rows = &a[i * k..(i + r) * k];
         let mut j = 0;
-        while j + 4 <= n {
-            let dots = dots::<4>(a_row, &b[j * k..(j + 4) * k]);
-            for (o, d) in out[i * n + j..i * n + j + 4].iter_mut().zip(dots) {
-                *o += d;
-            }
-            j += 4;
-        }
-        // leftovers
         while j < n {
-            out[i * n + j] += dots::<1>(a_row, &b[j * k..(j + 1) * k])[0];
-            j += 1;
+            let c = if j + 4 <= n { 4 } else { 1 };
+            let b_rows = &b[j * k..(j + c) * k];
+            let mut add = |sums: &[[f32; 4]]| {
+                for (q, row) in sums.iter().enumerate() {
+                    for (o, d) in out[(i + q) * n + j..(i + q) * n + j + c].iter_mut().zip(row) {
+                        *o += d;
+                    }
+                }
+            };
+            match (r, c) {
+                (2, 4) => add(&dots::<2, 4>(a_rows, b_rows, k)),
+                (2, _) => add(&dots::<2, 1>(a_rows, b_rows, k).map(|[d]| [d, 0.0, 0.0, 0.0])),
+                (_, 4) => add(&dots::<1, 4>(a_rows, b_rows, k)),
+                _ => add(&dots::<1, 1>(a_rows, b_rows, k).map(|[d]| [d, 0.0, 0.0, 0.0])),
+            }
+            j += c;
         }
+        i += r;
     }
 }
 
@@ -328,32 +338,39 @@ pub(crate) fn madd(a: v128, b: v128, c: v128) -> v128 {
     return f32x4_add(f32x4_mul(a, b), c);
 }
 
-/// The C dot products of `a` (K) with the C rows of `rows` (C,K).
+/// The R x C dot products of the R rows of `a` (R,K) with the C rows of
+/// `b` (C,K), in R x C accumulators: per 4 of K, R + C loads and R x C
+/// multiply-adds.
 #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
 #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
-fn dots<const C: usize>(a: &[f32], rows: &[f32]) -> [f32; C] {
-    let k = a.len();
-    assert_eq!(rows.len(), C * k);
-    let mut acc = [f32x4_splat(0.0); C];
+fn dots<const R: usize, const C: usize>(a: &[f32], b: &[f32], k: usize) -> [[f32; C]; R] {
+    assert!(a.len() == R * k && b.len() == C * k);
+    let mut acc = [[f32x4_splat(0.0); C]; R];
     let mut p = 0;
     while p + 4 <= k {
-        // SAFETY: p + 4 <= k = a.len(), and c*k + p + 4 <= C*k = rows.len().
-        unsafe {
-            let av = v128_load(a.as_ptr().add(p) as *const v128);
-            for (c, acc_c) in acc.iter_mut().enumerate() {
-                let bv = v128_load(rows.as_ptr().add(c * k + p) as *const v128);
-                *acc_c = madd(av, bv, *acc_c);
+        let mut bv = [f32x4_splat(0.0); C];
+        for (c, v) in bv.iter_mut().enumerate() {
+            // SAFETY: c*k + p + 4 <= C*k = b.len() (asserted).
+            *v = unsafe { v128_load(b.as_ptr().add(c * k + p) as *const v128) };
+        }
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            // SAFETY: r*k + p + 4 <= R*k = a.len() (asserted).
+            let av = unsafe { v128_load(a.as_ptr().add(r * k + p) as *const v128) };
+            for (acc_rc, v) in acc_r.iter_mut().zip(&bv) {
+                *acc_rc = madd(av, *v, *acc_rc);
             }
         }
         p += 4;
     }
-    let mut sums = [0.0f32; C];
-    for (c, sum) in sums.iter_mut().enumerate() {
-        let v = acc[c];
-        *sum = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v));
-        // leftovers
-        for q in p..k {
-            *sum += a[q] * rows[c * k + q];
+    let mut sums = [[0.0f32; C]; R];
+    for (r, sums_r) in sums.iter_mut().enumerate() {
+        for (c, sum) in sums_r.iter_mut().enumerate() {
+            let v = acc[r][c];
+            *sum = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v));
+            // leftovers
+            for q in p..k {
+                *sum += a[r * k + q] * b[c * k + q];
+            }
         }
     }
     sums

@@ -138,6 +138,42 @@ if (browsers.chromium) {
     say(`Projected full tutorial run (200 epochs, batch 500, ${fastest[0].split(", ").pop()}): ${minutes.toFixed(0)} minutes, against the tutorial's 380 minutes on its 3.4 GHz CPU.`);
   }
 }
+// The targets of issue #12, each against this run's figures.
+const torchTrain = (threads) => {
+  const line = native.find((l) => l.startsWith("PyTorch") && l.includes(` ${threads} thread(s):`));
+  return Number(line?.match(/training (\d+) images/)?.[1]) || null;
+};
+const targets = [];
+const met = (ok) => (ok ? "met" : "not met");
+const oneChromium = browsers.chromium && value(browsers.chromium, "lenet relaxed SIMD, 1 worker", "train");
+if (typeof oneChromium === "number") targets.push(`One worker at least 2,000 training images/s in Chromium: ${fmt(oneChromium)} (relaxed SIMD): ${met(oneChromium >= 2000)}.`);
+for (const b of which) {
+  const app = (suffix) => browsers[b].find((r) => r.kind === "train" && r.name.includes(", app, ") && r.name.endsWith(suffix));
+  const one = app(" 1 worker");
+  const all = browsers[b].find((r) => r.kind === "train" && r.name.includes(", app, ") && !r.name.endsWith(" 1 worker"));
+  if (one && all && typeof one.value === "number" && typeof all.value === "number") {
+    const x = all.value / one.value;
+    targets.push(`${b}, every core at least 1.8x one worker in the app: ${all.name.split(", ").pop()} ${fmt(all.value)} against ${fmt(one.value)}, ${x.toFixed(2)}x: ${met(x >= 1.8)}.`);
+    const threads = Number(all.name.split(", ").pop().split(" ")[0]);
+    const torch = torchTrain(threads);
+    if (torch) targets.push(`${b}, every core at least 1.0x PyTorch natively on as many threads: ${fmt(all.value)} against ${fmt(torch)}, ${(all.value / torch).toFixed(2)}x: ${met(all.value >= torch)}.`);
+  }
+  const tta = browsers[b].find((r) => r.name.startsWith("fast preset"));
+  if (tta) targets.push(`${b}, the fast preset at 99 % test accuracy in under 60 s: ${typeof tta.value === "number" ? `${tta.value.toFixed(0)} s` : tta.value}: ${met(typeof tta.value === "number" && tta.value < 60)}.`);
+  for (const [dir, roofName] of [["simd", "simd128 ceiling"], ["relaxed", "relaxed-simd ceiling"]]) {
+    const gemms = Number(value(browsers[b], `profile (ms per 50-image step), ${dir}`, "profile")?.match(/gemms ([\d.]+)/)?.[1]);
+    const roof = value(browsers[b], roofName, "gflops");
+    if (Number.isFinite(gemms) && typeof roof === "number") {
+      targets.push(`${b}, ${dir === "simd" ? "SIMD128" : "relaxed SIMD"}: the GEMMs at 75 % or more of the build's ceiling: ${((gemms / roof) * 100).toFixed(0)} % (${gemms.toFixed(1)} of ${roof.toFixed(1)} GFLOP/s): ${met(gemms / roof >= 0.75)}.`);
+    }
+  }
+}
+if (targets.length) {
+  say();
+  say(`Targets of issue #12, from this run:`);
+  say();
+  for (const t of targets) say(`- ${t}`);
+}
 const errors = Object.entries(browsers).flatMap(([b, rows]) => rows.filter((r) => r.kind === "error").map((r) => `${b}: ${r.value}`));
 if (errors.length) { say(); say(`Errors: ${errors.join("; ")}`); }
 const text = lines.join("\n") + "\n";
