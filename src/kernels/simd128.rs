@@ -99,11 +99,24 @@ pub fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], col
 /// dweight^T (C*K*K,OC') += cols (C*K*K,OH*OW) . dout_b^T (OH*OW,OC'), where
 /// OC' pads OC to a multiple of 4 with zero columns, so that no column is
 /// left to scalar code (conv2's 50 channels are 6 panels of 8 and one of 4).
+///
+/// Where the output is large and the patch small (conv1: 576 pixels,
+/// 25 weights a channel), each weight is instead one long dot product,
+/// dweight += dout_b . cols^T by `matmul_bt`: no transposition, and no
+/// GEMM of 25 rows with its 1-row leftover.
 #[track_caller]
 pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], work: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), dweight.len(), dout.len());
     let (ckk, p, img_len) = s.gemm_dims();
     let (oc, ocp) = (s.out_channels, s.padded_out_channels());
+    if p >= 16 * ckk {
+        let cols = &mut work[..ckk * p];
+        for b in 0..s.batch {
+            im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
+            matmul_bt(dweight, &dout[b * oc * p..(b + 1) * oc * p], cols, oc, p, ckk);
+        }
+        return;
+    }
     let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
     let (dout_t, rest) = rest.split_at_mut(p * ocp);
     let dweight_t = &mut rest[..ckk * ocp];

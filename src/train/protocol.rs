@@ -63,7 +63,7 @@ impl Protocol {
     /// whole chunks on two workers), momentum 0.9, learning rate 0.1
     /// multiplied by 0.3 after each epoch: the best of `cargo xtask sweep`
     /// (www/bench/sweep.md: 0.93 % test error after three epochs with the
-    /// AVX-512 kernels, 1.02 % with AVX2's; 0.98 % in both browsers with
+    /// AVX-512 kernels, 1.02 % with AVX2's; 1.00 % in both browsers with
     /// the relaxed-SIMD build the page starts, 1.04 % with SIMD128's,
     /// whose sums round otherwise), run a fourth epoch for margin.
     /// `cargo xtask bench` times it in the browsers.
