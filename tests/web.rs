@@ -56,7 +56,17 @@ fn every_message_survives_the_trip() {
         best_validation: Some(2.46),
         test_score: None,
         evaluating: Some("test 600/10000".into()),
-        steps: StepTimes { steps: 3, images: 750, own: 420.5, helpers: 400.25, handling: 6.0, wait: 20.0, in_flight: 1.5, taking: 2.5, rest: 3.0 },
+        steps: StepTimes {
+            steps: 3,
+            images: 750,
+            own: 420.5,
+            helpers: 400.25,
+            handling: 6.0,
+            wait: 20.0,
+            in_flight: 1.5,
+            taking: 2.5,
+            rest: 3.0,
+        },
     };
     let from_worker = [
         FromWorker::Ready,
