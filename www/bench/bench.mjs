@@ -8,7 +8,9 @@
 // Results accumulate in `window.__bench`; `window.__done` is set at the
 // end. `?tta=0` skips the time-to-accuracy run;
 // `?only=ours|tfjs-wasm|tfjs-cpu|convnet|workers|messages|tta` runs one part;
-// `?preset=fast` has the app rows train the fast preset, not the tutorial.
+// `?preset=fast` has the app rows train the fast preset, not the tutorial;
+// `?fast={...}` overrides the fast preset's settings for the time to
+// accuracy, and `?runs=N` runs it N times.
 
 import initSimd, * as simd from "/target/bench/simd/lenet.js";
 import initScalar, * as scalar from "/target/bench/scalar/lenet.js";
@@ -284,7 +286,8 @@ function recordApp(name, workers, { rate, steps: s }) {
 /// that a slow spell of this shared machine shows.
 async function timeToAccuracy(count, runs = 2) {
   const name = `fast preset to 99 % test accuracy, ${count} workers, ${pageBuild.label}`;
-  const settings = simd.preset_settings("fast");
+  // `?fast={"lr_decay":0.5}` overrides fields of the preset: a sweep in the browser's own build.
+  const settings = { ...simd.preset_settings("fast"), ...JSON.parse(params.get("fast") ?? "{}") };
   const done = [];
   for (let r = 0; r < runs; r++) {
     const team = await appWorkers(count);
@@ -300,7 +303,7 @@ async function timeToAccuracy(count, runs = 2) {
   const f32 = (x) => Number(x.toPrecision(6)); // the settings are f32s
   const each = done.map((d) => `${d.seconds.toFixed(0)} s${d.reached ? "" : " (not reached)"} with validation passes at ${d.validated.join(", ")} s and about ${d.evaluated.toFixed(1)} s in evaluation passes`);
   const best = done.filter((d) => d.reached).sort((x, y) => x.seconds - y.seconds)[0] ?? done[0];
-  const detail = `lr ${f32(s.learning_rate)}, momentum ${f32(s.momentum)}, decay ${f32(s.lr_decay)}, batch ${s.batch_size}, ${s.epochs} epochs; test error of the best model ${best.error?.toFixed(2)} % at epoch ${best.epoch}, ${best.iterations} iterations; runs: ${each.join("; ")}`;
+  const detail = `lr ${f32(s.learning_rate)}, momentum ${f32(s.momentum)}, ${s.schedule === "cosine" ? "cosine schedule" : `decay ${f32(s.lr_decay)}`}, batch ${s.batch_size}, ${s.epochs} epochs; test error of the best model ${best.error?.toFixed(2)} % at epoch ${best.epoch}, ${best.iterations} iterations; runs: ${each.join("; ")}`;
   record(name, "seconds", best.reached ? best.seconds : "not reached", `(${detail})`);
 }
 
@@ -361,7 +364,7 @@ try {
   const cores = Math.max(1, Math.min(16, navigator.hardwareConcurrency || 1));
   if (part("workers")) await scaling(cores);
   if (part("messages")) await messageCost();
-  if (part("tta") && params.get("tta") !== "0") await timeToAccuracy(cores);
+  if (part("tta") && params.get("tta") !== "0") await timeToAccuracy(cores, Number(params.get("runs") ?? 2));
   record("simd128 ceiling", "gflops", Math.max(firstCeiling, ceiling(2000)));
   if (relaxedOk) record("relaxed-simd ceiling", "gflops", Math.max(firstRelaxedCeiling, ceiling(2000, relaxed)));
 } catch (e) {

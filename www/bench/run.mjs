@@ -3,7 +3,7 @@
 // `lenet bench`), prints the table and writes it to www/bench/results.md.
 // Run by `cargo xtask bench`, which builds everything it loads first.
 //
-// usage: node www/bench/run.mjs [chromium] [firefox] [--only PART] [--preset fast]
+// usage: node www/bench/run.mjs [chromium] [firefox] [--only PART] [--preset fast] [--fast JSON] [--runs N]
 
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
@@ -19,7 +19,7 @@ async function runIn(name, base, port) {
   try {
     // TensorFlow.js cpu and ConvNetJS hold the main thread for long stretches.
     await d.start(capabilities, 30 * 60 * 1000);
-    const query = new URLSearchParams({ ...(only ? { only } : {}), ...(preset ? { preset } : {}) });
+    const query = new URLSearchParams({ ...(only ? { only } : {}), ...(preset ? { preset } : {}), ...extra });
     await d.go(`${base}/www/bench/index.html?${query}`);
     await d.waitFor("the benchmark", () => d.js("return window.__done === true"), 40 * 60 * 1000);
     return await d.js("return window.__bench");
@@ -37,6 +37,12 @@ const onlyAt = args.indexOf("--only");
 const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : null;
 const presetAt = args.indexOf("--preset");
 const preset = presetAt >= 0 ? args.splice(presetAt, 2)[1] : null;
+// Passed to the page as they are: `--fast '{"lr_decay":0.5}'`, `--runs 1`.
+const extra = {};
+for (const name of ["fast", "runs"]) {
+  const at = args.indexOf(`--${name}`);
+  if (at >= 0) extra[name] = args.splice(at, 2)[1];
+}
 const which = args.length ? args : ["chromium", "firefox"];
 const server = await serve(ROOT);
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -177,6 +183,6 @@ if (targets.length) {
 const errors = Object.entries(browsers).flatMap(([b, rows]) => rows.filter((r) => r.kind === "error").map((r) => `${b}: ${r.value}`));
 if (errors.length) { say(); say(`Errors: ${errors.join("; ")}`); }
 const text = lines.join("\n") + "\n";
-// A partial run (--only, --preset) prints, but does not replace the saved table.
-if (!only && !preset) await writeFile(join(ROOT, "www/bench/results.md"), text);
+// A partial run (--only, --preset, --fast, --runs) prints, but does not replace the saved table.
+if (!only && !preset && !Object.keys(extra).length) await writeFile(join(ROOT, "www/bench/results.md"), text);
 process.stdout.write(text);
