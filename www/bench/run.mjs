@@ -76,6 +76,20 @@ const systems = [
   `TensorFlow.js 4.22.0 cpu`,
   "ConvNetJS 0.3",
 ];
+/// Browser `b`'s app rows: one worker's and every core's training rates
+/// (with the latter's row name), and the independent workers' the same way.
+function scalingOf(b) {
+  const train = (part, one) => browsers[b].find((r) => r.kind === "train" && r.name.startsWith("lenet ") && r.name.includes(part) && r.name.endsWith(" 1 worker") === one && typeof r.value === "number");
+  return { one: train(", app, ", true), all: train(", app, ", false), alone: train(", independent, ", true), together: train(", independent, ", false) };
+}
+/// Browser `b`'s GEMM rate in build `dir` (the profile's last figure, see
+/// `profile::kernel_profile`) and that build's ceiling, in GFLOP/s.
+function gemmsOf(b, dir) {
+  const profile = value(browsers[b], `profile (ms per 50-image step), ${dir}`, "profile");
+  const gemms = Number(profile?.match(/gemms ([\d.]+)/)?.[1]);
+  const roof = value(browsers[b], dir === "simd" ? "simd128 ceiling" : "relaxed-simd ceiling", "gflops");
+  return { profile, gemms: Number.isFinite(gemms) ? gemms : null, roof: typeof roof === "number" ? roof : null };
+}
 say(`| system | ${which.map((b) => `${b} train | ${b} infer`).join(" | ")} |`);
 say(`|---|${which.map(() => "---:|---:").join("|")}|`);
 for (const s of systems) {
@@ -103,14 +117,10 @@ for (const b of which) {
   const wasmNote = value(browsers[b], "TensorFlow.js 4.22.0 wasm", "backend");
   if (wasmNote) say(`  TensorFlow.js wasm backend: ${wasmNote}.`);
   for (const r of browsers[b].filter((r) => r.value === "n/a")) say(`  ${r.name} ${r.kind}: not measured ${r.note}.`);
-  const rowOf = (part) => browsers[b].find((r) => r.kind === "train" && r.name.startsWith("lenet ") && r.name.endsWith(part))?.name;
-  const one = value(browsers[b], rowOf(", app, 1 worker"), "train");
-  const all = appRows.filter((n) => !n.endsWith(" 1 worker")).map((n) => [n, value(browsers[b], n, "train")]).find(([, v]) => typeof v === "number");
-  if (all && typeof one === "number") {
-    const alone = value(browsers[b], rowOf(", independent, 1 worker"), "train");
-    const together = independentRows.filter((n) => !n.endsWith(" 1 worker")).map((n) => value(browsers[b], n, "train")).find((v) => typeof v === "number");
-    const machine = typeof alone === "number" && typeof together === "number" ? ` The machine itself allows ${ratio(together, alone)}: ${fmt(together)} images/s from workers that share nothing, against ${fmt(alone)} from one alone.` : "";
-    say(`  Every core: ${all[0].split(", ").pop()} train ${fmt(all[1])} images/s, ${ratio(all[1], one)} one worker's ${fmt(one)}.${machine}`);
+  const { one, all, alone, together } = scalingOf(b);
+  if (one && all) {
+    const machine = alone && together ? ` The machine itself allows ${ratio(together.value, alone.value)}: ${fmt(together.value)} images/s from workers that share nothing, against ${fmt(alone.value)} from one alone.` : "";
+    say(`  Every core: ${all.name.split(", ").pop()} train ${fmt(all.value)} images/s, ${ratio(all.value, one.value)} one worker's ${fmt(one.value)}.${machine}`);
   }
   for (const n of appRows) {
     const steps = value(browsers[b], n, "steps");
@@ -118,13 +128,10 @@ for (const b of which) {
   }
   const trips = browsers[b].filter((r) => r.kind === "ms").map((r) => `${r.name.replace("round trip of 1.7 MB, ", "")} ${r.value.toFixed(2)} ms`);
   if (trips.length) say(`  Round trip of a 1.7 MB buffer between workers: ${trips.join("; ")}.`);
-  for (const [dir, label, roofName] of [["simd", "SIMD128", "simd128 ceiling"], ["relaxed", "relaxed SIMD", "relaxed-simd ceiling"]]) {
-    const profile = value(browsers[b], `profile (ms per 50-image step), ${dir}`, "profile");
+  for (const [dir, label] of [["simd", "SIMD128"], ["relaxed", "relaxed SIMD"]]) {
+    const { profile, gemms, roof } = gemmsOf(b, dir);
     if (!profile) continue;
-    // The profile's last figure: the GEMM kernels' GFLOP/s (`profile::kernel_profile`).
-    const gemms = Number(profile.match(/gemms ([\d.]+)/)?.[1]);
-    const roof = value(browsers[b], roofName, "gflops");
-    const share = Number.isFinite(gemms) && typeof roof === "number" ? ` The GEMM kernels run at ${gemms.toFixed(1)} GFLOP/s, ${((gemms / roof) * 100).toFixed(0)} % of this build's ceiling.` : "";
+    const share = gemms && roof ? ` The GEMM kernels run at ${gemms.toFixed(1)} GFLOP/s, ${((gemms / roof) * 100).toFixed(0)} % of this build's ceiling.` : "";
     say(`  Profile, ${label}, ms per 50-image step: ${profile}.${share}`);
   }
 }
@@ -154,10 +161,8 @@ const met = (ok) => (ok ? "met" : "not met");
 const oneChromium = browsers.chromium && value(browsers.chromium, "lenet relaxed SIMD, 1 worker", "train");
 if (typeof oneChromium === "number") targets.push(`One worker at least 2,000 training images/s in Chromium: ${fmt(oneChromium)} (relaxed SIMD): ${met(oneChromium >= 2000)}.`);
 for (const b of which) {
-  const app = (suffix) => browsers[b].find((r) => r.kind === "train" && r.name.includes(", app, ") && r.name.endsWith(suffix));
-  const one = app(" 1 worker");
-  const all = browsers[b].find((r) => r.kind === "train" && r.name.includes(", app, ") && !r.name.endsWith(" 1 worker"));
-  if (one && all && typeof one.value === "number" && typeof all.value === "number") {
+  const { one, all } = scalingOf(b);
+  if (one && all) {
     const x = all.value / one.value;
     targets.push(`${b}, every core at least 1.8x one worker in the app: ${all.name.split(", ").pop()} ${fmt(all.value)} against ${fmt(one.value)}, ${x.toFixed(2)}x: ${met(x >= 1.8)}.`);
     const threads = Number(all.name.split(", ").pop().split(" ")[0]);
@@ -166,10 +171,9 @@ for (const b of which) {
   }
   const tta = browsers[b].find((r) => r.name.startsWith("fast preset"));
   if (tta) targets.push(`${b}, the fast preset at 99 % test accuracy in under 60 s: ${typeof tta.value === "number" ? `${tta.value.toFixed(0)} s` : tta.value}: ${met(typeof tta.value === "number" && tta.value < 60)}.`);
-  for (const [dir, roofName] of [["simd", "simd128 ceiling"], ["relaxed", "relaxed-simd ceiling"]]) {
-    const gemms = Number(value(browsers[b], `profile (ms per 50-image step), ${dir}`, "profile")?.match(/gemms ([\d.]+)/)?.[1]);
-    const roof = value(browsers[b], roofName, "gflops");
-    if (Number.isFinite(gemms) && typeof roof === "number") {
+  for (const dir of ["simd", "relaxed"]) {
+    const { gemms, roof } = gemmsOf(b, dir);
+    if (gemms && roof) {
       targets.push(`${b}, ${dir === "simd" ? "SIMD128" : "relaxed SIMD"}: the GEMMs at 75 % or more of the build's ceiling: ${((gemms / roof) * 100).toFixed(0)} % (${gemms.toFixed(1)} of ${roof.toFixed(1)} GFLOP/s): ${met(gemms / roof >= 0.75)}.`);
     }
   }
