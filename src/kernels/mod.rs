@@ -82,10 +82,12 @@ impl ConvShape {
     /// Length of the workspace the convolution kernels take: the im2col
     /// buffer, then room for one image's output gradient transposed
     /// (OH*OW, OC') and the filter gradient transposed (C*K*K, OC'), with
-    /// OC' the padded channel count.
+    /// OC' the channel count padded to 8 (AVX2's panels) or to 5 (SIMD128's
+    /// row groups), whichever is more; and 4 rows more, for SIMD128's
+    /// packed weight^T (C*K*K padded to 5, OC).
     pub fn workspace_len(&self) -> usize {
         let (ckk, p) = (self.in_channels * self.kernel * self.kernel, self.out_height() * self.out_width());
-        ckk * p + (p + ckk) * self.padded_out_channels_to(8)
+        ckk * p + (p + ckk + 4) * self.padded_out_channels_to(8).max(self.out_channels.next_multiple_of(5))
     }
 
     #[track_caller]
@@ -138,6 +140,7 @@ pub(crate) fn for_each_patch_row(s: &ConvShape, mut f: impl FnMut(usize, usize))
 
 /// The checks of a strided GEMM, out (M,N) += A . b (K,N) with
 /// A[i][p] = a[i*row_stride + p*k_stride], before its unchecked loads.
+#[cfg(target_arch = "x86_64")]
 #[track_caller]
 #[allow(clippy::too_many_arguments, reason = "the GEMM's operands and shape, as the kernels take them")]
 pub(crate) fn check_strided(out: &[f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
@@ -147,6 +150,7 @@ pub(crate) fn check_strided(out: &[f32], a: &[f32], row_stride: usize, k_stride:
 
 /// Columns `columns` of a strided GEMM (as `check_strided` describes it),
 /// one dot product at a time: the few columns a vector panel leaves over.
+#[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments, reason = "the GEMM's operands and shape, as the kernels take them")]
 pub(crate) fn gemm_columns(
     out: &mut [f32],
