@@ -11,7 +11,7 @@
 
 use core::arch::wasm32::*;
 
-use super::{check_matmul, col2im_add, ConvShape};
+use super::{check_matmul, for_each_patch_row, ConvShape};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
@@ -34,7 +34,7 @@ pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usiz
     PACKED.with_borrow_mut(|packed| {
         packed.resize(packed.len().max(packed_len(m, k)), 0.0);
         let a = pack_rows(packed, a, k, 1, m, k);
-        gemm(out, a, Operand::rows(b, n), m, k, n);
+        gemm(out, a, Source::rows(b, n), m, k, n, Out::Add);
     });
 }
 
@@ -43,7 +43,7 @@ pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usiz
 #[track_caller]
 pub fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     check_matmul(out.len(), a.len(), b.len(), m, k, n);
-    gemm(out, Operand::rows(a, m), Operand::rows(b, n), m, k, n);
+    gemm(out, Operand::rows(a, m), Source::rows(b, n), m, k, n, Out::Add);
 }
 
 /// out (M,N) += a (M,K) . b^T, where b is (N,K): dot products of rows,
@@ -82,10 +82,10 @@ fn add_block<const R: usize, const C: usize>(out: &mut [f32], n: usize, sums: [[
 }
 
 /// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
-/// cols = im2col(image) (C*K*K, OH*OW), then out_b += weight . cols, with
-/// the weight packed once per call and, where the rows of the output are
-/// a multiple of 8 wide (LeNet-5's 24 and 8), cols unfolded straight into
-/// the micro-kernel's column panels.
+/// out_b += weight . im2col(image), with the weight packed once per call.
+/// Where the output's rows are a multiple of 8 wide (LeNet-5's 24 and 8),
+/// the GEMM reads im2col(image) in place from the image (`Patches`):
+/// nothing is unfolded.
 #[track_caller]
 pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], work: &mut [f32], s: &ConvShape) {
     s.check(inp.len(), weight.len(), out.len());
@@ -93,17 +93,15 @@ pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], work: &mut [
     let oc = s.out_channels;
     let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
     let weight = pack_rows(rest, weight, ckk, 1, oc, ckk);
-    let in_panels = s.out_width().is_multiple_of(PANEL);
     for b in 0..s.batch {
         let img = &inp[b * img_len..(b + 1) * img_len];
-        let cols = if in_panels {
-            im2col_panels(cols, img, s);
-            Operand::panels(cols, ckk)
+        let cols = if s.out_width().is_multiple_of(PANEL) {
+            Source::Image(Patches::new(img, s))
         } else {
             im2col(cols, img, s);
-            Operand::rows(cols, p)
+            Source::rows(cols, p)
         };
-        gemm(&mut out[b * oc * p..][..oc * p], weight, cols, oc, ckk, p);
+        gemm(&mut out[b * oc * p..][..oc * p], weight, cols, oc, ckk, p, Out::Add);
     }
 }
 
@@ -117,8 +115,7 @@ pub fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], wor
     let (cols, rest) = work[..s.workspace_len()].split_at_mut(ckk * p);
     let weight_t = pack_rows(rest, weight, 1, ckk, ckk, oc);
     for b in 0..s.batch {
-        cols.fill(0.0);
-        gemm(cols, weight_t, Operand::rows(&dout[b * oc * p..][..oc * p], p), ckk, oc, p);
+        gemm(cols, weight_t, Source::rows(&dout[b * oc * p..][..oc * p], p), ckk, oc, p, Out::Set);
         col2im_add(&mut dinp[b * img_len..(b + 1) * img_len], cols, s);
     }
 }
@@ -126,6 +123,9 @@ pub fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], wor
 /// dweight (OC,C*K*K) += sum over images of dout_b (OC,OH*OW) . im2col(image)^T,
 /// where im2col(image)^T (OH*OW,C*K*K) is unfolded so directly
 /// (`im2col_t`) and dout_b packed (`pack_rows`, OC*OH*OW values a image).
+/// (Reading im2col(image) in place as A of dweight^T = im2col(image) .
+/// dout_b^T measured no faster: 5.1 ms a chunk for conv2 in Chromium,
+/// against 5.2.)
 ///
 /// Where the output is large and the patch small (conv1: 576 pixels,
 /// 25 weights a channel), each weight is instead one long dot product,
@@ -145,54 +145,37 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], wo
             matmul_bt(dweight, dout_b, cols, oc, p, ckk);
         } else {
             im2col_t(cols, img, s);
-            gemm(dweight, pack_rows(packed, dout_b, p, 1, oc, p), Operand::rows(cols, ckk), oc, p, ckk);
+            gemm(dweight, pack_rows(packed, dout_b, p, 1, oc, p), Source::rows(cols, ckk), oc, p, ckk, Out::Add);
         }
     }
 }
 
-/// `super::im2col` with the rows copied four floats at a time: a row is
-/// only OW = 24 or 8 floats, and `copy_from_slice` would make each one a
+/// `super::im2col` with the rows copied by vectors: a row is only OW =
+/// 24 or 8 floats, and `copy_from_slice` would make each one a
 /// `memory.copy`, which costs a call into the engine.
 fn im2col(cols: &mut [f32], img: &[f32], s: &ConvShape) {
-    let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
-    let plane = s.height * w;
-    assert!(cols.len() >= s.cols_len() && img.len() >= s.in_channels * plane);
-    let mut dst = 0;
-    for c in 0..s.in_channels {
-        for ky in 0..k {
-            for kx in 0..k {
-                for oy in 0..oh {
-                    let src = c * plane + (oy + ky) * w + kx;
-                    copy_row(&mut cols[dst..dst + ow], &img[src..src + ow]);
-                    dst += ow;
-                }
-            }
-        }
-    }
+    let ow = s.out_width();
+    for_each_patch_row(s, |at_cols, at_img| copy(&mut cols[at_cols..at_cols + ow], &img[at_img..at_img + ow]));
 }
 
-/// `im2col` unfolded into the micro-kernel's column panels: panel j
-/// (columns 8j..8j+8 of cols) is C*K*K rows of 8, one after another.
-/// Needs OW a multiple of 8, so that every 8 columns are 8 neighbouring
-/// pixels of one output row.
-fn im2col_panels(cols: &mut [f32], img: &[f32], s: &ConvShape) {
-    let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
-    let (plane, ckk) = (s.height * w, s.in_channels * k * k);
-    assert!(ow.is_multiple_of(PANEL) && cols.len() >= s.cols_len() && img.len() >= s.in_channels * plane);
-    let mut row = 0;
-    for c in 0..s.in_channels {
-        for ky in 0..k {
-            for kx in 0..k {
-                for oy in 0..oh {
-                    let src = c * plane + (oy + ky) * w + kx;
-                    for x in (0..ow).step_by(PANEL) {
-                        copy_row(&mut cols[(oy * ow + x) * ckk + row * PANEL..][..PANEL], &img[src + x..src + x + PANEL]);
-                    }
-                }
-                row += 1;
+/// `super::col2im_add` with the rows added by vectors, as `im2col` copies them.
+fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
+    let ow = s.out_width();
+    for_each_patch_row(s, |at_cols, at_img| {
+        let (dst, src) = (&mut dimg[at_img..at_img + ow], &cols[at_cols..at_cols + ow]);
+        let mut i = 0;
+        while i + 4 <= ow {
+            // SAFETY: i + 4 <= ow = dst.len() = src.len(); unaligned loads and stores.
+            unsafe {
+                let at = dst.as_mut_ptr().add(i) as *mut v128;
+                v128_store(at, f32x4_add(v128_load(at), v128_load(src.as_ptr().add(i) as *const v128)));
             }
+            i += 4;
         }
-    }
+        for (d, v) in dst[i..].iter_mut().zip(&src[i..]) {
+            *d += v;
+        }
+    });
 }
 
 /// `im2col` transposed: cols_t (OH*OW, C*K*K), each output pixel's patch
@@ -209,17 +192,17 @@ fn im2col_t(cols_t: &mut [f32], img: &[f32], s: &ConvShape) {
             for c in 0..s.in_channels {
                 for ky in 0..k {
                     let (Some(dst), src) = (patch_rows.next(), c * plane + (oy + ky) * w + ox) else { return };
-                    copy_short(dst, &img[src..src + k]);
+                    copy(dst, &img[src..src + k]);
                 }
             }
         }
     }
 }
 
-/// dst = src, for a few floats: four at a time, the last four (which may
-/// overlap the ones before) at the end.
+/// dst = src, for a few floats (a row of an image): four at a time, the
+/// last four (which may overlap the ones before) at the end.
 #[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
+fn copy(dst: &mut [f32], src: &[f32]) {
     let n = dst.len();
     assert_eq!(n, src.len());
     if n < 4 {
@@ -231,20 +214,6 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
         // SAFETY: at + 4 <= n, the length of both; unaligned is allowed.
         unsafe { v128_store(dst.as_mut_ptr().add(at) as *mut v128, v128_load(src.as_ptr().add(at) as *const v128)) }
         i += 4;
-    }
-}
-
-#[inline(always)]
-fn copy_row(dst: &mut [f32], src: &[f32]) {
-    assert_eq!(dst.len(), src.len());
-    let mut i = 0;
-    while i + 4 <= dst.len() {
-        // SAFETY: i + 4 <= len of both; v128_load/store allow unaligned addresses.
-        unsafe { v128_store(dst.as_mut_ptr().add(i) as *mut v128, v128_load(src.as_ptr().add(i) as *const v128)) }
-        i += 4;
-    }
-    for (d, s) in dst[i..].iter_mut().zip(&src[i..]) {
-        *d = *s;
     }
 }
 
@@ -277,11 +246,6 @@ impl<'a> Operand<'a> {
         Operand { data, group_stride: 1, step: width }
     }
 
-    /// B as column panels (`im2col_panels`): K rows of PANEL for each.
-    fn panels(data: &'a [f32], k: usize) -> Self {
-        Operand { data, group_stride: k, step: PANEL }
-    }
-
     /// Where element (i, p) lies, `group` being MR (A) or PANEL (B).
     fn at(&self, i: usize, p: usize, group: usize) -> usize {
         (i - i % group) * self.group_stride + p * self.step + i % group
@@ -307,24 +271,77 @@ fn pack_rows<'d>(dst: &'d mut [f32], a: &[f32], row_stride: usize, k_stride: usi
     Operand { data: dst, group_stride: k, step: MR }
 }
 
-/// out (M,N) += A (M,K) . B (K,N), the operands as `Operand` lays them out.
+/// A convolution's im2col(image) (C*K*K, OH*OW) read in place from the
+/// image, as B of the forward GEMM: element (c*K*K + ky*K + kx, oy*OW + ox)
+/// is the image's value at (c, oy+ky, ox+kx), and a panel of 8 columns is
+/// 8 neighbouring pixels of one output row, two loads from the image (OW
+/// must be a multiple of 8).
+#[derive(Clone, Copy)]
+struct Patches<'a> {
+    img: &'a [f32],
+    channels: usize,
+    kernel: usize,
+    width: usize,
+    plane: usize,
+    out_width: usize,
+}
+
+impl<'a> Patches<'a> {
+    #[track_caller]
+    fn new(img: &'a [f32], s: &ConvShape) -> Self {
+        let plane = s.height * s.width;
+        assert!(img.len() >= s.in_channels * plane, "the image is too short for {s:?}");
+        Patches { img, channels: s.in_channels, kernel: s.kernel, width: s.width, plane, out_width: s.out_width() }
+    }
+
+    fn out_height(&self) -> usize {
+        self.plane / self.width - self.kernel + 1
+    }
+
+    /// Where element (row, column) lies in the image.
+    fn at(&self, row: usize, column: usize) -> usize {
+        let (k, (oy, ox)) = (self.kernel, (column / self.out_width, column % self.out_width));
+        let (c, ky, kx) = (row / (k * k), row / k % k, row % k);
+        c * self.plane + (oy + ky) * self.width + ox + kx
+    }
+}
+
+/// A GEMM operand: a matrix (`Operand`), or im2col(image) read in place.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Matrix(Operand<'a>),
+    Image(Patches<'a>),
+}
+
+/// out (M,N) += A (M,K) . B (K,N) (or =, as `to` says).
 ///
 /// Column panels outside, row groups inside: a panel of B (K x 8, 16 KB
 /// for conv2's K = 500) stays in the L1 cache while every row group of
 /// A passes over it. Columns past the last panel of 4 are scalar code.
 #[track_caller]
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
-fn gemm(out: &mut [f32], a: Operand, b: Operand, m: usize, k: usize, n: usize) {
+fn gemm(out: &mut [f32], a: Operand, b: Source, m: usize, k: usize, n: usize, to: Out) {
     assert!(out.len() >= m * n, "out is too short for ({m},{n})");
     if m == 0 || k == 0 || n == 0 {
         return;
     }
     // The index of the last element is the largest: the unchecked loads
-    // below read no further.
+    // below read no further. An image's patches are inside it by shape.
     assert!(a.at(m - 1, k - 1, MR) < a.data.len(), "a is too short for ({m},{k})");
-    assert!(b.at(n - 1, k - 1, PANEL) < b.data.len(), "b is too short for ({k},{n})");
-    let panels = if b.group_stride == 1 { n - n % 4 } else { n - n % PANEL };
-    let mut g = Gemm { out, a, b, k, n };
+    let panels = match b {
+        Source::Matrix(b) => {
+            assert!(b.at(n - 1, k - 1, PANEL) < b.data.len(), "b is too short for ({k},{n})");
+            n - n % 4
+        }
+        Source::Image(b) => {
+            assert!(
+                b.out_width.is_multiple_of(PANEL) && k == b.channels * b.kernel * b.kernel && n == b.out_width * b.out_height(),
+                "B is no image's patches"
+            );
+            n
+        }
+    };
+    let mut g = Gemm { out, a, b, k, n, to };
     let mut j = 0;
     while j + PANEL <= panels {
         g.panel::<2>(m, j);
@@ -334,21 +351,47 @@ fn gemm(out: &mut [f32], a: Operand, b: Operand, m: usize, k: usize, n: usize) {
         g.panel::<1>(m, j);
     }
     // leftovers
+    let (a_at, b_at) = (|i, p| a.data[a.at(i, p, MR)], |p, j| b.value(p, j));
     for j in panels..n {
         for i in 0..m {
-            let dot = (0..k).fold(0.0, |acc, p| acc + a.data[a.at(i, p, MR)] * b.data[b.at(j, p, PANEL)]);
-            g.out[i * n + j] += dot;
+            let dot = (0..k).fold(0.0, |acc, p| acc + a_at(i, p) * b_at(p, j));
+            let o = &mut g.out[i * n + j];
+            *o = if to == Out::Add { *o + dot } else { dot };
         }
     }
+}
+
+impl<'a> Source<'a> {
+    /// A row-major (K, N) matrix.
+    fn rows(data: &'a [f32], width: usize) -> Self {
+        Source::Matrix(Operand::rows(data, width))
+    }
+
+    /// Element (p, j) of B.
+    fn value(&self, p: usize, j: usize) -> f32 {
+        match self {
+            Source::Matrix(b) => b.data[b.at(j, p, PANEL)],
+            Source::Image(im) => im.img[im.at(p, j)],
+        }
+    }
+}
+
+/// What `gemm` does with its output: out += A . B, or out = A . B (the
+/// caller's own scratch, which then needs no zeroing first).
+#[derive(Clone, Copy, PartialEq)]
+enum Out {
+    Add,
+    Set,
 }
 
 /// The operands of `gemm`, checked by it.
 struct Gemm<'a> {
     out: &'a mut [f32],
     a: Operand<'a>,
-    b: Operand<'a>,
+    b: Source<'a>,
     k: usize,
     n: usize,
+    to: Out,
 }
 
 impl Gemm<'_> {
@@ -376,43 +419,79 @@ impl Gemm<'_> {
     /// Each step's loads are two pointers and constant offsets from them,
     /// which LLVM folds into the loads' offset immediates and the engines
     /// into x86's addressing, as long as loop strength reduction leaves
-    /// them be: `.cargo/config.toml` turns it off for wasm32, which made
-    /// this kernel a sixth faster in Chromium and a quarter in Firefox.
+    /// them be: `.cargo/config.toml` turns it off for wasm32. With it on,
+    /// conv2's forward GEMM measured 40 % slower in Chromium, 10 % in
+    /// Firefox.
+    /// B's pointer moves on by its step, or walks an image's patches a
+    /// row of the image at a time.
     #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
     #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
     fn tile<const R: usize, const V: usize>(&mut self, i0: usize, j0: usize) {
-        let (n, a_step, b_step) = (self.n, self.a.step, self.b.step);
         let mut acc = [[f32x4_splat(0.0); V]; R];
         // Moved on by wrapping_add: after the last step they may point past
         // the operands, where they are never read.
-        let mut a = self.a.data.as_ptr().wrapping_add(self.a.at(i0, 0, MR));
-        let mut b = self.b.data.as_ptr().wrapping_add(self.b.at(j0, 0, PANEL));
-        for _ in 0..self.k {
-            let mut bv = [f32x4_splat(0.0); V];
-            for (v, bv) in bv.iter_mut().enumerate() {
-                // SAFETY: at step p this is B[p][j0 + 4v..][..4], columns of
-                // a panel before n (checked by gemm to be inside b).
-                *bv = unsafe { v128_load(b.add(4 * v) as *const v128) };
-            }
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                // SAFETY: at step p this is A[i0 + r][p], i0 + r < m (checked
-                // by gemm to be inside a). One load-and-broadcast instruction.
-                let av = unsafe { v128_load32_splat(a.add(r) as *const u32) };
-                for (acc_rv, bv) in acc_r.iter_mut().zip(&bv) {
-                    *acc_rv = madd(av, *bv, *acc_rv);
+        let a = self.a;
+        let mut ap = a.data.as_ptr().wrapping_add(a.at(i0, 0, MR));
+        match self.b {
+            Source::Matrix(b) => {
+                let mut bp = b.data.as_ptr().wrapping_add(b.at(j0, 0, PANEL));
+                for _ in 0..self.k {
+                    // SAFETY: at step p, ap..ap+R is A[i0..i0+R][p] and bp..bp+4V
+                    // is B[p][j0..j0+4V], rows and columns inside (checked by gemm).
+                    unsafe { madd_step(&mut acc, ap, bp) };
+                    ap = ap.wrapping_add(a.step);
+                    bp = bp.wrapping_add(b.step);
                 }
             }
-            a = a.wrapping_add(a_step);
-            b = b.wrapping_add(b_step);
+            Source::Image(im) => {
+                // Steps (c, ky, kx): kx along a row of the image.
+                let corner = im.at(0, j0);
+                for c in 0..im.channels {
+                    for ky in 0..im.kernel {
+                        let mut bp = im.img.as_ptr().wrapping_add(corner + c * im.plane + ky * im.width);
+                        for _ in 0..im.kernel {
+                            // SAFETY: A as above; bp..bp+4V is the image at (c, oy+ky,
+                            // ox+kx..), 4V pixels of an output row on: inside it by its
+                            // shape (checked by gemm).
+                            unsafe { madd_step(&mut acc, ap, bp) };
+                            ap = ap.wrapping_add(a.step);
+                            bp = bp.wrapping_add(1);
+                        }
+                    }
+                }
+            }
         }
+        let n = self.n;
         for (r, acc_r) in acc.iter().enumerate() {
             for (v, acc_rv) in acc_r.iter().enumerate() {
                 // SAFETY: (i0+r)*n + j0 + 4v + 4 <= m*n <= out.len() (checked).
                 unsafe {
                     let ptr = self.out.as_mut_ptr().add((i0 + r) * n + j0 + 4 * v) as *mut v128;
-                    v128_store(ptr, f32x4_add(v128_load(ptr), *acc_rv));
+                    v128_store(ptr, if self.to == Out::Add { f32x4_add(v128_load(ptr), *acc_rv) } else { *acc_rv });
                 }
             }
+        }
+    }
+}
+
+/// One step of k for an R x 4V tile: V loads of B at `b`, R broadcasts of
+/// A at `a`, `a + 1`, ..., and R x V multiply-adds.
+///
+/// # Safety
+/// `b..b + 4V` and `a..a + R` must be inside their operands.
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+#[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
+unsafe fn madd_step<const R: usize, const V: usize>(acc: &mut [[v128; V]; R], a: *const f32, b: *const f32) {
+    let mut bv = [f32x4_splat(0.0); V];
+    for (v, bv) in bv.iter_mut().enumerate() {
+        // SAFETY: inside B (the caller's promise).
+        *bv = unsafe { v128_load(b.add(4 * v) as *const v128) };
+    }
+    for (r, acc_r) in acc.iter_mut().enumerate() {
+        // SAFETY: inside A (the caller's promise). One load-and-broadcast instruction.
+        let av = unsafe { v128_load32_splat(a.add(r) as *const u32) };
+        for (acc_rv, bv) in acc_r.iter_mut().zip(&bv) {
+            *acc_rv = madd(av, *bv, *acc_rv);
         }
     }
 }
