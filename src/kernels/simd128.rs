@@ -323,6 +323,9 @@ enum Source<'a> {
 fn gemm(out: &mut [f32], a: Operand, b: Source, m: usize, k: usize, n: usize, to: Out) {
     assert!(out.len() >= m * n, "out is too short for ({m},{n})");
     if m == 0 || k == 0 || n == 0 {
+        if to == Out::Set {
+            out[..m * n].fill(0.0);
+        }
         return;
     }
     // The index of the last element is the largest: the unchecked loads
