@@ -67,11 +67,6 @@ impl ConvShape {
         self.in_channels * self.kernel * self.kernel * self.out_height() * self.out_width()
     }
 
-    /// OC rounded up to a multiple of 4, SIMD128's width.
-    pub fn padded_out_channels(&self) -> usize {
-        self.padded_out_channels_to(4)
-    }
-
     /// OC rounded up to a multiple of `lanes` (at most 8, AVX2's width,
     /// which `workspace_len` makes room for).
     pub fn padded_out_channels_to(&self, lanes: usize) -> usize {
@@ -80,11 +75,11 @@ impl ConvShape {
     }
 
     /// Length of the workspace the convolution kernels take: the im2col
-    /// buffer, then room for one image's output gradient transposed
-    /// (OH*OW, OC') and the filter gradient transposed (C*K*K, OC'), with
-    /// OC' the channel count padded to 8 (AVX2's panels) or to 5 (SIMD128's
-    /// row groups), whichever is more; and 4 rows more, for SIMD128's
-    /// packed weight^T (C*K*K padded to 5, OC).
+    /// buffer (C*K*K, OH*OW), then room for what each twin keeps beside
+    /// it. AVX2: one image's output gradient transposed (OH*OW, OC') and
+    /// the filter gradient transposed (C*K*K, OC'), OC' being OC padded
+    /// to 8. SIMD128: the weight or one image's output gradient packed in
+    /// groups of 5 rows (OC, or C*K*K, rounded up to 5).
     pub fn workspace_len(&self) -> usize {
         let (ckk, p) = (self.in_channels * self.kernel * self.kernel, self.out_height() * self.out_width());
         ckk * p + (p + ckk + 4) * self.padded_out_channels_to(8).max(self.out_channels.next_multiple_of(5))
