@@ -22,9 +22,9 @@ pub fn name() -> &'static str {
     }
 }
 
-/// out (M,N) += a (M,K) . b (K,N), with `a` first packed into row blocks
-/// (`pack_rows`), kept from call to call so that a training step
-/// allocates nothing after its first.
+/// out (M,N) += a (M,K) . b (K,N), with `a` first packed into row groups
+/// (`pack_rows`) in a buffer kept from call to call, so that a training
+/// step allocates nothing after its first.
 #[track_caller]
 pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     check_matmul(out.len(), a.len(), b.len(), m, k, n);
@@ -38,7 +38,7 @@ pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usiz
     });
 }
 
-/// out (M,N) += a^T . b, where a is (K,M) and b is (K,N): A's row blocks
+/// out (M,N) += a^T . b, where a is (K,M) and b is (K,N): A's row groups
 /// are already side by side in `a`, so nothing is packed.
 #[track_caller]
 pub fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
@@ -227,11 +227,11 @@ const MR: usize = 5;
 const PANEL: usize = 8;
 
 /// A GEMM operand as the micro-kernel reads it. Element (i, p) of A lies
-/// at data[(i - i % MR) * group_stride + p * step + i % MR] (and element
-/// (p, j) of B likewise, with j and PANEL): a group of MR rows of A (or
-/// PANEL columns of B) is side by side for each step p of k, so that a tile
-/// reads its values from one pointer, at constant offsets, moving on by
-/// `step`.
+/// at data[(i - i % MR) * group_stride + p * step + i % MR]: a group of MR
+/// rows is side by side for each step p of k, so that a tile reads its
+/// values from one pointer, at constant offsets, moving on by `step`. With
+/// a group_stride of 1 that is data[i + p * step], a row-major matrix
+/// read by columns, as B always is (element (p, j) at `at(j, p)`).
 #[derive(Clone, Copy)]
 struct Operand<'a> {
     data: &'a [f32],
@@ -246,9 +246,9 @@ impl<'a> Operand<'a> {
         Operand { data, group_stride: 1, step: width }
     }
 
-    /// Where element (i, p) lies, `group` being MR (A) or PANEL (B).
-    fn at(&self, i: usize, p: usize, group: usize) -> usize {
-        (i - i % group) * self.group_stride + p * self.step + i % group
+    /// Where element (i, p) lies.
+    fn at(&self, i: usize, p: usize) -> usize {
+        (i - i % MR) * self.group_stride + p * self.step + i % MR
     }
 }
 
@@ -330,10 +330,10 @@ fn gemm(out: &mut [f32], a: Operand, b: Source, m: usize, k: usize, n: usize, to
     }
     // The index of the last element is the largest: the unchecked loads
     // below read no further. An image's patches are inside it by shape.
-    assert!(a.at(m - 1, k - 1, MR) < a.data.len(), "a is too short for ({m},{k})");
+    assert!(a.at(m - 1, k - 1) < a.data.len(), "a is too short for ({m},{k})");
     let panels = match b {
         Source::Matrix(b) => {
-            assert!(b.at(n - 1, k - 1, PANEL) < b.data.len(), "b is too short for ({k},{n})");
+            assert!(b.at(n - 1, k - 1) < b.data.len(), "b is too short for ({k},{n})");
             n - n % 4
         }
         Source::Image(b) => {
@@ -354,7 +354,7 @@ fn gemm(out: &mut [f32], a: Operand, b: Source, m: usize, k: usize, n: usize, to
         g.panel::<1>(m, j);
     }
     // leftovers
-    let (a_at, b_at) = (|i, p| a.data[a.at(i, p, MR)], |p, j| b.value(p, j));
+    let (a_at, b_at) = (|i, p| a.data[a.at(i, p)], |p, j| b.value(p, j));
     for j in panels..n {
         for i in 0..m {
             let dot = (0..k).fold(0.0, |acc, p| acc + a_at(i, p) * b_at(p, j));
@@ -373,7 +373,7 @@ impl<'a> Source<'a> {
     /// Element (p, j) of B.
     fn value(&self, p: usize, j: usize) -> f32 {
         match self {
-            Source::Matrix(b) => b.data[b.at(j, p, PANEL)],
+            Source::Matrix(b) => b.data[b.at(j, p)],
             Source::Image(im) => im.img[im.at(p, j)],
         }
     }
@@ -425,6 +425,7 @@ impl Gemm<'_> {
     /// them be: `.cargo/config.toml` turns it off for wasm32. With it on,
     /// conv2's forward GEMM measured 40 % slower in Chromium, 10 % in
     /// Firefox.
+    ///
     /// B's pointer moves on by its step, or walks an image's patches a
     /// row of the image at a time.
     #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
@@ -434,10 +435,10 @@ impl Gemm<'_> {
         // Moved on by wrapping_add: after the last step they may point past
         // the operands, where they are never read.
         let a = self.a;
-        let mut ap = a.data.as_ptr().wrapping_add(a.at(i0, 0, MR));
+        let mut ap = a.data.as_ptr().wrapping_add(a.at(i0, 0));
         match self.b {
             Source::Matrix(b) => {
-                let mut bp = b.data.as_ptr().wrapping_add(b.at(j0, 0, PANEL));
+                let mut bp = b.data.as_ptr().wrapping_add(b.at(j0, 0));
                 for _ in 0..self.k {
                     // SAFETY: at step p, ap..ap+R is A[i0..i0+R][p] and bp..bp+4V
                     // is B[p][j0..j0+4V], rows and columns inside (checked by gemm).
