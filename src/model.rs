@@ -8,7 +8,7 @@
 //! workers see one slice. Activation buffers grow to the largest batch seen
 //! and are reused, so a training step allocates nothing after the first.
 
-use crate::kernels::ConvShape;
+use crate::kernels::{ConvShape, Pooled};
 use crate::layers::*;
 use crate::loss::{nll_loss, softmax_forward, softmax_nll_backward};
 use crate::rng::Rng;
@@ -272,17 +272,13 @@ impl LeNet5 {
         dense_backward(Some(&mut *da2), dw3, db3, dh, a2, w3, b);
         dp2.fill(0.0);
         bias_tanh_backward(dp2, db2, da2, a2, POOL2_SIDE * POOL2_SIDE);
-        let dc2 = &mut f.dc2[..b * C2_OUT];
-        dc2.fill(0.0);
-        maxpool2x2_backward(dc2, dp2, &f.arg2[..b * FLAT], b * C2, CONV2_SIDE, CONV2_SIDE);
         let (a1, da1, dp1) = (&f.a1[..b * P1_OUT], &mut f.da1[..b * P1_OUT], &mut f.dp1[..b * P1_OUT]);
         da1.fill(0.0);
-        conv2d_backward(Some(&mut *da1), dw2, dc2, a1, w2, &mut f.cols, &conv2_shape(b));
+        let pooled2 = Pooled { grad: dp2, argmax: &f.arg2[..b * FLAT] };
+        conv2d_pool_backward(dw2, Some((&mut *da1, w2)), pooled2, a1, &mut f.dc2[..b * C2_OUT], &mut f.cols, &conv2_shape(b));
         dp1.fill(0.0);
         bias_tanh_backward(dp1, db1, da1, a1, POOL1_SIDE * POOL1_SIDE);
-        let dc1 = &mut f.dc1[..b * C1_OUT];
-        dc1.fill(0.0);
-        maxpool2x2_backward(dc1, dp1, &f.arg1[..b * P1_OUT], b * C1, CONV1_SIDE, CONV1_SIDE);
-        conv2d_backward(None, dw1, dc1, &f.x[..b * IMAGE_LEN], &[], &mut f.cols, &conv1_shape(b));
+        let pooled1 = Pooled { grad: dp1, argmax: &f.arg1[..b * P1_OUT] };
+        conv2d_pool_backward(dw1, None, pooled1, &f.x[..b * IMAGE_LEN], &mut f.dc1[..b * C1_OUT], &mut f.cols, &conv1_shape(b));
     }
 }

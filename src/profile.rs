@@ -2,7 +2,7 @@
 //! alone at the model's shapes, for the benchmark (`lenet bench --profile`
 //! natively, the benchmark page in the browser).
 
-use crate::kernels::imp;
+use crate::kernels::{imp, Pooled};
 use crate::model::{conv1_shape, conv2_shape, LeNet5, FLAT, HIDDEN, IMAGE_LEN};
 use crate::rng::Rng;
 use crate::train::CHUNK_IMAGES;
@@ -13,7 +13,9 @@ use crate::train::CHUNK_IMAGES;
 /// clock in milliseconds (the browser's or the process's). A last line,
 /// "gemms GFLOP/s", is the rate of the eight GEMM kernels together: their
 /// multiply-adds (2 flops each) over their summed times, im2col and
-/// col2im included, as they run in a training step.
+/// col2im included, as they run in a training step. (In the browser a
+/// step runs conv2's backward pass as `conv2.backward_pooled` instead of
+/// its two GEMMs, which are still timed and counted here.)
 pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
     let b = CHUNK_IMAGES;
     let mut rng = Rng::new(2);
@@ -56,6 +58,14 @@ pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
     time("conv2.forward", f2, &mut || imp::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
     time("conv2.backward_input", f2, &mut || imp::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
     time("conv2.backward_filter", f2, &mut || imp::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
+    // conv2's backward pass as a training step runs it, from the pooled
+    // gradient: a quarter of dout, with winners at random.
+    let (grad, mut dout2) = (v(o2.len() / 4), v(o2.len()));
+    let argmax: Vec<u8> = grad.iter().map(|g| (g.to_bits() % 4) as u8).collect();
+    let pooled = Pooled { grad: &grad, argmax: &argmax };
+    time("conv2.backward_pooled", 0, &mut || {
+        imp::conv2d_backward_pooled(&mut dw2, Some((&mut dx2, &w2)), pooled, &x2, &mut dout2, &mut cols, &c2)
+    });
     time("hidden.forward", fh, &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
     time("hidden.backward_weight", fh, &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
     time("hidden.backward_input", fh, &mut || imp::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));

@@ -8,7 +8,7 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::random_vec;
-use lenet::kernels::ConvShape;
+use lenet::kernels::{ConvShape, Pooled};
 use lenet::layers::*;
 use lenet::loss::{nll_loss, softmax_forward, softmax_nll_backward};
 use lenet::model::{LeNet5, PARAMS};
@@ -60,6 +60,36 @@ fn conv2d_gradients() {
         conv2d_forward(&mut out, &x, w, &mut cols, &s);
         dot(&out, &r)
     });
+}
+
+/// A convolution followed by max-pooling, differentiated from the pooled
+/// gradient (`conv2d_pool_backward`), with patches of 50 values: SIMD128
+/// sums those as weighted rows instead of routing the gradient to the
+/// winners for the dense kernels.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn conv_pool_gradients() {
+    let mut rng = Rng::new(5);
+    let s = ConvShape { batch: 2, in_channels: 2, out_channels: 3, height: 9, width: 8, kernel: 5 };
+    let (mut inp, mut weight) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
+    let planes = s.batch * s.out_channels;
+    let n_out = planes * (s.out_height() / 2) * (s.out_width() / 2);
+    let r = random_vec(&mut rng, n_out, 1.0);
+    let mut cols = vec![0.0; s.workspace_len()];
+    let (mut conv, mut pooled, mut arg) = (vec![0.0; s.out_len()], vec![0.0; n_out], vec![0u8; n_out]);
+    let mut loss = |x: &[f32], w: &[f32], arg: &mut [u8]| {
+        conv2d_forward(&mut conv, x, w, &mut cols, &s);
+        maxpool2x2_forward(&mut pooled, arg, &conv, planes, s.out_height(), s.out_width());
+        dot(&pooled, &r)
+    };
+    loss(&inp, &weight, &mut arg);
+    let (mut dinp, mut dweight, mut dout) = (vec![0.0; inp.len()], vec![0.0; weight.len()], vec![0.0; s.out_len()]);
+    let grad = Pooled { grad: &r, argmax: &arg };
+    conv2d_pool_backward(&mut dweight, Some((&mut dinp, &weight)), grad, &inp, &mut dout, &mut vec![0.0; s.workspace_len()], &s);
+    let w = weight.clone();
+    check(&mut inp, &dinp, 1e-3, |x| loss(x, &w, &mut vec![0; n_out]));
+    let x = inp.clone();
+    check(&mut weight, &dweight, 1e-3, |w| loss(&x, w, &mut vec![0; n_out]));
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]

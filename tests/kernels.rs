@@ -7,7 +7,7 @@
 mod common;
 
 use common::{assert_close, random_vec};
-use lenet::kernels::{col2im_add, im2col, scalar, ConvShape};
+use lenet::kernels::{col2im_add, im2col, scalar, ConvShape, Pooled};
 use lenet::rng::Rng;
 
 #[cfg(target_arch = "wasm32")]
@@ -29,9 +29,12 @@ const GEMM_SHAPES: [(usize, usize, usize); 12] = [
     (25, 6, 47),
 ];
 
-/// ConvShapes: LeNet-5's two layers and awkward ones. The last has output
-/// rows 8 wide (SIMD128 reads its patches in place from the image) with a
-/// 3 x 3 kernel, and 7 channels: a group of 5 and 2 left over.
+/// ConvShapes: LeNet-5's two layers and awkward ones. The one before last
+/// has output rows 8 wide (SIMD128 reads its patches in place from the
+/// image) with a 3 x 3 kernel, and 7 channels: a group of 5 and 2 left
+/// over. The last has patches of 54 values (SIMD128's pooled backward
+/// pass sums them as weighted rows, 32 + 16 + 4 + 2) and odd output sides,
+/// whose last row and column pooling drops.
 fn conv_shapes() -> Vec<ConvShape> {
     let s = |batch, in_channels, out_channels, height, width, kernel| ConvShape { batch, in_channels, out_channels, height, width, kernel };
     vec![
@@ -41,6 +44,7 @@ fn conv_shapes() -> Vec<ConvShape> {
         s(3, 2, 3, 7, 9, 3),
         s(1, 3, 5, 6, 11, 1),
         s(2, 2, 7, 6, 10, 3),
+        s(2, 6, 5, 7, 7, 3),
     ]
 }
 
@@ -221,6 +225,36 @@ mod parity {
             assert_close(&b, &a, 1e-2, 1e-4);
         }
     }
+
+    /// The backward pass of a convolution followed by max-pooling, from
+    /// the pooled gradient and random winners, with and without the input
+    /// gradient.
+    #[test]
+    fn pooled_backward_matches_scalar() {
+        if !twin_runs() {
+            return;
+        }
+        let mut rng = Rng::new(16);
+        for s in conv_shapes() {
+            let (inp, w) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
+            let windows = s.batch * s.out_channels * (s.out_height() / 2) * (s.out_width() / 2);
+            let grad = random_vec(&mut rng, windows, 1.0);
+            let argmax: Vec<u8> = (0..windows).map(|_| (rng.next_u32() % 4) as u8).collect();
+            let pooled = Pooled { grad: &grad, argmax: &argmax };
+            let (mut cols, mut dout) = (vec![0.0; s.workspace_len()], vec![0.0; s.out_len()]);
+            for with_input in [true, false] {
+                let (mut dw_a, mut dw_b) = (vec![0.5; s.weight_len()], vec![0.5; s.weight_len()]);
+                let (mut dx_a, mut dx_b) = (vec![0.5; s.inp_len()], vec![0.5; s.inp_len()]);
+                let dx_a_w = with_input.then_some((&mut dx_a[..], &w[..]));
+                scalar::conv2d_backward_pooled(&mut dw_a, dx_a_w, pooled, &inp, &mut dout, &mut cols, &s);
+                let dx_b_w = with_input.then_some((&mut dx_b[..], &w[..]));
+                fast::conv2d_backward_pooled(&mut dw_b, dx_b_w, pooled, &inp, &mut dout, &mut cols, &s);
+                assert_close(&dw_b, &dw_a, 1e-3, 1e-4);
+                assert_close(&dx_b, &dx_a, 1e-3, 1e-4);
+                assert!(with_input || dx_b.iter().all(|&v| v == 0.5), "no input gradient was asked for");
+            }
+        }
+    }
 }
 
 /// The profile's GEMM rate counts the multiply-adds of the eight GEMM
@@ -238,9 +272,9 @@ fn the_profiles_gemm_rate_is_the_gemm_kernels_flops_over_their_time() {
         clock.get()
     });
     let lines: Vec<(&str, &str)> = profile.lines().map(|l| l.rsplit_once(' ').expect("name value")).collect();
-    assert_eq!(lines.len(), 10, "nine kernels and the GEMM rate: {profile}");
-    for (name, ms) in &lines[..9] {
+    assert_eq!(lines.len(), 11, "ten kernels and the GEMM rate: {profile}");
+    for (name, ms) in &lines[..10] {
         assert_eq!(*ms, "0.050", "{name}");
     }
-    assert_eq!(lines[9], ("gemms", "1644.0"), "{profile}");
+    assert_eq!(lines[10], ("gemms", "1644.0"), "{profile}");
 }

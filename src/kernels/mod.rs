@@ -94,6 +94,67 @@ impl ConvShape {
     }
 }
 
+/// The gradient of a 2x2 max-pooling's output (N,H/2,W/2), with the
+/// winner of each window that its forward pass recorded (0..4,
+/// row-major): where the backward pass of a convolution followed by
+/// pooling starts (`conv2d_backward_pooled`).
+#[derive(Clone, Copy)]
+pub struct Pooled<'a> {
+    pub grad: &'a [f32],
+    pub argmax: &'a [u8],
+}
+
+impl Pooled<'_> {
+    /// Where window `window` of a plane `width` wide sends its gradient:
+    /// its winner's index in the plane.
+    #[inline(always)]
+    pub(crate) fn winner(&self, at: usize, window: usize, width: usize) -> usize {
+        let (wy, wx, q) = (window / (width / 2), window % (width / 2), self.argmax[at] as usize);
+        (2 * wy + q / 2) * width + 2 * wx + q % 2
+    }
+}
+
+/// dinp (N,H,W) += the pooled gradient routed to the winner of each
+/// window: the adjoint of 2x2 max-pooling.
+#[track_caller]
+pub fn unpool_add(dinp: &mut [f32], pooled: Pooled, planes: usize, h: usize, w: usize) {
+    let windows = (h / 2) * (w / 2);
+    assert_eq!(dinp.len(), planes * h * w, "dinp must be (N,H,W)");
+    assert!(pooled.grad.len() == planes * windows && pooled.argmax.len() == planes * windows, "the pooled gradient must be (N,H/2,W/2)");
+    for (at, &g) in pooled.grad.iter().enumerate() {
+        let (n, window) = (at / windows, at % windows);
+        dinp[n * h * w + pooled.winner(at, window, w)] += g;
+    }
+}
+
+/// A convolution kernel of the backward pass: (gradient, dout, operand,
+/// workspace, shape).
+pub(crate) type ConvKernel = fn(&mut [f32], &[f32], &[f32], &mut [f32], &ConvShape);
+
+/// `conv2d_backward_pooled` by the dense kernels `filter` and `input`:
+/// the pooled gradient routed to its winners in `dout` (B,OC,OH,OW),
+/// three quarters of it zeros, and both kernels run on that.
+#[track_caller]
+#[allow(clippy::too_many_arguments, reason = "conv2d_backward_pooled's operands and the two kernels")]
+pub(crate) fn backward_pooled_dense(
+    dweight: &mut [f32],
+    dinp: Option<(&mut [f32], &[f32])>,
+    pooled: Pooled,
+    inp: &[f32],
+    dout: &mut [f32],
+    work: &mut [f32],
+    s: &ConvShape,
+    [filter, input]: [ConvKernel; 2],
+) {
+    let dout = &mut dout[..s.out_len()];
+    dout.fill(0.0);
+    unpool_add(dout, pooled, s.batch * s.out_channels, s.out_height(), s.out_width());
+    filter(dweight, dout, inp, work, s);
+    if let Some((dinp, weight)) = dinp {
+        input(dinp, dout, weight, work, s);
+    }
+}
+
 /// Unfolds one image (C,H,W) into `cols` (C*K*K, OH*OW), so that a
 /// convolution becomes the GEMM weight (OC, C*K*K) x cols.
 pub fn im2col(cols: &mut [f32], img: &[f32], s: &ConvShape) {

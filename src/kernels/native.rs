@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{avx2, scalar, ConvShape};
+use super::{avx2, backward_pooled_dense, scalar, ConvShape, Pooled};
 
 /// The widest kernels this process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,4 +82,20 @@ dispatch! {
     fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize, h: usize, w: usize);
     /// x = tanh(x)
     fn tanh_inplace(x: &mut [f32]);
+}
+
+/// dweight (and dinp through weight) += the backward pass of a
+/// convolution followed by 2x2 max-pooling, from the pooling's output
+/// gradient, by the dense kernels on `dout` (see `scalar`).
+#[track_caller]
+pub fn conv2d_backward_pooled(
+    dweight: &mut [f32],
+    dinp: Option<(&mut [f32], &[f32])>,
+    pooled: Pooled,
+    inp: &[f32],
+    dout: &mut [f32],
+    work: &mut [f32],
+    s: &ConvShape,
+) {
+    backward_pooled_dense(dweight, dinp, pooled, inp, dout, work, s, [conv2d_backward_filter, conv2d_backward_input]);
 }

@@ -11,7 +11,7 @@
 
 use core::arch::wasm32::*;
 
-use super::{check_matmul, for_each_patch_row, ConvShape};
+use super::{backward_pooled_dense, check_matmul, for_each_patch_row, ConvShape, Pooled};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
@@ -150,6 +150,174 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], wo
     }
 }
 
+/// The backward pass of a convolution followed by 2x2 max-pooling, from
+/// the pooling's output gradient (see `scalar`). Each pooled value
+/// reaches one output pixel, its window's winner: three quarters of the
+/// convolution's output gradient are zeros, which the dense kernels
+/// multiply through. Here each pooled value g of channel o, won at pixel
+/// x, is one weighted row, and per image:
+///
+/// - dweight[o] += the sum of g * patch(x) over o's windows, the patches
+///   being rows of im2col(image)^T (`im2col_t`);
+/// - each pixel's row of dcols^T (OH*OW, C*K*K) is the sum of g *
+///   weight[o] over the channels o it won for, folded back into dinp by
+///   `col2im_t_add`.
+///
+/// A quarter of the dense kernels' multiply-adds. Patches shorter than
+/// `WEIGHTED_ROWS` (conv1's 25) would leave the sums to short vectors:
+/// those go through the dense kernels on `dout`.
+#[track_caller]
+pub fn conv2d_backward_pooled(
+    dweight: &mut [f32],
+    mut dinp: Option<(&mut [f32], &[f32])>,
+    pooled: Pooled,
+    inp: &[f32],
+    dout: &mut [f32],
+    work: &mut [f32],
+    s: &ConvShape,
+) {
+    let (ckk, p, img_len) = s.gemm_dims();
+    if ckk < WEIGHTED_ROWS {
+        let kernels: [super::ConvKernel; 2] = [conv2d_backward_filter, conv2d_backward_input];
+        return backward_pooled_dense(dweight, dinp, pooled, inp, dout, work, s, kernels);
+    }
+    let (oc, ow, windows) = (s.out_channels, s.out_width(), (s.out_height() / 2) * (s.out_width() / 2));
+    s.check(inp.len(), dweight.len(), s.out_len());
+    assert!(
+        pooled.grad.len() == s.batch * oc * windows && pooled.argmax.len() == pooled.grad.len(),
+        "the pooled gradient must be (B,OC,OH/2,OW/2)"
+    );
+    if let Some((dinp, weight)) = &dinp {
+        s.check(dinp.len(), weight.len(), s.out_len());
+    }
+    let cols = &mut work[..ckk * p];
+    TERMS.with_borrow_mut(|Terms { terms, starts }| {
+        for b in 0..s.batch {
+            let img = &inp[b * img_len..(b + 1) * img_len];
+            let first = b * oc * windows;
+            // The winning pixel of pooled value `at` (of image b).
+            let pixel = |at: usize| pooled.winner(at, (at - first) % windows, ow);
+            im2col_t(cols, img, s);
+            // Channel o's terms are its windows', in order.
+            terms.clear();
+            terms.extend((first..first + oc * windows).map(|at| (pixel(at) * ckk, pooled.grad[at])));
+            starts.clear();
+            starts.extend((0..=oc).map(|o| o * windows));
+            weighted_rows(dweight, ckk, cols, terms, starts, Out::Add);
+            let Some((dinp, weight)) = dinp.as_mut() else { continue };
+            // The terms by pixel, by a counting sort: counted two places
+            // on, summed, and then used one place on as each pixel's next
+            // free place, which leaves pixel x's terms at
+            // terms[starts[x]..starts[x + 1]].
+            starts.clear();
+            starts.resize(p + 2, 0);
+            for at in first..first + oc * windows {
+                starts[pixel(at) + 2] += 1;
+            }
+            for x in 2..p + 2 {
+                starts[x] += starts[x - 1];
+            }
+            terms.resize(oc * windows, (0, 0.0));
+            for at in first..first + oc * windows {
+                let next = &mut starts[pixel(at) + 1];
+                terms[*next] = ((at - first) / windows * ckk, pooled.grad[at]);
+                *next += 1;
+            }
+            weighted_rows(cols, ckk, weight, terms, &starts[..p + 1], Out::Set);
+            col2im_t_add(&mut dinp[b * img_len..(b + 1) * img_len], cols, s);
+        }
+    });
+}
+
+/// The shortest patch `conv2d_backward_pooled` sums as weighted rows.
+const WEIGHTED_ROWS: usize = 32;
+
+/// `conv2d_backward_pooled`'s weighted rows, (where each starts in its
+/// source, its factor), and where each output row's first is.
+struct Terms {
+    terms: Vec<(usize, f32)>,
+    starts: Vec<usize>,
+}
+
+std::thread_local! {
+    /// Kept from call to call, so that a training step allocates nothing
+    /// after its first.
+    static TERMS: std::cell::RefCell<Terms> = const { std::cell::RefCell::new(Terms { terms: Vec::new(), starts: Vec::new() }) };
+}
+
+/// Row r of out (R rows of N) += (or =, as `to` says) the sum over its
+/// terms, terms[starts[r]..starts[r + 1]], (at, g) of g * src[at..at + N]:
+/// one load per multiply-add, 32 columns of every row at a time in 8
+/// accumulators, so that those columns of src's rows (8 KB for conv2's
+/// 64 patches) stay in the L1 cache while every row passes over them.
+#[track_caller]
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
+fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
+    let rows = starts.len() - 1;
+    assert!(out.len() >= rows * n, "out is too short for ({rows},{n})");
+    assert!(starts.windows(2).all(|r| r[0] <= r[1]) && starts[rows] <= terms.len(), "the rows' terms are out of order");
+    assert!(terms.iter().all(|&(at, _)| at <= src.len() && n <= src.len() - at), "a weighted row is outside src");
+    let mut columns = |j: usize, width: usize| {
+        for (r, range) in starts.windows(2).enumerate() {
+            let (out, terms) = (&mut out[r * n..(r + 1) * n], &terms[range[0]..range[1]]);
+            // SAFETY: j + width <= n = out.len(), and each term's row is inside src (asserted).
+            unsafe {
+                match width {
+                    32 => weighted_columns::<8>(out, src, terms, j, to),
+                    16 => weighted_columns::<4>(out, src, terms, j, to),
+                    _ => weighted_columns::<1>(out, src, terms, j, to),
+                }
+            }
+        }
+    };
+    // 32 columns at a time, 16 once, then 4 at a time: conv2's 500 are
+    // 15 x 32 + 16 + 4.
+    let mut j = 0;
+    while j + 32 <= n {
+        columns(j, 32);
+        j += 32;
+    }
+    if j + 16 <= n {
+        columns(j, 16);
+        j += 16;
+    }
+    while j + 4 <= n {
+        columns(j, 4);
+        j += 4;
+    }
+    for (r, range) in starts.windows(2).enumerate() {
+        for j in j..n {
+            let sum = terms[range[0]..range[1]].iter().fold(0.0, |acc, &(at, g)| acc + g * src[at + j]);
+            let o = &mut out[r * n + j];
+            *o = if to == Out::Add { *o + sum } else { sum };
+        }
+    }
+}
+
+/// Columns j..j+4V of `weighted_rows`.
+///
+/// # Safety
+/// j + 4V <= out.len(), and each term's row, at..at + out.len(), inside src.
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+#[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
+unsafe fn weighted_columns<const V: usize>(out: &mut [f32], src: &[f32], terms: &[(usize, f32)], j: usize, to: Out) {
+    let mut acc = [f32x4_splat(0.0); V];
+    for &(at, g) in terms {
+        let (gv, row) = (f32x4_splat(g), src.as_ptr().wrapping_add(at + j));
+        for (v, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: at + j + 4v + 4 <= at + out.len() <= src.len() (the caller's promise).
+            *acc = madd(gv, unsafe { v128_load(row.add(4 * v) as *const v128) }, *acc);
+        }
+    }
+    for (v, acc) in acc.iter().enumerate() {
+        // SAFETY: j + 4v + 4 <= out.len() (the caller's promise).
+        unsafe {
+            let ptr = out.as_mut_ptr().add(j + 4 * v) as *mut v128;
+            v128_store(ptr, if to == Out::Add { f32x4_add(v128_load(ptr), *acc) } else { *acc });
+        }
+    }
+}
+
 /// `super::im2col` with the rows copied by vectors: a row is only OW =
 /// 24 or 8 floats, and `copy_from_slice` would make each one a
 /// `memory.copy`, which costs a call into the engine.
@@ -181,21 +349,78 @@ fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
 /// `im2col` transposed: cols_t (OH*OW, C*K*K), each output pixel's patch
 /// in one row, copied K floats (one row of the patch) at a time.
 fn im2col_t(cols_t: &mut [f32], img: &[f32], s: &ConvShape) {
-    let (k, w, oh, ow) = (s.kernel, s.width, s.out_height(), s.out_width());
-    let (plane, ckk) = (s.height * w, s.in_channels * k * k);
-    assert!(cols_t.len() >= s.cols_len() && img.len() >= s.in_channels * plane);
-    let mut rows = cols_t[..s.cols_len()].chunks_exact_mut(ckk);
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let Some(row) = rows.next() else { return };
-            let mut patch_rows = row.chunks_exact_mut(k);
+    assert!(cols_t.len() >= s.cols_len() && img.len() >= s.in_channels * s.height * s.width);
+    let (dst, src) = (cols_t.as_mut_ptr(), img.as_ptr());
+    // SAFETY: the walk's places are inside both (asserted); unaligned loads and stores.
+    let copy = |k, at_t, at_img| unsafe {
+        each_4(
+            k,
+            |i| v128_store(dst.add(at_t + i) as *mut v128, v128_load(src.add(at_img + i) as *const v128)),
+            |i| *dst.add(at_t + i) = *src.add(at_img + i),
+        )
+    };
+    match s.kernel {
+        5 => for_each_patch_segment(s, 5, |at_t, at_img| copy(5, at_t, at_img)),
+        k => for_each_patch_segment(s, k, |at_t, at_img| copy(k, at_t, at_img)),
+    }
+}
+
+/// The adjoint of `im2col_t`: adds cols_t (OH*OW, C*K*K) back into the
+/// image gradient (C,H,W), a row of a patch (K values) at a time.
+fn col2im_t_add(dimg: &mut [f32], cols_t: &[f32], s: &ConvShape) {
+    assert!(cols_t.len() >= s.cols_len() && dimg.len() >= s.in_channels * s.height * s.width);
+    let (dst, src) = (dimg.as_mut_ptr(), cols_t.as_ptr());
+    // SAFETY: the walk's places are inside both (asserted); unaligned loads and stores.
+    let add = |k, at_t, at_img| unsafe {
+        each_4(
+            k,
+            |i| {
+                let d = dst.add(at_img + i) as *mut v128;
+                v128_store(d, f32x4_add(v128_load(d), v128_load(src.add(at_t + i) as *const v128)));
+            },
+            |i| *dst.add(at_img + i) += *src.add(at_t + i),
+        )
+    };
+    match s.kernel {
+        5 => for_each_patch_segment(s, 5, |at_t, at_img| add(5, at_t, at_img)),
+        k => for_each_patch_segment(s, k, |at_t, at_img| add(k, at_t, at_img)),
+    }
+}
+
+/// The im2col_t layout, walked for both directions: for each output pixel
+/// (oy, ox) and each row of its patch (channel c, ky), `f(where that row
+/// starts in cols_t, where its K values start in the image)`, K = `k`, the
+/// kernel's side, passed on its own so that a caller can make it a
+/// constant (LeNet-5's 5), which takes a third off both walks.
+#[inline(always)]
+fn for_each_patch_segment(s: &ConvShape, k: usize, mut f: impl FnMut(usize, usize)) {
+    debug_assert_eq!(k, s.kernel);
+    let (w, plane) = (s.width, s.height * s.width);
+    let mut at_t = 0;
+    for oy in 0..s.out_height() {
+        for ox in 0..s.out_width() {
             for c in 0..s.in_channels {
                 for ky in 0..k {
-                    let (Some(dst), src) = (patch_rows.next(), c * plane + (oy + ky) * w + ox) else { return };
-                    copy(dst, &img[src..src + k]);
+                    f(at_t, c * plane + (oy + ky) * w + ox);
+                    at_t += k;
                 }
             }
         }
+    }
+}
+
+/// `vector(i)` for i = 0, 4, ... while i + 4 <= n, then `one(i)` for the
+/// rest.
+#[inline(always)]
+fn each_4(n: usize, mut vector: impl FnMut(usize), mut one: impl FnMut(usize)) {
+    let mut i = 0;
+    while i + 4 <= n {
+        vector(i);
+        i += 4;
+    }
+    while i < n {
+        one(i);
+        i += 1;
     }
 }
 

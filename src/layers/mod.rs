@@ -6,7 +6,7 @@ pub mod dense;
 pub mod pool;
 pub mod tanh;
 
-pub use conv::{conv2d_backward, conv2d_forward};
+pub use conv::{conv2d_backward, conv2d_forward, conv2d_pool_backward};
 pub use dense::{dense_backward, dense_forward};
 pub use pool::{maxpool2x2_backward, maxpool2x2_forward};
 pub use tanh::{bias_tanh_backward, bias_tanh_forward, tanh_backward};
