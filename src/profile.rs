@@ -13,9 +13,10 @@ use crate::train::CHUNK_IMAGES;
 /// clock in milliseconds (the browser's or the process's). A last line,
 /// "gemms GFLOP/s", is the rate of the eight GEMM kernels together: their
 /// multiply-adds (2 flops each) over their summed times, im2col and
-/// col2im included, as they run in a training step. (In the browser a
-/// step runs conv2's backward pass as `conv2.backward_pooled` instead of
-/// its two GEMMs, which are still timed and counted here.)
+/// col2im included. (In the browser a training step runs the
+/// convolutions' backward passes as `conv1.backward_pooled` and
+/// `conv2.backward_pooled` instead of their three GEMMs, which are still
+/// timed and counted here.)
 pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
     let b = CHUNK_IMAGES;
     let mut rng = Rng::new(2);
@@ -58,13 +59,15 @@ pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
     time("conv2.forward", f2, &mut || imp::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
     time("conv2.backward_input", f2, &mut || imp::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
     time("conv2.backward_filter", f2, &mut || imp::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
-    // conv2's backward pass as a training step runs it, from the pooled
+    // Both backward passes as a training step runs them, from the pooled
     // gradient: a quarter of dout, with winners at random.
-    let (grad, mut dout2) = (v(o2.len() / 4), v(o2.len()));
-    let argmax: Vec<u8> = grad.iter().map(|g| (g.to_bits() % 4) as u8).collect();
-    let pooled = Pooled { grad: &grad, argmax: &argmax };
+    let (grad1, grad2, mut dout1, mut dout2) = (v(o1.len() / 4), v(o2.len() / 4), v(o1.len()), v(o2.len()));
+    let winners = |grad: &[f32]| -> Vec<u8> { grad.iter().map(|g| (g.to_bits() % 4) as u8).collect() };
+    let (arg1, arg2) = (winners(&grad1), winners(&grad2));
+    let (pooled1, pooled2) = (Pooled { grad: &grad1, argmax: &arg1 }, Pooled { grad: &grad2, argmax: &arg2 });
+    time("conv1.backward_pooled", 0, &mut || imp::conv2d_backward_pooled(&mut dw1, None, pooled1, &x1, &mut dout1, &mut cols, &c1));
     time("conv2.backward_pooled", 0, &mut || {
-        imp::conv2d_backward_pooled(&mut dw2, Some((&mut dx2, &w2)), pooled, &x2, &mut dout2, &mut cols, &c2)
+        imp::conv2d_backward_pooled(&mut dw2, Some((&mut dx2, &w2)), pooled2, &x2, &mut dout2, &mut cols, &c2)
     });
     time("hidden.forward", fh, &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
     time("hidden.backward_weight", fh, &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));

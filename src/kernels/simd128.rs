@@ -11,7 +11,7 @@
 
 use core::arch::wasm32::*;
 
-use super::{backward_pooled_dense, check_matmul, for_each_patch_row, ConvShape, Pooled};
+use super::{check_matmul, for_each_patch_row, ConvShape, Pooled};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
@@ -163,24 +163,18 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], wo
 ///   weight[o] over the channels o it won for, folded back into dinp by
 ///   `col2im_t_add`.
 ///
-/// A quarter of the dense kernels' multiply-adds. Patches shorter than
-/// `WEIGHTED_ROWS` (conv1's 25) would leave the sums to short vectors:
-/// those go through the dense kernels on `dout`.
+/// A quarter of the dense kernels' multiply-adds, and `dout` is not used.
 #[track_caller]
 pub fn conv2d_backward_pooled(
     dweight: &mut [f32],
     mut dinp: Option<(&mut [f32], &[f32])>,
     pooled: Pooled,
     inp: &[f32],
-    dout: &mut [f32],
+    _dout: &mut [f32],
     work: &mut [f32],
     s: &ConvShape,
 ) {
     let (ckk, p, img_len) = s.gemm_dims();
-    if ckk < WEIGHTED_ROWS {
-        let kernels: [super::ConvKernel; 2] = [conv2d_backward_filter, conv2d_backward_input];
-        return backward_pooled_dense(dweight, dinp, pooled, inp, dout, work, s, kernels);
-    }
     let (oc, ow, windows) = (s.out_channels, s.out_width(), (s.out_height() / 2) * (s.out_width() / 2));
     s.check(inp.len(), dweight.len(), s.out_len());
     assert!(
@@ -190,7 +184,10 @@ pub fn conv2d_backward_pooled(
     if let Some((dinp, weight)) = &dinp {
         s.check(dinp.len(), weight.len(), s.out_len());
     }
-    let cols = &mut work[..ckk * p];
+    // Room for a vector past the last patch: `weighted_rows` then reads
+    // conv1's 25 columns as 7 vectors.
+    assert!(work.len() >= ckk * p + 3, "the workspace is too short for {s:?}");
+    let cols = &mut work[..ckk * p + 3];
     TERMS.with_borrow_mut(|Terms { terms, starts }| {
         for b in 0..s.batch {
             let img = &inp[b * img_len..(b + 1) * img_len];
@@ -229,9 +226,6 @@ pub fn conv2d_backward_pooled(
     });
 }
 
-/// The shortest patch `conv2d_backward_pooled` sums as weighted rows.
-const WEIGHTED_ROWS: usize = 32;
-
 /// `conv2d_backward_pooled`'s weighted rows, (where each starts in its
 /// source, its factor), and where each output row's first is.
 struct Terms {
@@ -249,7 +243,10 @@ std::thread_local! {
 /// terms, terms[starts[r]..starts[r + 1]], (at, g) of g * src[at..at + N]:
 /// one load per multiply-add, 32 columns of every row at a time in 8
 /// accumulators, so that those columns of src's rows (8 KB for conv2's
-/// 64 patches) stay in the L1 cache while every row passes over them.
+/// 64 patches) stay in the L1 cache while every row passes over them,
+/// then 16 once and 4 at a time. Where every row of src can be read on
+/// to a whole vector (N rounded up to 4), the last 1 to 3 columns are a
+/// vector too, of which only they are stored (conv1's 25th).
 #[track_caller]
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
@@ -260,18 +257,19 @@ fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)],
     let mut columns = |j: usize, width: usize| {
         for (r, range) in starts.windows(2).enumerate() {
             let (out, terms) = (&mut out[r * n..(r + 1) * n], &terms[range[0]..range[1]]);
-            // SAFETY: j + width <= n = out.len(), and each term's row is inside src (asserted).
+            // SAFETY: j + width <= n = out.len(), and each term's row is
+            // inside src (asserted), or readable on to j + 4 (`whole`).
             unsafe {
                 match width {
                     32 => weighted_columns::<8>(out, src, terms, j, to),
                     16 => weighted_columns::<4>(out, src, terms, j, to),
-                    _ => weighted_columns::<1>(out, src, terms, j, to),
+                    4 => weighted_columns::<1>(out, src, terms, j, to),
+                    _ => weighted_lanes(out, src, terms, j, to),
                 }
             }
         }
     };
-    // 32 columns at a time, 16 once, then 4 at a time: conv2's 500 are
-    // 15 x 32 + 16 + 4.
+    // conv2's 500 are 15 x 32 + 16 + 4.
     let mut j = 0;
     while j + 32 <= n {
         columns(j, 32);
@@ -285,6 +283,12 @@ fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)],
         columns(j, 4);
         j += 4;
     }
+    let whole = terms.iter().all(|&(at, _)| n.next_multiple_of(4) <= src.len() - at);
+    if j < n && whole {
+        columns(j, n - j);
+        return;
+    }
+    // leftovers, where src's rows end short of a vector
     for (r, range) in starts.windows(2).enumerate() {
         for j in j..n {
             let sum = terms[range[0]..range[1]].iter().fold(0.0, |acc, &(at, g)| acc + g * src[at + j]);
@@ -301,14 +305,8 @@ fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)],
 #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
 #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
 unsafe fn weighted_columns<const V: usize>(out: &mut [f32], src: &[f32], terms: &[(usize, f32)], j: usize, to: Out) {
-    let mut acc = [f32x4_splat(0.0); V];
-    for &(at, g) in terms {
-        let (gv, row) = (f32x4_splat(g), src.as_ptr().wrapping_add(at + j));
-        for (v, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: at + j + 4v + 4 <= at + out.len() <= src.len() (the caller's promise).
-            *acc = madd(gv, unsafe { v128_load(row.add(4 * v) as *const v128) }, *acc);
-        }
-    }
+    // SAFETY: the caller's promise.
+    let acc = unsafe { weighted_sum::<V>(src, terms, j) };
     for (v, acc) in acc.iter().enumerate() {
         // SAFETY: j + 4v + 4 <= out.len() (the caller's promise).
         unsafe {
@@ -316,6 +314,38 @@ unsafe fn weighted_columns<const V: usize>(out: &mut [f32], src: &[f32], terms: 
             v128_store(ptr, if to == Out::Add { f32x4_add(v128_load(ptr), *acc) } else { *acc });
         }
     }
+}
+
+/// The last 1 to 3 columns of `weighted_rows`, j.., as one vector.
+///
+/// # Safety
+/// Each term's row read on to j + 4, src[at..at + j + 4], inside src.
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
+unsafe fn weighted_lanes(out: &mut [f32], src: &[f32], terms: &[(usize, f32)], j: usize, to: Out) {
+    let mut lanes = [0.0f32; 4];
+    // SAFETY: the caller's promise; `lanes` is 4 floats.
+    unsafe { v128_store(lanes.as_mut_ptr() as *mut v128, weighted_sum::<1>(src, terms, j)[0]) };
+    for (o, lane) in out[j..].iter_mut().zip(lanes) {
+        *o = if to == Out::Add { *o + lane } else { lane };
+    }
+}
+
+/// The sum over `terms` (at, g) of g * src[at + j..at + j + 4V], in V vectors.
+///
+/// # Safety
+/// Each term's row read on to j + 4V, src[at..at + j + 4V], inside src.
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+#[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
+unsafe fn weighted_sum<const V: usize>(src: &[f32], terms: &[(usize, f32)], j: usize) -> [v128; V] {
+    let mut acc = [f32x4_splat(0.0); V];
+    for &(at, g) in terms {
+        let (gv, row) = (f32x4_splat(g), src.as_ptr().wrapping_add(at + j));
+        for (v, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: at + j + 4v + 4 <= src.len() (the caller's promise).
+            *acc = madd(gv, unsafe { v128_load(row.add(4 * v) as *const v128) }, *acc);
+        }
+    }
+    acc
 }
 
 /// `super::im2col` with the rows copied by vectors: a row is only OW =
