@@ -100,6 +100,9 @@ struct Buffers {
     dh: Vec<f32>,
     da2: Vec<f32>,
     dp2: Vec<f32>,
+    // the convolutions' output gradients: scratch for the kernels that
+    // route the pooled gradient there first (scalar, native; SIMD128
+    // starts from the pooled one)
     dc2: Vec<f32>,
     da1: Vec<f32>,
     dp1: Vec<f32>,
