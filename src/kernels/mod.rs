@@ -105,13 +105,30 @@ pub struct Pooled<'a> {
 }
 
 impl Pooled<'_> {
-    /// Where window `window` of a plane `width` wide sends its gradient:
-    /// its winner's index in the plane.
+    /// Each pooled value of planes `planes` (each (H/2,W/2) of a plane
+    /// (H,W)), in order, with where its window's winner lies: a walk of
+    /// the windows, with no division.
     #[inline(always)]
-    pub(crate) fn winner(&self, at: usize, window: usize, width: usize) -> usize {
-        let (wy, wx, q) = (window / (width / 2), window % (width / 2), self.argmax[at] as usize);
-        (2 * wy + q / 2) * width + 2 * wx + q % 2
+    pub(crate) fn winners(&self, planes: std::ops::Range<usize>, h: usize, w: usize) -> impl Iterator<Item = Winner> + '_ {
+        let (wh, ww) = (h / 2, w / 2);
+        planes.flat_map(move |plane| {
+            (0..wh).flat_map(move |wy| {
+                (0..ww).map(move |wx| {
+                    let at = (plane * wh + wy) * ww + wx;
+                    let q = self.argmax[at] as usize;
+                    Winner { plane, at, pixel: (2 * wy + q / 2) * w + 2 * wx + q % 2 }
+                })
+            })
+        })
     }
+}
+
+/// A pooled value (at `at`, of plane `plane`) and where its window's
+/// winner lies in that plane.
+pub(crate) struct Winner {
+    pub plane: usize,
+    pub at: usize,
+    pub pixel: usize,
 }
 
 /// dinp (N,H,W) += the pooled gradient routed to the winner of each
@@ -121,9 +138,8 @@ pub fn unpool_add(dinp: &mut [f32], pooled: Pooled, planes: usize, h: usize, w: 
     let windows = (h / 2) * (w / 2);
     assert_eq!(dinp.len(), planes * h * w, "dinp must be (N,H,W)");
     assert!(pooled.grad.len() == planes * windows && pooled.argmax.len() == planes * windows, "the pooled gradient must be (N,H/2,W/2)");
-    for (at, &g) in pooled.grad.iter().enumerate() {
-        let (n, window) = (at / windows, at % windows);
-        dinp[n * h * w + pooled.winner(at, window, w)] += g;
+    for Winner { plane, at, pixel } in pooled.winners(0..planes, h, w) {
+        dinp[plane * h * w + pixel] += pooled.grad[at];
     }
 }
 

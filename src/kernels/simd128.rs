@@ -191,13 +191,12 @@ pub fn conv2d_backward_pooled(
     TERMS.with_borrow_mut(|Terms { terms, starts }| {
         for b in 0..s.batch {
             let img = &inp[b * img_len..(b + 1) * img_len];
-            let first = b * oc * windows;
-            // The winning pixel of pooled value `at` (of image b).
-            let pixel = |at: usize| pooled.winner(at, (at - first) % windows, ow);
+            // Image b's pooled values, plane by plane, with their winners.
+            let winners = || pooled.winners(b * oc..(b + 1) * oc, s.out_height(), ow);
             im2col_t(cols, img, s);
             // Channel o's terms are its windows', in order.
             terms.clear();
-            terms.extend((first..first + oc * windows).map(|at| (pixel(at) * ckk, pooled.grad[at])));
+            terms.extend(winners().map(|x| (x.pixel * ckk, pooled.grad[x.at])));
             starts.clear();
             starts.extend((0..=oc).map(|o| o * windows));
             weighted_rows(dweight, ckk, cols, terms, starts, Out::Add);
@@ -208,16 +207,16 @@ pub fn conv2d_backward_pooled(
             // terms[starts[x]..starts[x + 1]].
             starts.clear();
             starts.resize(p + 2, 0);
-            for at in first..first + oc * windows {
-                starts[pixel(at) + 2] += 1;
+            for x in winners() {
+                starts[x.pixel + 2] += 1;
             }
             for x in 2..p + 2 {
                 starts[x] += starts[x - 1];
             }
             terms.resize(oc * windows, (0, 0.0));
-            for at in first..first + oc * windows {
-                let next = &mut starts[pixel(at) + 1];
-                terms[*next] = ((at - first) / windows * ckk, pooled.grad[at]);
+            for x in winners() {
+                let next = &mut starts[x.pixel + 1];
+                terms[*next] = ((x.plane - b * oc) * ckk, pooled.grad[x.at]);
                 *next += 1;
             }
             weighted_rows(cols, ckk, weight, terms, &starts[..p + 1], Out::Set);
@@ -226,7 +225,7 @@ pub fn conv2d_backward_pooled(
     });
 }
 
-/// `conv2d_backward_pooled`'s weighted rows, (where each starts in its
+/// `conv2d_backward_pooled`'s weighted rows (where each starts in its
 /// source, its factor), and where each output row's first is.
 struct Terms {
     terms: Vec<(usize, f32)>,
