@@ -148,6 +148,41 @@ fn threads_change_the_speed_not_the_weights() {
     }
 }
 
+#[test]
+fn workers_summing_their_blocks_give_the_bits_of_one_summing_every_chunk() {
+    use lenet::train::GradTree;
+    let mut rng = lenet::rng::Rng::new(3);
+    for chunks in 1..=13 {
+        let grads: Vec<Vec<f32>> = (0..chunks).map(|_| (0..9).map(|_| rng.next_f32() - 0.5).collect()).collect();
+        let mut one = GradTree::default();
+        one.start(chunks);
+        grads.iter().enumerate().for_each(|(i, g)| one.push_leaf(i, g, 0.1));
+        let total = one.total().expect("every chunk is in").to_vec();
+        let exact: Vec<f64> = (0..9).map(|j| grads.iter().map(|g| f64::from(g[j]) * 0.1).sum()).collect();
+        assert!(total.iter().zip(&exact).all(|(t, e)| (f64::from(*t) - e).abs() < 1e-5), "{chunks} chunks: it is their sum");
+        // Every way of sharing the chunks out to three workers, in blocks.
+        for (a, b) in (0..=chunks).flat_map(|a| (a..=chunks).map(move |b| (a, b))) {
+            let mut lead = GradTree::default();
+            lead.start(chunks);
+            for block in [0..a, a..b, b..chunks].into_iter().filter(|r| !r.is_empty()) {
+                let mut worker = GradTree::default();
+                worker.start_at(chunks, block.start);
+                block.clone().for_each(|i| worker.push_leaf(i, &grads[i], 0.1));
+                let held: Vec<_> = worker.nodes().map(|(range, _)| range.clone()).collect();
+                assert_eq!(held, GradTree::cover(chunks, block.clone()), "{chunks} chunks, block {block:?}");
+                for (range, sum) in worker.nodes() {
+                    lead.push_node(range.clone(), sum.len(), |s| s.copy_from_slice(sum));
+                }
+            }
+            assert!(same_bits(lead.total().unwrap(), &total), "{chunks} chunks cut at {a} and {b}: the same bits");
+        }
+    }
+    // The tutorial's 10 chunks on two workers: one sum each way.
+    assert_eq!(GradTree::cover(10, 5..10).len(), 1, "one node");
+    assert_eq!(GradTree::cover(10, 5..10)[0], 5..10);
+    assert_eq!(GradTree::cover(10, 0..4), [0..3, 3..4]);
+}
+
 fn run_threads(protocol: Protocol, data: &lenet::data::Mnist, threads: usize) -> (Vec<f32>, Vec<f64>) {
     let mut t = Trainer::new(protocol, data.clone()).unwrap();
     let mut threads = Threads::new(threads);

@@ -246,17 +246,57 @@ fn linked_helper() -> Link {
     Link::new(channel.port1().unchecked_into())
 }
 
-/// Chunk `chunk` of `plan` worked by the helper; its gradient lands in `grads`.
+/// Chunks `chunks` of `plan` worked by the helper: their outcomes (an
+/// evaluation's added up), and their gradient sums.
 async fn ask(
     link: &mut Link,
     plan: &lenet::train::Plan,
-    chunk: usize,
+    chunks: std::ops::Range<usize>,
     params: &[f32],
     version: usize,
-    grads: &mut [f32],
-) -> Result<lenet::train::Outcome, String> {
-    link.send(plan, chunk, params, version)?;
-    Ok(link.receive(grads).await?.0)
+) -> Result<(Vec<lenet::train::Outcome>, Vec<Vec<f32>>), String> {
+    link.send(plan, chunks.clone(), params, version)?;
+    let (outcomes, _) = link.receive().await?;
+    let sums = match plan.task {
+        lenet::train::Task::Train => {
+            let (offset, n) = plan.tree();
+            lenet::train::GradTree::cover(n, offset + chunks.start..offset + chunks.end).len()
+        }
+        lenet::train::Task::Evaluate(_) => 0,
+    };
+    let sums = (0..sums)
+        .map(|k| {
+            let mut sum = vec![0.0; params.len()];
+            link.copy_sum(k, &mut sum);
+            sum
+        })
+        .collect();
+    Ok((outcomes, sums))
+}
+
+/// Chunks `chunks` of `plan` worked here: the outcomes, and the gradient
+/// sums a tree holds after them.
+fn worked_here(
+    model: &mut lenet::LeNet5,
+    data: &lenet::Mnist,
+    plan: &lenet::train::Plan,
+    chunks: std::ops::Range<usize>,
+) -> (Vec<lenet::train::Outcome>, Vec<Vec<f32>>) {
+    use lenet::train::{work, GradTree, Outcome};
+    let mut x = vec![0.0; 50 * 784];
+    let mut tree = GradTree::default();
+    let (offset, n) = if plan.task == lenet::train::Task::Train { plan.tree() } else { (0, 0) };
+    tree.start_at(n, offset + chunks.start);
+    let outcomes = chunks
+        .map(|i| {
+            let outcome = work(model, data, plan, i, &mut x);
+            if let Outcome::Trained { count, .. } = outcome {
+                tree.push_leaf(offset + i, &model.grads, count as f32 / plan.batch as f32);
+            }
+            outcome
+        })
+        .collect();
+    (outcomes, tree.nodes().map(|(_, sum)| sum.to_vec()).collect())
 }
 
 fn small(batch_size: usize, epochs: usize) -> lenet::Protocol {
@@ -330,47 +370,55 @@ async fn small_batches_over_helpers_differ_only_by_summation_order() {
 
 #[wasm_bindgen_test]
 async fn a_helper_works_chunks_exactly_as_the_lead_would() {
-    use lenet::train::{work, Outcome, Plan, Split, Task};
-    let data = common::noise_mnist(4, 120, 70, 30);
+    use lenet::train::{Outcome, Plan, Split, Task};
+    let data = common::noise_mnist(4, 240, 70, 30);
     let mut link = linked_helper();
     link.connect(&data, "noise 4").await.unwrap();
     let mut model = lenet::LeNet5::new(5);
-    let mut x = vec![0.0; 50 * 784];
-    let mut grads = vec![0.0; model.params.len()];
-    // Training chunks 1 and 2 of images 10..110, in chunks of 40; the
-    // parameters change between them and must follow.
-    let plan = Plan { task: Task::Train, first: 10, end: 110, per: 40 };
-    for (chunk, version) in [(1, 0), (2, 1)] {
+    // The second minibatch of 120 (images 120..240) in chunks of 40. Its
+    // tree is 0..2 and 2..3: chunks 1..3 come back as two sums, 0..2 as
+    // one. The parameters change between the two and must follow.
+    let plan = Plan { task: Task::Train, first: 120, end: 240, per: 40, batch: 120 };
+    for (chunks, version, sums) in [(1..3, 0, 2), (0..2, 1, 1)] {
         if version == 1 {
             model.params.iter_mut().for_each(|p| *p *= 0.5);
         }
-        let outcome = ask(&mut link, &plan, chunk, &model.params, version, &mut grads).await.unwrap();
-        let expected = work(&mut model, &data, &plan, chunk, &mut x);
-        assert_eq!(outcome, expected, "chunk {chunk}");
-        assert!(same_bits(&grads, &model.grads), "chunk {chunk}: same gradient bits");
+        let (outcomes, got) = ask(&mut link, &plan, chunks.clone(), &model.params, version).await.unwrap();
+        let (expected, sums_here) = worked_here(&mut model, &data, &plan, chunks.clone());
+        assert_eq!(outcomes, expected, "chunks {chunks:?}");
+        assert_eq!((got.len(), sums_here.len()), (sums, sums), "chunks {chunks:?}: one sum a node");
+        assert!(got.iter().zip(&sums_here).all(|(a, b)| same_bits(a, b)), "chunks {chunks:?}: same gradient bits");
     }
-    // An evaluation chunk: errors and count, no gradient.
-    let plan = Plan { task: Task::Evaluate(Split::Validation), first: 0, end: 70, per: 50 };
-    let outcome = ask(&mut link, &plan, 1, &model.params, 1, &mut grads).await.unwrap();
-    assert_eq!(outcome, work(&mut model, &data, &plan, 1, &mut x));
-    assert!(matches!(outcome, Outcome::Counted { count: 20, .. }));
+    // Evaluation chunks: errors and images added up, no gradient.
+    let plan = Plan::evaluation(Split::Validation, 0, 70);
+    let (outcomes, sums) = ask(&mut link, &plan, 0..2, &model.params, 1).await.unwrap();
+    let (here, _) = worked_here(&mut model, &data, &plan, 0..2);
+    let errors = here.iter().map(|o| if let Outcome::Counted { errors, .. } = o { *errors } else { 0 }).sum();
+    assert_eq!((outcomes, sums.len()), (vec![Outcome::Counted { errors, count: 70 }], 0));
 }
 
 #[wasm_bindgen_test]
 async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
-    use lenet::train::{work, Plan, Task};
+    use lenet::train::{Plan, Task};
     let data = common::noise_mnist(6, 60, 20, 20);
     let mut link = linked_helper();
     link.connect(&data, "noise 6").await.unwrap();
     let params = lenet::LeNet5::new(1).params;
-    let mut grads = vec![0.0; params.len()];
-    let plan = Plan { task: Task::Train, first: 50, end: 100, per: 25 };
-    let err = ask(&mut link, &plan, 1, &params, 0, &mut grads).await.unwrap_err();
+    let plan = Plan { task: Task::Train, first: 50, end: 100, per: 25, batch: 50 };
+    let err = ask(&mut link, &plan, 1..2, &params, 0).await.unwrap_err();
     assert!(err.contains("is not in a set of 60"), "{err}");
-    // The refusal gave the link's buffer back: the next chunk goes through.
-    let plan = Plan { task: Task::Train, first: 0, end: 50, per: 25 };
-    let outcome = ask(&mut link, &plan, 1, &params, 0, &mut grads).await.unwrap();
-    assert_eq!(outcome, work(&mut lenet::LeNet5::from_params(params.clone()), &data, &plan, 1, &mut vec![0.0; 50 * 784]));
+    // Chunks that straddle two minibatches have no place in one tree.
+    let plan = Plan { task: Task::Train, first: 0, end: 60, per: 20, batch: 40 };
+    let err = ask(&mut link, &plan, 0..3, &params, 0).await.unwrap_err();
+    assert!(err.contains("not chunks of one minibatch of 40"), "{err}");
+    let err = ask(&mut link, &Plan { batch: 0, ..plan }, 0..1, &params, 0).await.unwrap_err();
+    assert!(err.contains("not chunks of one minibatch of 0"), "{err}");
+    // The refusals gave the link's buffers back: the next work goes through.
+    let plan = Plan { task: Task::Train, first: 0, end: 50, per: 25, batch: 50 };
+    let (outcomes, sums) = ask(&mut link, &plan, 1..2, &params, 0).await.unwrap();
+    let here = worked_here(&mut lenet::LeNet5::from_params(params.clone()), &data, &plan, 1..2);
+    assert_eq!(outcomes, here.0);
+    assert!(same_bits(&sums[0], &here.1[0]));
 }
 
 #[wasm_bindgen_test]
@@ -382,17 +430,16 @@ async fn a_helper_that_cannot_start_is_reported_not_awaited() {
 
 #[wasm_bindgen_test]
 async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
-    use lenet::train::{work, Plan, Task};
+    use lenet::train::{Plan, Task};
     let mut link = linked_helper();
     let first = common::noise_mnist(7, 60, 10, 10);
     link.connect(&first, "one").await.unwrap();
     let second = common::noise_mnist(8, 60, 10, 10);
     link.connect(&second, "two").await.unwrap();
     let mut model = lenet::LeNet5::new(2);
-    let (mut x, mut grads) = (vec![0.0; 50 * 784], vec![0.0; model.params.len()]);
-    let plan = Plan { task: Task::Train, first: 0, end: 60, per: 30 };
-    let outcome = ask(&mut link, &plan, 1, &model.params, 0, &mut grads).await.unwrap();
-    assert_eq!(outcome, work(&mut model, &second, &plan, 1, &mut x), "the helper trains on the second data set");
+    let plan = Plan { task: Task::Train, first: 0, end: 60, per: 30, batch: 60 };
+    let (outcomes, _) = ask(&mut link, &plan, 1..2, &model.params, 0).await.unwrap();
+    assert_eq!(outcomes, worked_here(&mut model, &second, &plan, 1..2).0, "the helper trains on the second data set");
 }
 
 /// What the page does with a file the user opens or drops: weights become

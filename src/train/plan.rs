@@ -42,12 +42,26 @@ pub struct Plan {
     pub first: usize,
     pub end: usize,
     pub per: usize,
+    /// Training: the minibatch's size (minibatch `k` is examples
+    /// `k * batch..`), whose chunks' gradients are summed along a tree
+    /// (`tree`). Unused by evaluations.
+    pub batch: usize,
 }
 
 impl Plan {
     /// A whole evaluation pass over examples `first..end` of `split`.
     pub fn evaluation(split: Split, first: usize, end: usize) -> Plan {
-        Plan { task: Task::Evaluate(split), first, end, per: CHUNK_IMAGES }
+        Plan { task: Task::Evaluate(split), first, end, per: CHUNK_IMAGES, batch: 0 }
+    }
+
+    /// Training: where the plan's chunk 0 is among its minibatch's chunks,
+    /// and how many chunks the minibatch has (see `GradTree`); (0, 0)
+    /// without a minibatch or chunks.
+    pub fn tree(&self) -> (usize, usize) {
+        match (self.batch, self.per) {
+            (0, _) | (_, 0) => (0, 0),
+            (batch, per) => ((self.first % batch) / per, batch.div_ceil(per)),
+        }
     }
 
     pub fn chunks(&self) -> usize {
@@ -64,7 +78,8 @@ impl Plan {
 
     /// The chunks worker `w` of `workers` takes: consecutive blocks, the
     /// first to worker 0, which adds the outcomes in chunk order (its own
-    /// as it goes, then the others' as they arrive).
+    /// as it goes, then the others' as they arrive). Two blocks split
+    /// where `GradTree` splits a node, so each is one sum.
     pub fn share(&self, w: usize, workers: usize) -> std::ops::Range<usize> {
         let (chunks, each) = (self.chunks(), self.chunks().div_ceil(workers));
         (w * each).min(chunks)..((w + 1) * each).min(chunks)
@@ -78,9 +93,13 @@ impl Plan {
             Task::Evaluate(split) => data.split(split).len(),
         };
         let start = chunk.checked_mul(self.per).and_then(|s| s.checked_add(self.first));
-        if self.per == 0 || self.per > CHUNK_IMAGES || self.end > size || start.is_none_or(|s| s >= self.end) {
-            let (first, end, per) = (self.first, self.end, self.per);
+        let (first, end, per, batch) = (self.first, self.end, self.per, self.batch);
+        if per == 0 || per > CHUNK_IMAGES || end > size || start.is_none_or(|s| s >= end) {
             return Err(format!("chunk {chunk} of {first}..{end} by {per} is not in a set of {size}"));
+        }
+        // A training plan lies within one minibatch, starting at one of its chunks.
+        if self.task == Task::Train && (batch == 0 || (first % batch) % per != 0 || end - first > batch - first % batch) {
+            return Err(format!("examples {first}..{end} by {per} are not chunks of one minibatch of {batch}"));
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::plan::{Outcome, Plan, Split, Task, CHUNK_IMAGES};
 use super::protocol::{Protocol, Schedule};
+use super::sum::GradTree;
 use crate::data::Mnist;
 use crate::model::LeNet5;
 use crate::sgd::{momentum_step, sgd_step};
@@ -55,16 +56,6 @@ pub enum Event {
     Tested { epoch: usize, minibatch: usize, error: f64 },
     /// Training is over; further steps return this again.
     Finished { reason: StopReason, best_validation: f64, best_iter: usize, test_score: f64 },
-}
-
-/// `sum (+)= share * grads`: a minibatch's gradient from its chunks'.
-pub fn accumulate(sum: &mut [f32], grads: &[f32], share: f32, first: bool) {
-    assert_eq!(sum.len(), grads.len(), "one gradient per parameter");
-    if first {
-        sum.iter_mut().zip(grads).for_each(|(s, g)| *s = g * share);
-    } else {
-        sum.iter_mut().zip(grads).for_each(|(s, g)| *s += g * share);
-    }
 }
 
 /// One validation pass, and the test score when it found a new best.
@@ -132,7 +123,7 @@ pub struct Trainer {
     patience: usize,
     phase: Phase,
     /// dL/dparams of the minibatch, summed over its chunks.
-    grad_sum: Vec<f32>,
+    grad_sum: GradTree,
     /// The momentum's running sum (empty for plain SGD).
     velocity: Vec<f32>,
     /// Workers (threads or Web Workers) a step's chunks go to at once.
@@ -153,7 +144,7 @@ impl Trainer {
         let mut trainer = Trainer {
             history: Vec::new(),
             best_params: model.params.clone(),
-            grad_sum: vec![0.0; model.params.len()],
+            grad_sum: GradTree::default(),
             velocity: if protocol.momentum > 0.0 { vec![0.0; model.params.len()] } else { Vec::new() },
             model,
             workers: 1,
@@ -234,13 +225,9 @@ impl Trainer {
         let span = CHUNK_IMAGES * self.workers * self.depth;
         match self.phase {
             Phase::Train { done, .. } => {
-                let b = self.protocol.batch_size;
-                // A batch that fits in one chunk is shared out evenly;
-                // bigger ones go in chunks of `CHUNK_IMAGES`, so that the
-                // sums, and the weights, do not depend on the workers.
-                let per = if b <= CHUNK_IMAGES { b.div_ceil(self.workers) } else { CHUNK_IMAGES };
+                let (b, per) = (self.protocol.batch_size, self.chunk_images());
                 let (first, batch_end) = (self.minibatch * b + done, (self.minibatch + 1) * b);
-                Some(Plan { task: Task::Train, first, end: batch_end.min(first + per * self.workers * self.depth), per })
+                Some(Plan { task: Task::Train, first, end: batch_end.min(first + per * self.workers * self.depth), per, batch: b })
             }
             Phase::Evaluate { split, done, .. } => {
                 let total = self.data.split(split).len();
@@ -250,16 +237,32 @@ impl Trainer {
         }
     }
 
+    /// Images in a training chunk. A batch that fits in one chunk is
+    /// shared out evenly; bigger ones go in chunks of `CHUNK_IMAGES`, so
+    /// that the sums, and the weights, do not depend on the workers.
+    fn chunk_images(&self) -> usize {
+        let b = self.protocol.batch_size;
+        if b <= CHUNK_IMAGES {
+            b.div_ceil(self.workers)
+        } else {
+            CHUNK_IMAGES
+        }
+    }
+
     /// Takes the outcome of the plan's next chunk (in chunk order): for a
     /// training chunk, its gradient is `grads`, or the trainer's own
     /// model's if None.
     pub fn add(&mut self, outcome: Outcome, grads: Option<&[f32]>) {
+        let chunks = self.protocol.batch_size.div_ceil(self.chunk_images());
         match (&mut self.phase, outcome) {
             (Phase::Train { done, loss_sum }, Outcome::Trained { loss, count }) => {
+                if *done == 0 {
+                    self.grad_sum.start(chunks);
+                }
                 // The minibatch's loss is the mean over its images: each
                 // chunk's mean gradient counts count/b of it.
                 let share = count as f32 / self.protocol.batch_size as f32;
-                accumulate(&mut self.grad_sum, grads.unwrap_or(&self.model.grads), share, *done == 0);
+                self.grad_sum.push_leaf(self.grad_sum.next_chunk(), grads.unwrap_or(&self.model.grads), share);
                 *done += count;
                 *loss_sum += f64::from(loss) * count as f64;
             }
@@ -270,6 +273,31 @@ impl Trainer {
             (phase, outcome) => {
                 panic!("{outcome:?} does not fit {phase:?}: add the outcomes of `plan`'s chunks")
             }
+        }
+    }
+
+    /// Takes the outcomes of the plan's next training chunks (in chunk
+    /// order), worked and summed together elsewhere (see `GradTree`): their
+    /// gradient comes as the sums of `GradTree::cover`, which `fill(k, sum)`
+    /// writes, the k-th into a buffer of one float per parameter.
+    #[track_caller]
+    pub fn add_summed(&mut self, outcomes: &[Outcome], mut fill: impl FnMut(usize, &mut [f32])) {
+        let chunks = self.protocol.batch_size.div_ceil(self.chunk_images());
+        let Phase::Train { done, loss_sum } = &mut self.phase else {
+            panic!("summed outcomes fit training chunks only, not {:?}", self.phase)
+        };
+        if *done == 0 {
+            self.grad_sum.start(chunks);
+        }
+        let first = self.grad_sum.next_chunk();
+        let cover = GradTree::cover(self.grad_sum.chunks(), first..first + outcomes.len());
+        for (k, range) in cover.into_iter().enumerate() {
+            self.grad_sum.push_node(range, self.model.params.len(), |sum| fill(k, sum));
+        }
+        for outcome in outcomes {
+            let Outcome::Trained { loss, count } = *outcome else { panic!("{outcome:?} among summed training outcomes") };
+            *done += count;
+            *loss_sum += f64::from(loss) * count as f64;
         }
     }
 
@@ -296,10 +324,11 @@ impl Trainer {
             return Event::Trained { epoch, minibatch, iter, cost };
         }
         let (lr, mu, params) = (self.learning_rate(), self.protocol.momentum, &mut self.model.params);
+        let grad = self.grad_sum.total().expect("every chunk of the minibatch was added");
         if mu > 0.0 {
-            momentum_step(params, &mut self.velocity, &self.grad_sum, lr, mu);
+            momentum_step(params, &mut self.velocity, grad, lr, mu);
         } else {
-            sgd_step(params, &self.grad_sum, lr);
+            sgd_step(params, grad, lr);
         }
         self.minibatch += 1;
         self.iterations += 1;

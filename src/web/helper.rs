@@ -3,21 +3,32 @@
 //! is plain Rust (`Helper`), built natively too so that the fuzzer can
 //! send it anything; `serve` is the browser's glue around it.
 
+use std::ops::Range;
+
 use super::wire::FromHelper;
 use crate::data::{Dataset, Mnist};
 use crate::model::{param_count, LeNet5, IMAGE_LEN};
-use crate::train::{work, Outcome, Plan, CHUNK_IMAGES};
+use crate::train::{work, GradTree, Outcome, Plan, Task, CHUNK_IMAGES};
 
-/// A helper's state: the data it was sent, a model to work on, an image buffer.
+/// A helper's state: the data it was sent, a model to work on, an image
+/// buffer, and the outcomes and gradient sums of the last chunks worked.
 pub struct Helper {
     data: Option<(String, Mnist)>,
     model: LeNet5,
     x: Vec<f32>,
+    outcomes: Vec<Outcome>,
+    sum: GradTree,
 }
 
 impl Default for Helper {
     fn default() -> Self {
-        Helper { data: None, model: LeNet5::from_params(vec![0.0; param_count()]), x: vec![0.0; CHUNK_IMAGES * IMAGE_LEN] }
+        Helper {
+            data: None,
+            model: LeNet5::from_params(vec![0.0; param_count()]),
+            x: vec![0.0; CHUNK_IMAGES * IMAGE_LEN],
+            outcomes: Vec::new(),
+            sum: GradTree::default(),
+        }
     }
 }
 
@@ -44,19 +55,35 @@ impl Helper {
         Ok(())
     }
 
-    /// Works chunk `chunk` of the plan a `Work` message describes, once
-    /// `load` has put the parameters in (when they changed). A training
-    /// chunk's gradient is then in `grads`.
-    pub fn work(&mut self, plan: Plan, chunk: usize, load: impl FnOnce(&mut [f32])) -> Result<Outcome, String> {
+    /// Works chunks `chunks` of the plan a `Work` message describes, once
+    /// `load` has put the parameters in (when they changed), and returns
+    /// their outcomes. Training chunks' gradients are then summed in
+    /// `sums`, as the lead's tree will take them.
+    pub fn work(&mut self, plan: Plan, chunks: Range<usize>, load: impl FnOnce(&mut [f32])) -> Result<&[Outcome], String> {
         let Some((_, data)) = &self.data else { return Err("work came before the data".into()) };
-        plan.check(data, chunk)?;
+        if chunks.is_empty() {
+            return Err(format!("work came for no chunks ({chunks:?})"));
+        }
+        plan.check(data, chunks.start)?;
+        plan.check(data, chunks.end - 1)?;
         load(&mut self.model.params);
-        Ok(work(&mut self.model, data, &plan, chunk, &mut self.x))
+        self.outcomes.clear();
+        let (offset, tree_chunks) = if plan.task == Task::Train { plan.tree() } else { (0, 0) };
+        self.sum.start_at(tree_chunks, offset + chunks.start);
+        for i in chunks {
+            let outcome = work(&mut self.model, data, &plan, i, &mut self.x);
+            if let Outcome::Trained { count, .. } = outcome {
+                self.sum.push_leaf(offset + i, &self.model.grads, count as f32 / plan.batch as f32);
+            }
+            self.outcomes.push(outcome);
+        }
+        Ok(&self.outcomes)
     }
 
-    /// The gradient of the last training chunk.
-    pub fn grads(&self) -> &[f32] {
-        &self.model.grads
+    /// The gradient sums of the last training chunks worked, in chunk
+    /// order (the nodes of `GradTree::cover` of those chunks).
+    pub fn sums(&self) -> impl Iterator<Item = &[f32]> {
+        self.sum.nodes().map(|(_, sum)| sum)
     }
 }
 
@@ -74,7 +101,8 @@ mod glue {
     use super::super::wire::{FromHelper, Times, ToHelper, DATA_ARRAYS};
     use super::super::{clock_ms, now_ms};
     use super::Helper;
-    use crate::train::{Outcome, Plan};
+    use crate::model::param_count;
+    use crate::train::{Outcome, Plan, Task};
 
     thread_local! {
         static HELPER: RefCell<Helper> = RefCell::new(Helper::default());
@@ -93,9 +121,9 @@ mod glue {
         let Some(endpoint) = event.target().map(|t| t.unchecked_into::<Endpoint>()) else { return };
         let taken = clock_ms();
         let data = event.data();
-        let buffer = get(&data, "buffer").dyn_into::<js_sys::Float32Array>().ok();
+        let buffers = get(&data, "buffers").dyn_into::<js_sys::Array>().unwrap_or_default();
         let reply = match head::<ToHelper>(&data) {
-            Ok(message) => HELPER.with(|h| answer(&mut h.borrow_mut(), message, &data, buffer.as_ref())),
+            Ok(message) => HELPER.with(|h| answer(&mut h.borrow_mut(), message, &data, &buffers)),
             Err(message) => Some(FromHelper::Failed { message }),
         };
         let Some(mut reply) = reply else { return };
@@ -104,19 +132,18 @@ mod glue {
             times.answered = clock_ms();
         }
         let message = with_head(&reply);
-        let transfer = js_sys::Array::new();
-        // The buffer goes back, whatever the reply.
-        if let Some(buffer) = buffer {
-            transfer.push(&buffer.buffer());
-            set(&message, "buffer", &buffer);
-        }
+        // The buffers go back, whatever the reply.
+        let transfer: js_sys::Array =
+            buffers.iter().filter_map(|b| b.dyn_into::<js_sys::Float32Array>().ok()).map(|b| b.buffer()).collect();
+        set(&message, "buffers", &buffers);
         // A lead that has gone away needs no answer.
         let _ = endpoint.post_message(&message, &transfer);
     }
 
     /// The reply to a message (none to `Data` that was kept). Work reads the
-    /// parameters from `buffer` if they are new, and leaves its gradient there.
-    fn answer(helper: &mut Helper, message: ToHelper, raw: &JsValue, buffer: Option<&js_sys::Float32Array>) -> Option<FromHelper> {
+    /// parameters from the first of `buffers` if they are new, and leaves
+    /// its gradient sums in them, in order.
+    fn answer(helper: &mut Helper, message: ToHelper, raw: &JsValue, buffers: &js_sys::Array) -> Option<FromHelper> {
         let failed = |message: String| Some(FromHelper::Failed { message });
         match message {
             ToHelper::Hello { source } => Some(helper.hello(&source)),
@@ -128,27 +155,42 @@ mod glue {
                 let arrays: [Vec<u8>; 6] = arrays.try_into().expect("one array per name");
                 helper.take_data(source, arrays).err().map(|message| FromHelper::Failed { message })
             }
-            ToHelper::Work { task, first, end, per, chunk, params } => {
-                let n = helper.grads().len();
-                let Some(buffer) = buffer.filter(|b| b.length() as usize == n) else {
-                    return failed(format!("work came without a buffer of the {n} parameters"));
-                };
+            ToHelper::Work { task, first, end, per, batch, from, to, params } => {
+                let n = param_count();
+                let buffers: Vec<js_sys::Float32Array> = buffers.iter().map(|b| b.unchecked_into()).collect();
+                if buffers.is_empty() || buffers.iter().any(|b| b.length() as usize != n) {
+                    return failed(format!("work came without buffers of the {n} parameters"));
+                }
                 let start = now_ms();
-                let plan = Plan { task: task.into(), first, end, per };
-                let outcome = helper.work(plan, chunk, |p| {
+                let plan = Plan { task: task.into(), first, end, per, batch };
+                let outcomes = match helper.work(plan, from..to, |p| {
                     if params {
-                        buffer.copy_to(p);
+                        buffers[0].copy_to(p);
                     }
-                });
-                let times = Times { work: now_ms() - start, ..Times::default() };
-                Some(match outcome {
-                    Ok(Outcome::Trained { loss, count }) => {
-                        buffer.copy_from(helper.grads());
-                        FromHelper::Trained { loss, count, times }
-                    }
-                    Ok(Outcome::Counted { errors, count }) => FromHelper::Counted { errors, count, times },
-                    Err(message) => FromHelper::Failed { message },
-                })
+                }) {
+                    Ok(outcomes) => outcomes.to_vec(),
+                    Err(message) => return failed(message),
+                };
+                let work = now_ms() - start;
+                if plan.task != Task::Train {
+                    let (errors, count) = outcomes.iter().fold((0, 0), |(e, c), o| match *o {
+                        Outcome::Counted { errors, count } => (e + errors, c + count),
+                        Outcome::Trained { .. } => (e, c),
+                    });
+                    return Some(FromHelper::Counted { errors, count, times: Times { work, ..Times::default() } });
+                }
+                if helper.sums().count() > buffers.len() {
+                    return failed(format!("work came with {} buffers for {} gradient sums", buffers.len(), helper.sums().count()));
+                }
+                helper.sums().zip(&buffers).for_each(|(sum, buffer)| buffer.copy_from(sum));
+                let chunks = outcomes
+                    .iter()
+                    .filter_map(|o| match *o {
+                        Outcome::Trained { loss, count } => Some((loss, count)),
+                        Outcome::Counted { .. } => None,
+                    })
+                    .collect();
+                Some(FromHelper::Trained { chunks, times: Times { work, ..Times::default() } })
             }
         }
     }

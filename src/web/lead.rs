@@ -1,22 +1,25 @@
 //! The lead: the worker that holds the `Trainer` and drives it over Web
 //! Workers, the asynchronous twin of `train::Threads`. Each step it sends
-//! every helper worker (see `helper`) its block of the plan's chunks, with
-//! the parameters whenever they changed, works its own block, then adds
-//! the helpers' outcomes in chunk order: the SGD of one worker,
-//! bit-identical from run to run. No SharedArrayBuffer, no special server
-//! headers.
+//! every helper worker (see `helper`) its block of the plan's chunks in
+//! one message, with the parameters whenever they changed, works its own
+//! block, then adds the helpers' outcomes in chunk order. A helper sums
+//! its block's gradients itself, along the tree every worker count shares
+//! (`GradTree`), and sends the sums back in one reply: the SGD of one
+//! worker, bit-identical from run to run. No SharedArrayBuffer, no
+//! special server headers.
 //!
 //! The lead starts its helpers itself, as nested workers, and talks to
 //! each through its `Worker` object: the page's thread is not on the way.
 //! (Through a `MessagePort` that the page hands out, Firefox took far
 //! longer per round trip: `cargo xtask bench` measures both.) Each link
-//! has parameter-sized buffers that go to the helper with each chunk
+//! has parameter-sized buffers that go to the helper with the work
 //! (holding the parameters when they changed) and come back with the
-//! gradient, so a step allocates no new megabytes for the garbage
+//! gradient sums, so a step allocates no new megabytes for the garbage
 //! collector, whose work would take a core from the workers.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -27,23 +30,22 @@ use super::clock_ms;
 use super::js::{get, head, set, with_head, Endpoint};
 use super::wire::{FromHelper, FromWorker, StepTimes, Times, ToHelper, ToWorker, DATA_ARRAYS};
 use crate::data::Mnist;
-use crate::model::IMAGE_LEN;
-use crate::train::{work, Event, Outcome, Plan, Task, Trainer, CHUNK_IMAGES};
+use crate::model::{param_count, IMAGE_LEN};
+use crate::train::{work, Event, GradTree, Outcome, Plan, Task, Trainer, CHUNK_IMAGES};
 
-/// A run driven over Web Workers: the trainer, the links to the helpers,
-/// the lead's image buffer and where a helper's gradient lands.
+/// A run driven over Web Workers: the trainer, the links to the helpers
+/// and the lead's image buffer.
 pub struct Lead {
     pub trainer: Trainer,
     helpers: Vec<Link>,
     x: Vec<f32>,
-    grads: Vec<f32>,
 }
 
 impl Lead {
     /// Drives `trainer` here and on `helpers`, `depth` chunks each a step.
     pub fn new(mut trainer: Trainer, helpers: Vec<Link>, depth: usize) -> Lead {
         trainer.share_with(helpers.len() + 1, depth);
-        Lead { grads: vec![0.0; trainer.model.params.len()], trainer, helpers, x: vec![0.0; CHUNK_IMAGES * IMAGE_LEN] }
+        Lead { trainer, helpers, x: vec![0.0; CHUNK_IMAGES * IMAGE_LEN] }
     }
 
     /// Makes sure every helper serves and holds the data (of `source`).
@@ -73,9 +75,7 @@ impl Lead {
         let version = t.iterations();
         let workers = self.helpers.len() + 1;
         for (w, link) in (1..workers).zip(&mut self.helpers) {
-            for i in plan.share(w, workers) {
-                link.send(&plan, i, &t.model.params, version)?;
-            }
+            link.send(&plan, plan.share(w, workers), &t.model.params, version)?;
         }
         let own_start = clock_ms();
         for i in plan.share(0, workers) {
@@ -85,27 +85,24 @@ impl Lead {
         let free = clock_ms();
         let own_ms = free - own_start;
         let (mut helpers, mut handling, mut wait, mut in_flight, mut taking) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for (w, link) in (1..workers).zip(&mut self.helpers) {
-            let mut last: Option<Times> = None;
-            for _ in plan.share(w, workers) {
-                let wait_start = clock_ms();
-                let (outcome, chunk) = link.receive(&mut self.grads).await?;
-                wait += clock_ms() - wait_start;
-                helpers += chunk.work;
-                handling += chunk.answered - chunk.taken - chunk.work;
-                match last {
-                    None => in_flight += chunk.taken - start,
-                    Some(last) => handling += chunk.taken - last.answered,
-                }
-                last = Some(chunk);
-                let add_start = clock_ms();
-                t.add(outcome, Some(&self.grads));
-                taking += chunk.copied + (clock_ms() - add_start);
+        for link in self.helpers.iter_mut().filter(|link| link.out.is_some()) {
+            let wait_start = clock_ms();
+            let (outcomes, reply) = link.receive().await?;
+            wait += clock_ms() - wait_start;
+            helpers += reply.work;
+            handling += reply.answered - reply.taken - reply.work;
+            // The work's way to the helper and the reply's way back: the
+            // round trip on the lead's clock less the helper's part on its
+            // own (the two clocks need not agree), once the lead waited.
+            if reply.arrived > free {
+                in_flight += (reply.arrived - start) - (reply.answered - reply.taken);
             }
-            // The last reply's way to the lead, from when the lead was free to take it.
-            if let Some(last) = last {
-                in_flight += (last.arrived - last.answered.max(free)).max(0.0);
+            let add_start = clock_ms();
+            match outcomes[..] {
+                [Outcome::Trained { .. }, ..] => t.add_summed(&outcomes, |k, sum| link.copy_sum(k, sum)),
+                _ => outcomes.into_iter().for_each(|outcome| t.add(outcome, None)),
             }
+            taking += clock_ms() - add_start;
         }
         let event = t.finish();
         if plan.task == Task::Train {
@@ -155,7 +152,12 @@ pub struct Link {
     _on_error: Option<Closure<dyn FnMut(web_sys::Event)>>,
     /// The parameters' version the helper holds (see `send`).
     version: Option<usize>,
-    /// Buffers back from the helper, for the next chunks to carry.
+    /// The work sent and not yet answered: its task, chunks, and how
+    /// many gradient sums its reply brings.
+    out: Option<(Task, usize, usize)>,
+    /// The last reply's buffers, holding its gradient sums in order.
+    sums: Vec<js_sys::Float32Array>,
+    /// Buffers back from the helper, for the next work to carry.
     spare: Vec<js_sys::Float32Array>,
 }
 
@@ -204,7 +206,18 @@ impl Link {
             on_error
         });
         let serving = worker.is_none();
-        Link { endpoint, worker, serving, inbox, _on_message: on_message, _on_error: on_error, version: None, spare: Vec::new() }
+        Link {
+            endpoint,
+            worker,
+            serving,
+            inbox,
+            _on_message: on_message,
+            _on_error: on_error,
+            version: None,
+            out: None,
+            sums: Vec::new(),
+            spare: Vec::new(),
+        }
     }
 
     /// The next message from the helper, and when it arrived.
@@ -254,38 +267,73 @@ impl Link {
         Ok(())
     }
 
-    /// Sends chunk `chunk` of `plan`, with `params` if the helper's are not
-    /// of `version` yet; `receive` takes the replies in the same order.
-    pub fn send(&mut self, plan: &Plan, chunk: usize, params: &[f32], version: usize) -> Result<(), String> {
-        // A new buffer only until the first replies bring theirs back.
-        let buffer = self.spare.pop().unwrap_or_else(|| js_sys::Float32Array::new_with_length(params.len() as u32));
+    /// Sends chunks `chunks` of `plan` (none: nothing to send), with
+    /// `params` if the helper's are not of `version` yet; `receive` takes
+    /// the reply.
+    pub fn send(&mut self, plan: &Plan, chunks: Range<usize>, params: &[f32], version: usize) -> Result<(), String> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        // A buffer for each gradient sum the reply brings; at least one, for the parameters.
+        let sums = match plan.task {
+            Task::Train => {
+                let (offset, tree_chunks) = plan.tree();
+                GradTree::cover(tree_chunks, offset + chunks.start..offset + chunks.end).len()
+            }
+            Task::Evaluate(_) => 0,
+        };
+        self.spare.append(&mut self.sums);
+        let buffers: Vec<js_sys::Float32Array> = (0..sums.max(1))
+            // New buffers only until the first replies bring theirs back.
+            .map(|_| self.spare.pop().unwrap_or_else(|| js_sys::Float32Array::new_with_length(params.len() as u32)))
+            .collect();
         let fresh = self.version != Some(version);
         if fresh {
-            buffer.copy_from(params);
+            buffers[0].copy_from(params);
             self.version = Some(version);
         }
-        let message = with_head(&ToHelper::work(plan, chunk, fresh));
-        set(&message, "buffer", &buffer);
-        self.post(&message, &js_sys::Array::of1(&buffer.buffer()))
+        let message = with_head(&ToHelper::work(plan, chunks.clone(), fresh));
+        let transfer: js_sys::Array = buffers.iter().map(|b| b.buffer()).collect();
+        set(&message, "buffers", &buffers.into_iter().collect::<js_sys::Array>());
+        self.out = Some((plan.task, chunks.len(), sums));
+        self.post(&message, &transfer)
     }
 
-    /// The outcome of the oldest chunk sent and not yet received, its
-    /// gradient copied into `grads`, and its times.
-    pub async fn receive(&mut self, grads: &mut [f32]) -> Result<(Outcome, Times), String> {
+    /// The outcomes of the work last sent (the evaluation chunks' added
+    /// up), with its times; `copy_sum` then gives its gradient sums.
+    pub async fn receive(&mut self) -> Result<(Vec<Outcome>, Times), String> {
+        let (task, chunks_out, sums) = self.out.take().ok_or("no work is out at this helper")?;
         let (head, data, arrived) = self.reply().await?;
-        let start = clock_ms();
-        let buffer = get(&data, "buffer").dyn_into::<js_sys::Float32Array>().ok().filter(|b| b.length() as usize == grads.len());
-        if let FromHelper::Trained { .. } = head {
-            buffer.as_ref().ok_or("a helper worker sent no gradient")?.copy_to(grads);
-        }
-        self.spare.extend(buffer);
-        let copied = clock_ms() - start;
+        let buffers = get(&data, "buffers").dyn_into::<js_sys::Array>().unwrap_or_default();
+        let n = param_count() as u32;
+        self.sums = buffers.iter().filter_map(|b| b.dyn_into::<js_sys::Float32Array>().ok()).filter(|b| b.length() == n).collect();
         match head {
-            FromHelper::Trained { loss, count, times } => Ok((Outcome::Trained { loss, count }, Times { arrived, copied, ..times })),
-            FromHelper::Counted { errors, count, times } => Ok((Outcome::Counted { errors, count }, Times { arrived, copied, ..times })),
-            FromHelper::Failed { message } => Err(format!("a helper worker failed: {message}")),
+            FromHelper::Trained { chunks, times } if task == Task::Train => {
+                if chunks.len() != chunks_out || self.sums.len() < sums {
+                    return Err(format!(
+                        "a helper worker answered {chunks_out} chunks with {} outcomes and {} sums",
+                        chunks.len(),
+                        self.sums.len()
+                    ));
+                }
+                Ok((chunks.into_iter().map(|(loss, count)| Outcome::Trained { loss, count }).collect(), Times { arrived, ..times }))
+            }
+            FromHelper::Counted { errors, count, times } if task != Task::Train => {
+                Ok((vec![Outcome::Counted { errors, count }], Times { arrived, ..times }))
+            }
+            FromHelper::Failed { message } => {
+                // Refused work may not have loaded the parameters it brought.
+                self.version = None;
+                Err(format!("a helper worker failed: {message}"))
+            }
             other => Err(format!("a helper worker answered out of turn: {other:?}")),
         }
+    }
+
+    /// Copies the last reply's `k`-th gradient sum into `sum`.
+    #[track_caller]
+    pub fn copy_sum(&self, k: usize, sum: &mut [f32]) {
+        self.sums[k].copy_to(sum);
     }
 
     fn post(&self, message: &JsValue, transfer: &js_sys::Array) -> Result<(), String> {

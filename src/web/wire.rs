@@ -5,6 +5,8 @@
 //! data set) travel beside them as transferred typed arrays, never copied
 //! into JS arrays.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 use crate::train::{Plan, Protocol, Schedule, Split, Task};
@@ -186,14 +188,13 @@ pub struct Progress {
 
 /// Milliseconds summed over training steps, as the lead saw them: its own
 /// chunks' work; its helpers' work (each helper's time added) and their
-/// handling of the chunks around it (taking the parameters in, giving the
-/// gradient back); its wait for the helpers once its own chunks were
-/// done, and of that wait the time messages were on their way (the first
-/// chunk to a helper, the last reply back); and the rest of its step
-/// (sending, adding gradients, the update). `taking` is the time it spent
-/// on the replies themselves, copying each gradient out (part of the
-/// wait) and adding it (part of the rest). With one worker, only `own`
-/// and `rest` grow.
+/// handling of the message around it (taking the parameters in, giving
+/// the gradient sums back); its wait for the helpers once its own chunks
+/// were done, and of that wait the time messages were on their way (the
+/// work to a helper, the reply back); and the rest of its step (sending,
+/// adding the helpers' sums, the update). `taking` is the part of the
+/// rest spent on the replies: copying the sums out and adding them. With
+/// one worker, only `own` and `rest` grow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepTimes {
     pub steps: u32,
@@ -215,10 +216,11 @@ pub enum ToHelper {
     Hello { source: String },
     /// The data of `source`, in the arrays `DATA_ARRAYS` name.
     Data { source: String },
-    /// Work chunk `chunk` of the plan. The link's `buffer` comes along,
-    /// holding the parameters if `params` (they changed since the last
-    /// chunk), and goes back with the reply.
-    Work { task: WireTask, first: usize, end: usize, per: usize, chunk: usize, params: bool },
+    /// Work chunks `from..to` of the plan. The link's `buffers` come
+    /// along, the first holding the parameters if `params` (they changed
+    /// since the last work), and go back with the reply, holding the
+    /// training chunks' gradient sums (`GradTree::cover`, one a buffer).
+    Work { task: WireTask, first: usize, end: usize, per: usize, batch: usize, from: usize, to: usize, params: bool },
 }
 
 /// Helper to lead.
@@ -228,14 +230,14 @@ pub enum FromHelper {
     Hello {
         has_data: bool,
     },
-    /// A training chunk's mean loss, its gradient in the buffer, and when
-    /// the chunk was taken in hand, worked and answered.
+    /// (mean loss, images) of each training chunk worked, their gradient
+    /// sums in the buffers, and when the work was taken in hand, done and
+    /// answered.
     Trained {
-        loss: f32,
-        count: usize,
+        chunks: Vec<(f32, usize)>,
         times: Times,
     },
-    /// An evaluation chunk's error count.
+    /// The evaluation chunks' errors and images, added up.
     Counted {
         errors: usize,
         count: usize,
@@ -246,22 +248,19 @@ pub enum FromHelper {
     },
 }
 
-/// A chunk's times at its helper (ms on `clock_ms`), and when its reply
-/// reached the lead.
+/// A piece of work's times at its helper (ms on `clock_ms`), and when
+/// its reply reached the lead.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Times {
     /// The helper took the message in hand.
     pub taken: f64,
-    /// Milliseconds of work on the chunk.
+    /// Milliseconds of work on the chunks.
     pub work: f64,
     /// The helper posted its reply.
     pub answered: f64,
     /// The reply reached the lead.
     #[serde(skip)]
     pub arrived: f64,
-    /// Milliseconds the lead took to copy the reply's gradient out.
-    #[serde(skip)]
-    pub copied: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,9 +291,10 @@ impl From<WireTask> for Task {
 }
 
 impl ToHelper {
-    /// The work message for chunk `chunk` of `plan`.
-    pub fn work(plan: &Plan, chunk: usize, params: bool) -> ToHelper {
-        ToHelper::Work { task: plan.task.into(), first: plan.first, end: plan.end, per: plan.per, chunk, params }
+    /// The work message for chunks `chunks` of `plan`.
+    pub fn work(plan: &Plan, chunks: Range<usize>, params: bool) -> ToHelper {
+        let (first, end, per, batch) = (plan.first, plan.end, plan.per, plan.batch);
+        ToHelper::Work { task: plan.task.into(), first, end, per, batch, from: chunks.start, to: chunks.end, params }
     }
 }
 

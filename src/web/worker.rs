@@ -30,8 +30,8 @@ use crate::train::{log, Event, Snapshot, Trainer};
 const SLICE_MS: f64 = 60.0;
 /// Chunks a step gives each worker when there are helpers, at most. Each
 /// step ends with the lead waiting for the slowest helper and taking in
-/// its gradients (about 5 ms in Firefox, 3 in Chromium: the benchmark's
-/// step profile); five chunks each make a tutorial minibatch (10 chunks)
+/// its gradient sums (about 5 to 8 ms: the benchmark's step profile);
+/// five chunks each make a tutorial minibatch (10 chunks)
 /// one step on two workers, so that wait is paid once per minibatch, and
 /// a step (about 160 ms) still lets Pause act within a fifth of a second.
 /// Three had it paid twice, and two workers trained 1.7x one in Firefox.

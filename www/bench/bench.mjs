@@ -274,7 +274,7 @@ function recordApp(name, workers, { rate, steps: s }) {
   const per = (ms) => (ms / s.steps).toFixed(1);
   const each = (ms) => (ms / s.steps / (workers - 1)).toFixed(1);
   const helpers = workers > 1
-    ? `, each helper's chunks ${each(s.helpers)} ms (and ${each(s.handling)} ms taking them in and answering), the lead's wait for the helpers ${per(s.wait)} ms (of which messages on their way ${per(s.in_flight)} ms), its copying their gradients out of the messages and adding them ${per(s.taking)} ms`
+    ? `, each helper's chunks ${each(s.helpers)} ms (and ${each(s.handling)} ms taking them in and answering), the lead's wait for the helpers ${per(s.wait)} ms (of which messages on their way ${per(s.in_flight)} ms), its copying their gradient sums out of the replies and adding them ${per(s.taking)} ms`
     : "";
   record(name, "steps", `${s.steps} steps of ${(s.images / s.steps).toFixed(0)} images: the lead's own chunks ${per(s.own)} ms${helpers}, the rest of the lead's step ${per(s.rest)} ms`);
 }

@@ -42,9 +42,9 @@ fuzz_target!(|bytes: &[u8]| {
                         let _ = Helper::default().take_data(source, arrays);
                     }
                 }
-                ToHelper::Work { task, first, end, per, chunk, params } => {
-                    let plan = lenet::train::Plan { task: task.into(), first, end, per };
-                    let _ = helper.work(plan, chunk, |p| {
+                ToHelper::Work { task, first, end, per, batch, from, to, params } => {
+                    let plan = lenet::train::Plan { task: task.into(), first, end, per, batch };
+                    let _ = helper.work(plan, from..to, |p| {
                         if params {
                             p.fill(0.01);
                         }
