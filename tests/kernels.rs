@@ -13,8 +13,11 @@ use lenet::rng::Rng;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-/// (M, K, N) triples: odd sizes, single rows and columns, vector-sized ones.
-const GEMM_SHAPES: [(usize, usize, usize); 12] = [
+/// (M, K, N) triples: odd sizes, single rows and columns, vector-sized
+/// ones, LeNet-5's, and (13, 300, 23), whose wide B
+/// SIMD128 copies a panel at a time (K >= 256), ending in a panel of 4
+/// and 3 columns of scalar leftovers.
+const GEMM_SHAPES: [(usize, usize, usize); 13] = [
     (1, 1, 1),
     (1, 7, 3),
     (3, 1, 9),
@@ -27,6 +30,7 @@ const GEMM_SHAPES: [(usize, usize, usize); 12] = [
     (6, 33, 24),
     (13, 80, 500),
     (25, 6, 47),
+    (13, 300, 23),
 ];
 
 /// ConvShapes: LeNet-5's two layers and awkward ones. The one before last

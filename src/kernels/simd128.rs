@@ -480,6 +480,11 @@ const MR: usize = 5;
 /// Columns of a tile, two vectors: the width of a column panel.
 const PANEL: usize = 8;
 
+std::thread_local! {
+    /// A panel of B copied together (see `gemm`), kept from call to call.
+    static PANEL_B: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A GEMM operand as the micro-kernel reads it. Element (i, p) of A lies
 /// at data[(i - i % MR) * group_stride + p * step + i % MR]: a group of MR
 /// rows is side by side for each step p of k, so that a tile reads its
@@ -599,14 +604,23 @@ fn gemm(out: &mut [f32], a: Operand, b: Source, m: usize, k: usize, n: usize, to
         }
     };
     let mut g = Gemm { out, a, b, k, n, to };
-    let mut j = 0;
-    while j + PANEL <= panels {
-        g.panel::<2>(m, j);
-        j += PANEL;
-    }
-    if j < panels {
-        g.panel::<1>(m, j);
-    }
+    // A panel of a wide B is K rows a cache line apart: past about 256
+    // of them it leaves the L1 cache before the next row group reads it
+    // again. Copied together first, it stays.
+    let pack = matches!(b, Source::Matrix(b) if b.step > PANEL && k >= 256 && m > MR);
+    PANEL_B.with_borrow_mut(|scratch| {
+        if pack {
+            scratch.resize(scratch.len().max(k * PANEL), 0.0);
+        }
+        let mut j = 0;
+        while j + PANEL <= panels {
+            g.panel::<2>(m, j, pack.then_some(&mut scratch[..]));
+            j += PANEL;
+        }
+        if j < panels {
+            g.panel::<1>(m, j, pack.then_some(&mut scratch[..]));
+        }
+    });
     // leftovers
     let (a_at, b_at) = (|i, p| a.data[a.at(i, p)], |p, j| b.value(p, j));
     for j in panels..n {
@@ -652,20 +666,32 @@ struct Gemm<'a> {
 }
 
 impl Gemm<'_> {
-    /// Columns j0..j0+4V of every row, MR rows at a time.
+    /// Columns j0..j0+4V of every row, MR rows at a time; with `scratch`,
+    /// B's columns are first copied into it, K steps of 4V side by side.
     #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
     #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
-    fn panel<const V: usize>(&mut self, m: usize, j0: usize) {
+    fn panel<const V: usize>(&mut self, m: usize, j0: usize, scratch: Option<&mut [f32]>) {
+        let (b, bj) = match (self.b, scratch) {
+            (Source::Matrix(b), Some(scratch)) => {
+                let w = 4 * V;
+                for (p, to) in scratch[..self.k * w].chunks_exact_mut(w).enumerate() {
+                    let from = b.at(j0, p);
+                    to.copy_from_slice(&b.data[from..from + w]);
+                }
+                (Source::Matrix(Operand { data: &scratch[..self.k * w], group_stride: 1, step: w }), 0)
+            }
+            (b, _) => (b, j0),
+        };
         let mut i = 0;
         while i + MR <= m {
-            self.tile::<MR, V>(i, j0);
+            self.tile::<MR, V>(b, bj, i, j0);
             i += MR;
         }
         match m - i {
-            4 => self.tile::<4, V>(i, j0),
-            3 => self.tile::<3, V>(i, j0),
-            2 => self.tile::<2, V>(i, j0),
-            1 => self.tile::<1, V>(i, j0),
+            4 => self.tile::<4, V>(b, bj, i, j0),
+            3 => self.tile::<3, V>(b, bj, i, j0),
+            2 => self.tile::<2, V>(b, bj, i, j0),
+            1 => self.tile::<1, V>(b, bj, i, j0),
             _ => {}
         }
     }
@@ -681,21 +707,23 @@ impl Gemm<'_> {
     /// Firefox.
     ///
     /// B's pointer moves on by its step, or walks an image's patches a
-    /// row of the image at a time.
+    /// row of the image at a time. `b` is the gemm's B or a copy of the
+    /// panel, read from its column `bj`.
     #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
     #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
-    fn tile<const R: usize, const V: usize>(&mut self, i0: usize, j0: usize) {
+    fn tile<const R: usize, const V: usize>(&mut self, b: Source<'_>, bj: usize, i0: usize, j0: usize) {
         let mut acc = [[f32x4_splat(0.0); V]; R];
         // Moved on by wrapping_add: after the last step they may point past
         // the operands, where they are never read.
         let a = self.a;
         let mut ap = a.data.as_ptr().wrapping_add(a.at(i0, 0));
-        match self.b {
+        match b {
             Source::Matrix(b) => {
-                let mut bp = b.data.as_ptr().wrapping_add(b.at(j0, 0));
+                let mut bp = b.data.as_ptr().wrapping_add(b.at(bj, 0));
                 for _ in 0..self.k {
                     // SAFETY: at step p, ap..ap+R is A[i0..i0+R][p] and bp..bp+4V
-                    // is B[p][j0..j0+4V], rows and columns inside (checked by gemm).
+                    // is B[p][bj..bj+4V], rows and columns inside (checked by gemm,
+                    // or a panel's copy, K steps of 4V long).
                     unsafe { madd_step(&mut acc, ap, bp) };
                     ap = ap.wrapping_add(a.step);
                     bp = bp.wrapping_add(b.step);
@@ -703,7 +731,7 @@ impl Gemm<'_> {
             }
             Source::Image(im) => {
                 // Steps (c, ky, kx): kx along a row of the image.
-                let corner = im.at(0, j0);
+                let corner = im.at(0, bj);
                 for c in 0..im.channels {
                     for ky in 0..im.kernel {
                         let mut bp = im.img.as_ptr().wrapping_add(corner + c * im.plane + ky * im.width);
