@@ -88,15 +88,15 @@ impl Lead {
         for link in self.helpers.iter_mut().filter(|link| link.out.is_some()) {
             let wait_start = clock_ms();
             let (outcomes, reply) = link.receive().await?;
-            wait += clock_ms() - wait_start;
+            let waited = clock_ms() - wait_start;
+            wait += waited;
             helpers += reply.work;
             handling += reply.answered - reply.taken - reply.work;
             // The work's way to the helper and the reply's way back: the
             // round trip on the lead's clock less the helper's part on its
-            // own (the two clocks need not agree), once the lead waited.
-            if reply.arrived > free {
-                in_flight += (reply.arrived - start) - (reply.answered - reply.taken);
-            }
+            // own (the two clocks need not agree), as far as the lead
+            // waited for them.
+            in_flight += ((reply.arrived - start) - (reply.answered - reply.taken)).clamp(0.0, waited);
             let add_start = clock_ms();
             match outcomes[..] {
                 [Outcome::Trained { .. }, ..] => t.add_summed(&outcomes, |k, sum| link.copy_sum(k, sum)),
