@@ -291,7 +291,7 @@ fn worked_here(
         .map(|i| {
             let outcome = work(model, data, plan, i, &mut x);
             if let Outcome::Trained { count, .. } = outcome {
-                tree.push_leaf(offset + i, &model.grads, count as f32 / plan.batch as f32);
+                tree.push_chunk(offset + i, &model.grads, count, plan.batch);
             }
             outcome
         })

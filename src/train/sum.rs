@@ -50,6 +50,13 @@ impl GradTree {
         self.nodes.last().map_or(self.first, |(range, _)| range.end)
     }
 
+    /// Adds chunk `i`'s mean gradient over its `count` images as its part
+    /// of a minibatch of `batch`, whose loss is the mean over its images.
+    #[track_caller]
+    pub fn push_chunk(&mut self, i: usize, grads: &[f32], count: usize, batch: usize) {
+        self.push_leaf(i, grads, count as f32 / batch as f32);
+    }
+
     /// Adds chunk `i`'s gradient times `share` (`i` must be `next_chunk`).
     #[track_caller]
     pub fn push_leaf(&mut self, i: usize, grads: &[f32], share: f32) {

@@ -259,10 +259,8 @@ impl Trainer {
                 if *done == 0 {
                     self.grad_sum.start(chunks);
                 }
-                // The minibatch's loss is the mean over its images: each
-                // chunk's mean gradient counts count/b of it.
-                let share = count as f32 / self.protocol.batch_size as f32;
-                self.grad_sum.push_leaf(self.grad_sum.next_chunk(), grads.unwrap_or(&self.model.grads), share);
+                let (next, batch) = (self.grad_sum.next_chunk(), self.protocol.batch_size);
+                self.grad_sum.push_chunk(next, grads.unwrap_or(&self.model.grads), count, batch);
                 *done += count;
                 *loss_sum += f64::from(loss) * count as f64;
             }

@@ -73,7 +73,7 @@ impl Helper {
         for i in chunks {
             let outcome = work(&mut self.model, data, &plan, i, &mut self.x);
             if let Outcome::Trained { count, .. } = outcome {
-                self.sum.push_leaf(offset + i, &self.model.grads, count as f32 / plan.batch as f32);
+                self.sum.push_chunk(offset + i, &self.model.grads, count, plan.batch);
             }
             self.outcomes.push(outcome);
         }
@@ -157,7 +157,7 @@ mod glue {
             }
             ToHelper::Work { task, first, end, per, batch, from, to, params } => {
                 let n = param_count();
-                let buffers: Vec<js_sys::Float32Array> = buffers.iter().map(|b| b.unchecked_into()).collect();
+                let buffers: Vec<js_sys::Float32Array> = buffers.iter().filter_map(|b| b.dyn_into().ok()).collect();
                 if buffers.is_empty() || buffers.iter().any(|b| b.length() as usize != n) {
                     return failed(format!("work came without buffers of the {n} parameters"));
                 }
