@@ -257,14 +257,7 @@ async fn ask(
 ) -> Result<(Vec<lenet::train::Outcome>, Vec<Vec<f32>>), String> {
     link.send(plan, chunks.clone(), params, version)?;
     let (outcomes, _) = link.receive().await?;
-    let sums = match plan.task {
-        lenet::train::Task::Train => {
-            let (offset, n) = plan.tree();
-            lenet::train::GradTree::cover(n, offset + chunks.start..offset + chunks.end).len()
-        }
-        lenet::train::Task::Evaluate(_) => 0,
-    };
-    let sums = (0..sums)
+    let sums = (0..plan.sums(chunks))
         .map(|k| {
             let mut sum = vec![0.0; params.len()];
             link.copy_sum(k, &mut sum);
@@ -285,7 +278,7 @@ fn worked_here(
     use lenet::train::{work, GradTree, Outcome};
     let mut x = vec![0.0; 50 * 784];
     let mut tree = GradTree::default();
-    let (offset, n) = if plan.task == lenet::train::Task::Train { plan.tree() } else { (0, 0) };
+    let (offset, n) = plan.tree();
     tree.start_at(n, offset + chunks.start);
     let outcomes = chunks
         .map(|i| {

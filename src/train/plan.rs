@@ -1,6 +1,7 @@
 //! A step's work as independent chunks: what any driver (threads, Web
 //! Workers, a test) hands out, works and gives back in chunk order.
 
+use super::sum::GradTree;
 use crate::data::Mnist;
 use crate::model::{LeNet5, IMAGE_LEN};
 
@@ -55,12 +56,22 @@ impl Plan {
     }
 
     /// Training: where the plan's chunk 0 is among its minibatch's chunks,
-    /// and how many chunks the minibatch has (see `GradTree`); (0, 0)
-    /// without a minibatch or chunks.
+    /// and how many chunks the minibatch has (see `GradTree`); (0, 0) for
+    /// an evaluation, or without a minibatch or chunks.
     pub fn tree(&self) -> (usize, usize) {
-        match (self.batch, self.per) {
-            (0, _) | (_, 0) => (0, 0),
-            (batch, per) => ((self.first % batch) / per, batch.div_ceil(per)),
+        match (self.task, self.batch, self.per) {
+            (Task::Evaluate(_), ..) | (_, 0, _) | (_, _, 0) => (0, 0),
+            (Task::Train, batch, per) => ((self.first % batch) / per, batch.div_ceil(per)),
+        }
+    }
+
+    /// How many gradient sums a worker of chunks `chunks` hands over: the
+    /// nodes of the minibatch's tree they make up (none for an evaluation).
+    pub fn sums(&self, chunks: std::ops::Range<usize>) -> usize {
+        let (offset, tree_chunks) = self.tree();
+        match self.task {
+            Task::Train => GradTree::cover(tree_chunks, offset + chunks.start..offset + chunks.end).len(),
+            Task::Evaluate(_) => 0,
         }
     }
 

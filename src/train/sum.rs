@@ -67,13 +67,17 @@ impl GradTree {
     /// `next_chunk`), as `fill` writes it into a buffer of `len` floats.
     #[track_caller]
     pub fn push_node(&mut self, range: Range<usize>, len: usize, fill: impl FnOnce(&mut [f32])) {
-        assert!(range.start == self.next_chunk() && self.is_node(&range), "chunks {range:?} are not the next node of {}", self.chunks);
+        assert!(
+            range.start == self.next_chunk() && self.is_node(range.clone()),
+            "chunks {range:?} are not the next node of {}",
+            self.chunks
+        );
         let mut sum = self.spare.pop().unwrap_or_default();
         sum.resize(len, 0.0);
         fill(&mut sum);
         self.nodes.push((range, sum));
         while let [.., (left, _), (right, _)] = &self.nodes[..] {
-            if !self.is_node_of(left.start..right.end) {
+            if !self.is_node(left.start..right.end) {
                 break;
             }
             let (right, r) = self.nodes.pop().expect("two nodes");
@@ -99,12 +103,8 @@ impl GradTree {
         }
     }
 
-    /// Whether `range` is a node of the tree.
-    pub fn is_node(&self, range: &Range<usize>) -> bool {
-        self.is_node_of(range.clone())
-    }
-
-    fn is_node_of(&self, Range { start, end }: Range<usize>) -> bool {
+    /// Whether chunks `start..end` are a node of the tree.
+    fn is_node(&self, Range { start, end }: Range<usize>) -> bool {
         let (mut lo, mut hi) = (0, self.chunks);
         loop {
             if (lo, hi) == (start, end) {
@@ -133,7 +133,7 @@ impl GradTree {
             cover.push(i..i + 1);
             while let [.., left, right] = &cover[..] {
                 let parent = left.start..right.end;
-                if !tree.is_node(&parent) {
+                if !tree.is_node(parent.clone()) {
                     break;
                 }
                 cover.truncate(cover.len() - 2);

@@ -249,11 +249,16 @@ impl Trainer {
         }
     }
 
+    /// Chunks in a minibatch: the leaves of its gradient's tree.
+    fn batch_chunks(&self) -> usize {
+        self.protocol.batch_size.div_ceil(self.chunk_images())
+    }
+
     /// Takes the outcome of the plan's next chunk (in chunk order): for a
     /// training chunk, its gradient is `grads`, or the trainer's own
     /// model's if None.
     pub fn add(&mut self, outcome: Outcome, grads: Option<&[f32]>) {
-        let chunks = self.protocol.batch_size.div_ceil(self.chunk_images());
+        let chunks = self.batch_chunks();
         match (&mut self.phase, outcome) {
             (Phase::Train { done, loss_sum }, Outcome::Trained { loss, count }) => {
                 if *done == 0 {
@@ -280,7 +285,7 @@ impl Trainer {
     /// writes, the k-th into a buffer of one float per parameter.
     #[track_caller]
     pub fn add_summed(&mut self, outcomes: &[Outcome], mut fill: impl FnMut(usize, &mut [f32])) {
-        let chunks = self.protocol.batch_size.div_ceil(self.chunk_images());
+        let chunks = self.batch_chunks();
         let Phase::Train { done, loss_sum } = &mut self.phase else {
             panic!("summed outcomes fit training chunks only, not {:?}", self.phase)
         };

@@ -8,7 +8,7 @@ use std::ops::Range;
 use super::wire::FromHelper;
 use crate::data::{Dataset, Mnist};
 use crate::model::{param_count, LeNet5, IMAGE_LEN};
-use crate::train::{work, GradTree, Outcome, Plan, Task, CHUNK_IMAGES};
+use crate::train::{work, GradTree, Outcome, Plan, CHUNK_IMAGES};
 
 /// A helper's state: the data it was sent, a model to work on, an image
 /// buffer, and the outcomes and gradient sums of the last chunks worked.
@@ -68,7 +68,7 @@ impl Helper {
         plan.check(data, chunks.end - 1)?;
         load(&mut self.model.params);
         self.outcomes.clear();
-        let (offset, tree_chunks) = if plan.task == Task::Train { plan.tree() } else { (0, 0) };
+        let (offset, tree_chunks) = plan.tree();
         self.sum.start_at(tree_chunks, offset + chunks.start);
         for i in chunks {
             let outcome = work(&mut self.model, data, &plan, i, &mut self.x);

@@ -31,7 +31,7 @@ use super::js::{get, head, set, with_head, Endpoint};
 use super::wire::{FromHelper, FromWorker, StepTimes, Times, ToHelper, ToWorker, DATA_ARRAYS};
 use crate::data::Mnist;
 use crate::model::{param_count, IMAGE_LEN};
-use crate::train::{work, Event, GradTree, Outcome, Plan, Task, Trainer, CHUNK_IMAGES};
+use crate::train::{work, Event, Outcome, Plan, Task, Trainer, CHUNK_IMAGES};
 
 /// A run driven over Web Workers: the trainer, the links to the helpers
 /// and the lead's image buffer.
@@ -275,13 +275,7 @@ impl Link {
             return Ok(());
         }
         // A buffer for each gradient sum the reply brings; at least one, for the parameters.
-        let sums = match plan.task {
-            Task::Train => {
-                let (offset, tree_chunks) = plan.tree();
-                GradTree::cover(tree_chunks, offset + chunks.start..offset + chunks.end).len()
-            }
-            Task::Evaluate(_) => 0,
-        };
+        let sums = plan.sums(chunks.clone());
         self.spare.append(&mut self.sums);
         let buffers: Vec<js_sys::Float32Array> = (0..sums.max(1))
             // New buffers only until the first replies bring theirs back.
