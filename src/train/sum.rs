@@ -60,7 +60,18 @@ impl GradTree {
     /// Adds chunk `i`'s gradient times `share` (`i` must be `next_chunk`).
     #[track_caller]
     pub fn push_leaf(&mut self, i: usize, grads: &[f32], share: f32) {
-        self.push_node(i..i + 1, grads.len(), |sum| sum.iter_mut().zip(grads).for_each(|(s, g)| *s = g * share));
+        // A leaf whose left sibling is on top goes straight into it: the
+        // bits of its own sum added there, without writing that sum out
+        // and reading it back (a chunk's gradient is 1.7 MB).
+        let sibling = self.nodes.last().is_some_and(|(left, _)| left.end == i && self.is_node(left.start..i + 1));
+        if !sibling {
+            return self.push_node(i..i + 1, grads.len(), |sum| sum.iter_mut().zip(grads).for_each(|(s, g)| *s = g * share));
+        }
+        let (left, l) = self.nodes.last_mut().expect("a sibling");
+        assert_eq!(l.len(), grads.len(), "one gradient per parameter");
+        l.iter_mut().zip(grads).for_each(|(l, g)| *l += g * share);
+        left.end = i + 1;
+        self.merge();
     }
 
     /// Adds the sum of chunks `range` (a node of the tree that starts at
@@ -76,6 +87,12 @@ impl GradTree {
         sum.resize(len, 0.0);
         fill(&mut sum);
         self.nodes.push((range, sum));
+        self.merge();
+    }
+
+    /// Adds the nodes on top that make up a node (left += right), as
+    /// long as there are any.
+    fn merge(&mut self) {
         while let [.., (left, _), (right, _)] = &self.nodes[..] {
             if !self.is_node(left.start..right.end) {
                 break;
