@@ -282,3 +282,24 @@ fn the_profiles_gemm_rate_is_the_gemm_kernels_flops_over_their_time() {
     }
     assert_eq!(lines[11], ("gemms", "1644.0"), "{profile}");
 }
+
+/// The profile times round after round of every kernel: a slow spell as
+/// long as several kernels' every round costs each kernel one round, and
+/// the fastest round of each is still the true 0.05 ms. The first round
+/// reads the clock 44 times (each kernel's first call alone, then its
+/// round); the spell is the next 22 readings, each 10 ms apart: the whole
+/// second round, or every round of the seventh and eighth kernels were
+/// they timed one after the other.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_slow_spell_in_the_profile_costs_each_kernel_a_round_not_its_figure() {
+    let (clock, reads) = (std::cell::Cell::new(0.0), std::cell::Cell::new(0));
+    let profile = lenet::profile::kernel_profile(3, || {
+        reads.set(reads.get() + 1);
+        clock.set(clock.get() + if (45..=66).contains(&reads.get()) { 10.0 } else { 1.0 });
+        clock.get()
+    });
+    for line in profile.lines().take(11) {
+        assert!(line.ends_with(" 0.050"), "{line} in {profile}");
+    }
+}

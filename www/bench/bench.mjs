@@ -245,7 +245,7 @@ function appRun(team, seconds) {
 /// falls on both sides: `rounds` windows each of the app's workers (one,
 /// then all) and of independent workers (one, then all); the best window
 /// of each is recorded.
-async function scaling(cores, rounds = 3, seconds = 8) {
+async function scaling(cores, rounds = 5, seconds = 8) {
   const counts = cores > 1 ? [1, cores] : [1];
   const apps = await Promise.all(counts.map(appWorkers));
   const solo = await soloWorkers(cores);

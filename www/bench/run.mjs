@@ -101,7 +101,7 @@ for (const s of systems) {
 }
 for (const line of native) say(`| ${line.split(":")[0]} | ${line.split(":").slice(1).join(":").trim()} |`);
 say();
-say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared. The app and independent rows are the best of three 8-second windows, taken in turns.`);
+say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared. The app and independent rows are the best of five 8-second windows, taken in turns.`);
 say();
 say(`Ours (SIMD128, 1 worker) against each peer:`);
 say();
