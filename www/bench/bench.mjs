@@ -263,6 +263,7 @@ async function scaling(cores, rounds = 5, seconds = 8) {
     solo.close();
   }
   const workers = (n) => `${n} worker${n > 1 ? "s" : ""}`;
+  record("scaling windows", "windows", { rounds, seconds });
   counts.forEach((n, i) => recordApp(`lenet ${pageBuild.label}, app, ${workers(n)}`, n, app[i]));
   counts.forEach((n, i) => record(`lenet ${pageBuild.label}, independent, ${workers(n)}`, "train", alone[i]));
 }

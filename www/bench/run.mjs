@@ -94,6 +94,13 @@ function gemmsOf(b, dir) {
   const roof = value(browsers[b], dir === "simd" ? "simd128 ceiling" : "relaxed-simd ceiling", "gflops");
   return { profile, gemms: Number.isFinite(gemms) ? gemms : null, roof: typeof roof === "number" ? roof : null };
 }
+/// How the app and independent rows were windowed, as the page says
+/// (`scaling` in bench.mjs): "five 8-second windows".
+function windowsText() {
+  const w = Object.values(browsers).flat().find((r) => r.name === "scaling windows")?.value;
+  const words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+  return w ? `${words[w.rounds] ?? w.rounds} ${w.seconds}-second windows` : "several windows";
+}
 say(`| system | ${which.map((b) => `${b} train | ${b} infer`).join(" | ")} |`);
 say(`|---|${which.map(() => "---:|---:").join("|")}|`);
 for (const s of systems) {
@@ -101,7 +108,7 @@ for (const s of systems) {
 }
 for (const line of native) say(`| ${line.split(":")[0]} | ${line.split(":").slice(1).join(":").trim()} |`);
 say();
-say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared. The app and independent rows are the best of five 8-second windows, taken in turns.`);
+say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared. The app and independent rows are the best of ${windowsText()}, taken in turns.`);
 say();
 say(`Ours (SIMD128, 1 worker) against each peer:`);
 say();
