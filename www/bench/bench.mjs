@@ -58,7 +58,8 @@ function ceiling(ms, module = simd) {
 
 function record(name, kind, value, note = "") {
   results.push({ name, kind, value, note });
-  log(`${name} ${kind}: ${typeof value === "number" ? value.toFixed(1) : value} ${note}`);
+  const shown = typeof value === "number" ? value.toFixed(1) : typeof value === "object" ? JSON.stringify(value) : value;
+  log(`${name} ${kind}: ${shown} ${note}`);
 }
 
 async function ours(label, module, dir) {
