@@ -295,7 +295,7 @@ same file unless --checkpoint says otherwise)";
         }
         if flags.iter().any(|(name, _)| name == "profile") {
             let clock = Instant::now();
-            let profile = lenet::profile::kernel_profile(20, || clock.elapsed().as_secs_f64() * 1000.0);
+            let profile = lenet::profile::kernel_profile(20, 20.0, || clock.elapsed().as_secs_f64() * 1000.0);
             let lines: Vec<&str> = profile.lines().collect();
             println!("native {}, profile, ms per 50-image chunk: {}", lenet::kernels::imp::name(), lines.join("; "));
         }

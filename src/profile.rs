@@ -9,7 +9,11 @@ use crate::train::CHUNK_IMAGES;
 
 /// Milliseconds per call of each hot kernel at LeNet-5's shapes for
 /// `CHUNK_IMAGES` images, as "name ms" lines: the fastest of `reps` rounds
-/// of calls, since a shared machine only ever adds time. `now` is the caller's
+/// of calls, since a shared machine only ever adds time. Each kernel's
+/// round lasts about `round_ms`, timed as one: a clock that moves in
+/// steps (a browser's may move in whole milliseconds) then errs by at
+/// most a step a round, and the fastest round may be the one it erred
+/// fast on, so a coarse clock needs long rounds. `now` is the caller's
 /// clock in milliseconds (the browser's or the process's). A last line,
 /// "gemms GFLOP/s", is the rate of the eight GEMM kernels together: their
 /// multiply-adds (2 flops each) over their summed times, im2col and
@@ -17,7 +21,7 @@ use crate::train::CHUNK_IMAGES;
 /// convolutions' backward passes as `conv1.backward_pooled` and
 /// `conv2.backward_pooled` instead of their three GEMMs, which are still
 /// timed and counted here.)
-pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
+pub fn kernel_profile(reps: usize, round_ms: f64, now: impl Fn() -> f64) -> String {
     let b = CHUNK_IMAGES;
     let mut rng = Rng::new(2);
     let mut v = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform(1.0)).collect() };
@@ -31,13 +35,12 @@ pub fn kernel_profile(reps: usize, now: impl Fn() -> f64) -> String {
     // Each kernel's fastest round, in the order first timed.
     let mut timed: Vec<Timed> = Vec::new();
     // `flops` of 0: not a GEMM. The first call of a kernel also sets how
-    // many calls make its round: enough to outlast a coarse clock (a
-    // browser's may tick in whole milliseconds), timed as one.
+    // many calls make its round.
     let mut time = |name: &'static str, flops: usize, f: &mut dyn FnMut()| {
         let at = timed.iter().position(|t| t.name == name).unwrap_or_else(|| {
             let start = now();
             f();
-            let calls = (20.0 / (now() - start).max(0.05)).ceil().clamp(1.0, 400.0) as usize;
+            let calls = (round_ms / (now() - start).max(0.05)).ceil().clamp(1.0, 10_000.0) as usize;
             timed.push(Timed { name, flops, calls, best: f64::INFINITY });
             timed.len() - 1
         });

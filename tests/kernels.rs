@@ -271,7 +271,7 @@ mod parity {
 #[test]
 fn the_profiles_gemm_rate_is_the_gemm_kernels_flops_over_their_time() {
     let clock = std::cell::Cell::new(0.0);
-    let profile = lenet::profile::kernel_profile(2, || {
+    let profile = lenet::profile::kernel_profile(2, 20.0, || {
         clock.set(clock.get() + 1.0);
         clock.get()
     });
@@ -294,12 +294,30 @@ fn the_profiles_gemm_rate_is_the_gemm_kernels_flops_over_their_time() {
 #[test]
 fn a_slow_spell_in_the_profile_costs_each_kernel_a_round_not_its_figure() {
     let (clock, reads) = (std::cell::Cell::new(0.0), std::cell::Cell::new(0));
-    let profile = lenet::profile::kernel_profile(3, || {
+    let profile = lenet::profile::kernel_profile(3, 20.0, || {
         reads.set(reads.get() + 1);
         clock.set(clock.get() + if (45..=66).contains(&reads.get()) { 10.0 } else { 1.0 });
         clock.get()
     });
     for line in profile.lines().take(11) {
         assert!(line.ends_with(" 0.050"), "{line} in {profile}");
+    }
+}
+
+/// A kernel's round lasts about `round_ms`: with a clock that moves 1 ms
+/// at each reading (a coarse browser clock, at its worst), a kernel's
+/// first call reads as 1 ms, so a round of 200 ms is 200 calls, and one
+/// step of the clock over them is 0.005 ms a call. With rounds of 20 ms
+/// the same clock says 0.05.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_kernels_round_lasts_about_round_ms() {
+    let clock = std::cell::Cell::new(0.0);
+    let profile = lenet::profile::kernel_profile(2, 200.0, || {
+        clock.set(clock.get() + 1.0);
+        clock.get()
+    });
+    for line in profile.lines().take(11) {
+        assert!(line.ends_with(" 0.005"), "{line} in {profile}");
     }
 }

@@ -67,10 +67,11 @@ impl Bench {
 }
 
 /// Milliseconds per call of each hot kernel at LeNet-5's shapes for
-/// one chunk, as "name ms" lines (see `crate::profile`), on this page's clock.
+/// one chunk, as "name ms" lines, the best of `reps` rounds of about
+/// `round_ms` each (see `crate::profile`), on this page's clock.
 #[wasm_bindgen]
-pub fn kernel_profile(reps: usize) -> String {
-    crate::profile::kernel_profile(reps, super::now_ms)
+pub fn kernel_profile(reps: usize, round_ms: f64) -> String {
+    crate::profile::kernel_profile(reps, round_ms, super::now_ms)
 }
 
 /// The ceiling of this build (SIMD128, or relaxed SIMD's multiply-add),

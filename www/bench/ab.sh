@@ -5,7 +5,8 @@
 # (www/bench/ab.html, driven by www/bench/ab.mjs).
 #
 # usage: www/bench/ab.sh A [B] [chromium] [firefox]
-#   AB_FEATURES=relaxed-simd (the default) or AB_FEATURES= for SIMD128.
+#   AB_FEATURES=relaxed-simd (the default) or AB_FEATURES= for SIMD128;
+#   AB_ROUNDS=6 (the default): rounds of each build's profile, taken in turns.
 # e.g.   www/bench/ab.sh 82df738~1 82df738 chromium firefox
 #
 # Needs what `cargo xtask bench` sets up (the wasm32 target, wasm-bindgen,
