@@ -61,9 +61,11 @@ impl Protocol {
 
     /// Same model, 99 % test accuracy in four epochs: batches of 100 (two
     /// whole chunks on two workers), momentum 0.9, learning rate 0.1
-    /// falling to zero along half a cosine over five epochs. `cargo xtask
-    /// sweep` (www/bench/sweep.md) ran the schedules that reach 99 % in
-    /// three or four epochs on four seeds: this one reached it on all four
+    /// falling to zero along half a cosine over five epochs. The schedules
+    /// of `cargo xtask sweep` (www/bench/sweep.md) that reach 99 % in
+    /// three or four epochs, run natively on four seeds (the figures are
+    /// in the commit that made this the preset; the sweep does not run
+    /// seeds yet): this one reached it on all four
     /// by the fourth epoch (0.83 to 0.93 % test error), where the step
     /// decays of 0.3 and 0.5 an epoch and half a cosine over four epochs
     /// reached it on two, three and three of them, the others stalling
