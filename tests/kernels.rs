@@ -270,11 +270,7 @@ mod parity {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn the_profiles_gemm_rate_is_the_gemm_kernels_flops_over_their_time() {
-    let clock = std::cell::Cell::new(0.0);
-    let profile = lenet::profile::kernel_profile(2, 20.0, || {
-        clock.set(clock.get() + 1.0);
-        clock.get()
-    });
+    let profile = profile_on_a_ticking_clock(20.0);
     let lines: Vec<(&str, &str)> = profile.lines().map(|l| l.rsplit_once(' ').expect("name value")).collect();
     assert_eq!(lines.len(), 12, "eleven kernels and the GEMM rate: {profile}");
     for (name, ms) in &lines[..11] {
@@ -312,12 +308,19 @@ fn a_slow_spell_in_the_profile_costs_each_kernel_a_round_not_its_figure() {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_kernels_round_lasts_about_round_ms() {
-    let clock = std::cell::Cell::new(0.0);
-    let profile = lenet::profile::kernel_profile(2, 200.0, || {
-        clock.set(clock.get() + 1.0);
-        clock.get()
-    });
+    let profile = profile_on_a_ticking_clock(200.0);
     for line in profile.lines().take(11) {
         assert!(line.ends_with(" 0.005"), "{line} in {profile}");
     }
+}
+
+/// Two rounds of the kernel profile, of `round_ms` each, on a clock that
+/// moves 1 ms at each reading.
+#[cfg(not(target_arch = "wasm32"))]
+fn profile_on_a_ticking_clock(round_ms: f64) -> String {
+    let clock = std::cell::Cell::new(0.0);
+    lenet::profile::kernel_profile(2, round_ms, || {
+        clock.set(clock.get() + 1.0);
+        clock.get()
+    })
 }

@@ -75,16 +75,18 @@ function clockStep() {
   return step;
 }
 
-/// How long a round of one kernel's calls in the profile lasts: 100 steps
-/// of the clock (at least 20 ms), so that a step errs by 1 % at most.
-const PROFILE_ROUND_MS = Math.max(20, 100 * clockStep());
+/// The profile's rounds: how many of each kernel, and how long one lasts:
+/// 100 steps of the clock (at least 20 ms), so that a step errs by 1 % at
+/// most. Recorded as the page starts, for run.mjs to say.
+const CLOCK_STEP = clockStep();
+const PROFILE = { rounds: 10, round_ms: Math.max(20, 100 * CLOCK_STEP) };
 
 async function ours(label, module, dir) {
   const bench = new module.Bench(BATCH);
   record(label, "train", await measure(() => bench.train_batch(), BATCH, { warmup: 3, runs: 3, warmupMs: 3000, runsMs: 4000 }));
   record(label, "infer", await measure(() => bench.infer_batch(), BATCH, { warmup: 3, runs: 5, warmupMs: 2000, runsMs: 3000 }));
   if (dir !== "scalar") {
-    const profile = module.kernel_profile(10, PROFILE_ROUND_MS);
+    const profile = module.kernel_profile(PROFILE.rounds, PROFILE.round_ms);
     record(`profile (ms per 50-image step), ${dir}`, "profile", profile.trim().replaceAll("\n", "; "));
   }
   bench.free();
@@ -358,7 +360,7 @@ let pageBuild = { dir: "simd", label: "SIMD128" };
 const part = (name) => only === null || only === name;
 try {
   record("browser", "agent", navigator.userAgent);
-  record("profile rounds", "clock", { step: clockStep(), round_ms: PROFILE_ROUND_MS });
+  record("profile rounds", "clock", { step: CLOCK_STEP, ...PROFILE });
   await initSimd({ module_or_path: "/target/bench/simd/lenet_bg.wasm" });
   // Measured at the start and at the end: a slow spell rarely spans both.
   const firstCeiling = ceiling(2000);

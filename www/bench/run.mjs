@@ -146,7 +146,7 @@ for (const b of which) {
     say(`  Profile, ${label}, ms per 50-image step: ${profile}.${share}`);
   }
   const clock = value(browsers[b], "profile rounds", "clock");
-  if (clock) say(`  Each profile figure is the kernel's best of 10 rounds of about ${clock.round_ms.toFixed(0)} ms; this page's clock moves in steps of ${clock.step.toFixed(3)} ms.`);
+  if (clock) say(`  Each profile figure is the kernel's best of ${clock.rounds} rounds of about ${clock.round_ms.toFixed(0)} ms; this page's clock moves in steps of ${clock.step.toFixed(3)} ms.`);
 }
 const ttas = Object.entries(browsers).flatMap(([b, rows]) => rows.filter((r) => r.name.startsWith("fast preset")).map((r) => [b, r]));
 if (ttas.length) say();
