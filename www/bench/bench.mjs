@@ -77,9 +77,13 @@ function clockStep() {
 
 /// The profile's rounds: how many of each kernel, and how long one lasts:
 /// 100 steps of the clock (at least 20 ms), so that a step errs by 1 % at
-/// most. Recorded as the page starts, for run.mjs to say.
+/// most, and as many rounds as make a second of each kernel, so that the
+/// profile spans the same time in every browser (about 11 s): 10 rounds
+/// of 20 ms fell within one slow spell of this shared machine, which put
+/// every kernel 45 % slow. Recorded as the page starts, for run.mjs to say.
 const CLOCK_STEP = clockStep();
-const PROFILE = { rounds: 10, round_ms: Math.max(20, 100 * CLOCK_STEP) };
+const ROUND_MS = Math.max(20, 100 * CLOCK_STEP);
+const PROFILE = { rounds: Math.max(10, Math.ceil(1000 / ROUND_MS)), round_ms: ROUND_MS };
 
 async function ours(label, module, dir) {
   const bench = new module.Bench(BATCH);
