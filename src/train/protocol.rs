@@ -63,10 +63,9 @@ impl Protocol {
     /// whole chunks on two workers), momentum 0.9, learning rate 0.1
     /// falling to zero along half a cosine over five epochs. The schedules
     /// of `cargo xtask sweep` (www/bench/sweep.md) that reach 99 % in
-    /// three or four epochs, run natively on four seeds (the figures are
-    /// in the commit that made this the preset; the sweep does not run
-    /// seeds yet): this one reached it on all four
-    /// by the fourth epoch (0.83 to 0.93 % test error), where the step
+    /// three or four epochs, run natively on four seeds (the sweep's
+    /// second table): this one reached it on all four by the fourth
+    /// epoch (0.83 to 0.93 % test error), where the step
     /// decays of 0.3 and 0.5 an epoch and half a cosine over four epochs
     /// reached it on two, three and three of them, the others stalling
     /// above it. The decay of 0.3, the preset before, had 0.93 % after
