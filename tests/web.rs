@@ -66,6 +66,7 @@ fn every_message_survives_the_trip() {
             in_flight: 1.5,
             taking: 2.5,
             rest: 3.0,
+            evaluating: 250.0,
         },
     };
     let from_worker = [

@@ -63,7 +63,8 @@ impl Lead {
 
     /// One step of the trainer: the plan's first block of chunks here, the
     /// others on the helpers, the outcomes added in chunk order. Training
-    /// steps add where their time went to `times`.
+    /// steps add where their time went to `times`, evaluation steps their
+    /// whole time.
     pub async fn step(&mut self, times: &mut StepTimes) -> Result<Event, String> {
         let t = &mut self.trainer;
         let Some(plan) = t.plan() else {
@@ -115,6 +116,8 @@ impl Lead {
             times.in_flight += in_flight;
             times.taking += taking;
             times.rest += clock_ms() - start - own_ms - wait;
+        } else {
+            times.evaluating += clock_ms() - start;
         }
         Ok(event)
     }

@@ -182,7 +182,8 @@ pub struct Progress {
     pub test_score: Option<f64>,
     /// "validation 3000/10000" while a pass runs.
     pub evaluating: Option<String>,
-    /// Where the slice's training steps spent their time.
+    /// Where the slice's training steps spent their time, and how long
+    /// its evaluation steps took.
     pub steps: StepTimes,
 }
 
@@ -194,7 +195,9 @@ pub struct Progress {
 /// work to a helper, the reply back); and the rest of its step (sending,
 /// adding the helpers' sums, the update). `taking` is the part of the
 /// rest spent on the replies: copying the sums out and adding them. With
-/// one worker, only `own` and `rest` grow.
+/// one worker, only `own` and `rest` grow. `evaluating` is apart from
+/// all these: the whole time of the evaluation steps (validation and test
+/// passes), which a training rate leaves out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepTimes {
     pub steps: u32,
@@ -206,6 +209,7 @@ pub struct StepTimes {
     pub in_flight: f64,
     pub taking: f64,
     pub rest: f64,
+    pub evaluating: f64,
 }
 
 /// Lead to helper.

@@ -108,7 +108,7 @@ for (const s of systems) {
 }
 for (const line of native) say(`| ${line.split(":")[0]} | ${line.split(":").slice(1).join(":").trim()} |`);
 say();
-say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared. The app and independent rows are the best of ${windowsText()}, taken in turns.`);
+say(`"1 worker" rows run on the page's thread on noise images, as the peers do; "app" rows train through the app's own Web Workers on MNIST (the tutorial's settings), one worker and one per core, the minibatch's chunks shared out and summed in a fixed order; "independent" rows are that many workers each training alone on noise at once, their rates summed: the machine's own limit for parallel work, with nothing shared. The app and independent rows are the best of ${windowsText()}, taken in turns; an app window leaves out the time of any validation and test passes in it (an epoch's end), so that it rates training alone.`);
 say();
 say(`Ours (SIMD128, 1 worker) against each peer:`);
 say();
