@@ -259,11 +259,14 @@ function appRun(team, seconds) {
       if (m.type === "Stopped" && result) resolve(result);
       if (m.type !== "Progress" || result) return;
       const now = performance.now();
-      if (from !== null) for (const k in sum) sum[k] += m.steps[k];
-      if (from === null && m.iterations >= 3) from = { t: now, it: m.iterations };
+      if (from === null) {
+        if (m.iterations >= 3) from = { t: now, it: m.iterations };
+        return;
+      }
+      for (const k in sum) sum[k] += m.steps[k];
       // Seconds of training since the window opened.
-      const training = from && (now - from.t - sum.evaluating) / 1000;
-      if (from !== null && training > seconds) {
+      const training = (now - from.t - sum.evaluating) / 1000;
+      if (training > seconds) {
         result = { rate: ((m.iterations - from.it) * settings.batch_size) / training, steps: sum };
         send(team.lead, { type: "Stop" });
       }
