@@ -67,10 +67,11 @@ impl Protocol {
     /// second table): this one reached it on all four by the fourth
     /// epoch (0.83 to 0.93 % test error), where the step decays of 0.3
     /// and 0.5 an epoch and half a cosine over four epochs reached it on
-    /// two, three and three of them, the others stalling above it. The decay of 0.3, the preset before, had 0.93 % after
-    /// three epochs with the AVX-512 kernels and 0.95 to 1.04 % in the
-    /// browsers' builds, whose sums round otherwise: no margin. `cargo
-    /// xtask bench` times it in the browsers.
+    /// two, three and three of them, the others stalling above it. The
+    /// decay of 0.3, the preset before, had 0.93 % after three epochs with
+    /// the AVX-512 kernels and 0.95 to 1.04 % in the browsers' builds,
+    /// whose sums round otherwise: no margin. `cargo xtask bench` times it
+    /// in the browsers.
     pub fn fast() -> Self {
         Protocol { learning_rate: 0.1, momentum: 0.9, schedule: Schedule::Cosine, batch_size: 100, epochs: 5, ..Protocol::tutorial() }
     }

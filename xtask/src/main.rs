@@ -422,14 +422,23 @@ fn sweep_run(schedule: &str, epochs: usize, batch: &str, lr: &str, seed: &str) -
         return Err(format!("lenet {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
     }
     let log = String::from_utf8_lossy(&out.stdout);
-    // "epoch N, minibatch .../..., test error of best model E %", at each new best.
+    // "epoch N, minibatch .../..., test error of best model E %", at each
+    // new best; the first epoch's validation always is one.
     let mut tests = vec![None; epochs];
     for line in log.lines().filter(|l| l.contains("test error of best model")) {
         let epoch = line.trim().strip_prefix("epoch ").and_then(|r| r.split(',').next()).and_then(|e| e.parse::<usize>().ok());
         let error = line.split("best model ").nth(1).and_then(|r| r.trim_end_matches(" %").parse::<f64>().ok());
-        if let (Some(e), Some(v)) = (epoch, error) {
-            tests[e - 1] = Some(v);
+        let slot = epoch.and_then(|e| e.checked_sub(1)).and_then(|i| tests.get_mut(i));
+        match (slot, error) {
+            (Some(slot), Some(v)) => *slot = Some(v),
+            _ => return Err(format!("lenet {}: unreadable log line {line:?}", args.join(" "))),
         }
+    }
+    if tests[0].is_none() {
+        return Err(format!(
+            "lenet {}: no \"test error of best model\" line for epoch 1 in its log: has its wording changed?",
+            args.join(" ")
+        ));
     }
     // The best model's score carries over epochs without a new best.
     for e in 1..epochs {
