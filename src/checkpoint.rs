@@ -61,15 +61,18 @@ pub fn save(s: &Snapshot) -> Vec<u8> {
             (name, shape, &s.params[offset - numel(shape)..offset])
         })
         .collect();
-    let flat = [param_count()];
-    tensors.push(("best", &flat, &s.best_params));
+    // As long as they are: whether they fit is `Snapshot::check`'s to say.
+    let (best, velocity) = ([s.best_params.len()], [s.velocity.len()]);
+    tensors.push(("best", &best, &s.best_params));
     if !s.velocity.is_empty() {
-        tensors.push(("velocity", &flat, &s.velocity));
+        tensors.push(("velocity", &velocity, &s.velocity));
     }
     write_safetensors(&tensors, Some((KEY, &state)))
 }
 
 /// The snapshot in a checkpoint file, or what is wrong with the file.
+/// Whether the run it holds can go on is `Snapshot::check`'s to say: see
+/// `open`.
 pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
     let metadata = read_safetensors_metadata(bytes)?;
     let state = metadata.get(KEY).ok_or_else(|| format!("not a checkpoint: its metadata has no {KEY:?}"))?;
@@ -81,7 +84,13 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
     fn number<T: std::str::FromStr>(key: &str, text: &str) -> Result<T, String> {
         text.parse().map_err(|_| format!("the checkpoint's {key} is not a number: {text:?}"))
     }
-    let num = |key: &str| field(key).and_then(|v| number::<usize>(key, v));
+    // Counts are read as 64-bit numbers, so that one too large for this
+    // machine's `usize` (32 bits in the browser) is called that, not "not a number".
+    let count = |key: &str, text: &str| {
+        let n = number::<u64>(key, text)?;
+        usize::try_from(n).map_err(|_| format!("the checkpoint's {key} {n} is more than this machine can count"))
+    };
+    let num = |key: &str| field(key).and_then(|v| count(key, v));
     let real = |key: &str| field(key).and_then(|v| number::<f64>(key, v));
     let float = |key: &str| field(key).and_then(|v| number::<f32>(key, v));
     let protocol = Protocol {
@@ -116,7 +125,7 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
             let parts: Vec<&str> = entry.split(' ').collect();
             let [epoch, iter, error, test] = parts[..] else { return Err(format!("the checkpoint's history has a bad entry {entry:?}")) };
             let test = if test == "-" { None } else { Some(number("history", test)?) };
-            Ok(Validation { epoch: number("history", epoch)?, iter: number("history", iter)?, error: number("history", error)?, test })
+            Ok(Validation { epoch: count("history", epoch)?, iter: count("history", iter)?, error: number("history", error)?, test })
         })
         .collect::<Result<Vec<_>, String>>()?;
     let mut tensors = read_safetensors(bytes)?;
@@ -145,6 +154,15 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
         finished,
         history,
     })
+}
+
+/// The run in a checkpoint file, if it can go on on a training set of
+/// `train_len` images; else what is wrong with it. What the page asks of
+/// a file or a stored run before it keeps or shows it.
+pub fn open(bytes: &[u8], train_len: usize) -> Result<Snapshot, String> {
+    let snapshot = load(bytes)?;
+    snapshot.check(train_len)?;
+    Ok(snapshot)
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old file or

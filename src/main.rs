@@ -14,6 +14,19 @@ fn main() {
     }
 }
 
+/// `println!` for what goes to standard output: a reader that went away
+/// (`lenet evaluate model.safetensors | head -2`) ends the command
+/// quietly and with success, as well-behaved command-line tools do.
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            $crate::cli::stdout_failed(e)
+        }
+    }};
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use std::path::{Path, PathBuf};
@@ -30,7 +43,7 @@ mod cli {
               [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet train --resume FILE [--epochs N] [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
-  lenet bench [--batch N] [--threads N] [--data DIR] [--profile yes]
+  lenet bench [--batch N] [--threads N] [--data DIR] [--profile yes|no]
 
 defaults: the tutorial's protocol (lr 0.1, batch 500, 200 epochs, seed 23455),
 data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.safetensors,
@@ -39,13 +52,22 @@ as many threads as cores (the weights do not depend on the thread count).
 in progress); --resume FILE continues one exactly, with its own settings (and checkpoints to the
 same file unless --checkpoint says otherwise)";
 
+    /// Standard output failed: quietly done if its reader went away.
+    pub fn stdout_failed(e: std::io::Error) -> ! {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: standard output: {e}");
+        std::process::exit(2);
+    }
+
     pub fn run(args: &[String]) -> Result<(), String> {
         match args.first().map(String::as_str) {
             Some("train") => train(&args[1..]),
             Some("evaluate") => evaluate(&args[1..]),
             Some("bench") => bench(&args[1..]),
             Some("-h" | "--help") => {
-                println!("{USAGE}");
+                say!("{USAGE}");
                 Ok(())
             }
             _ => Err(format!("expected a command\n{USAGE}")),
@@ -60,7 +82,7 @@ same file unless --checkpoint says otherwise)";
         let mut it = args.iter();
         while let Some(a) = it.next() {
             if let Some(name) = a.strip_prefix("--") {
-                let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+                let value = it.next().ok_or_else(|| format!("--{name} needs a value\n{USAGE}"))?;
                 flags.push((name.to_string(), value.clone()));
             } else {
                 bare.push(a.clone());
@@ -70,7 +92,7 @@ same file unless --checkpoint says otherwise)";
     }
 
     fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
-        value.parse().map_err(|_| format!("--{name}: {value:?} is not a valid number"))
+        value.parse().map_err(|_| format!("--{name}: {value:?} is not a valid number\n{USAGE}"))
     }
 
     fn cores() -> usize {
@@ -78,7 +100,7 @@ same file unless --checkpoint says otherwise)";
     }
 
     fn load_data(dir: &Path) -> Result<Mnist, String> {
-        println!("... loading data from {}", dir.display());
+        say!("... loading data from {}", dir.display());
         Mnist::load_dir(dir).map_err(|e| e.to_string())
     }
 
@@ -135,26 +157,26 @@ same file unless --checkpoint says otherwise)";
                 }
                 protocol = snapshot.protocol.clone();
                 let trainer = Trainer::resume(snapshot, mnist).map_err(|e| format!("{}: {e}", file.display()))?;
-                println!("... resumed from {} at epoch {}, minibatch {}", file.display(), trainer.epoch(), trainer.minibatch());
+                say!("... resumed from {} at epoch {}, minibatch {}", file.display(), trainer.epoch(), trainer.minibatch());
                 trainer
             }
             None => {
                 protocol.epochs = epochs.unwrap_or(protocol.epochs);
-                println!("... building the model");
+                say!("... building the model");
                 Trainer::new(protocol.clone(), mnist)?
             }
         };
         let checkpoint = checkpoint.or(resume);
         let mut threads = Threads::new(threads);
         threads.attach(&mut trainer);
-        println!("{}", log::header(&protocol, threads.size(), "thread"));
-        println!("... kernels: {}", lenet::kernels::imp::name());
+        say!("{}", log::header(&protocol, threads.size(), "thread"));
+        say!("... kernels: {}", lenet::kernels::imp::name());
         let (batches, start, done_before) = (trainer.train_batches(), Instant::now(), trainer.iterations());
         let mut progress = Progress::new(&trainer);
         let mut saved_epoch = trainer.epoch();
         let mut failed_save = None;
         threads.run(&mut trainer, |t, event| {
-            progress.suspend(|| log::lines(event, batches).iter().for_each(|line| println!("{line}")));
+            progress.suspend(|| log::lines(event, batches).iter().for_each(|line| say!("{line}")));
             progress.update(t, event);
             let epoch_ended = t.epoch() != saved_epoch || t.is_finished();
             if let (Some(path), true, Some(snapshot)) = (&checkpoint, epoch_ended, t.snapshot()) {
@@ -166,12 +188,12 @@ same file unless --checkpoint says otherwise)";
         });
         progress.finish();
         let images = (trainer.iterations() - done_before) * protocol.batch_size;
-        println!("{}", log::ran_for(start.elapsed().as_secs_f64(), images));
+        say!("{}", log::ran_for(start.elapsed().as_secs_f64(), images));
         if let Some(e) = failed_save {
             eprintln!("warning: a checkpoint could not be written: {e}");
         }
         std::fs::write(&out, weights::save(&trainer.best_params)).map_err(|e| format!("{}: {e}", out.display()))?;
-        println!("best model's weights written to {}", out.display());
+        say!("best model's weights written to {}", out.display());
         Ok(())
     }
 
@@ -257,25 +279,34 @@ same file unless --checkpoint says otherwise)";
         for split in [Split::Validation, Split::Test] {
             let total = mnist.split(split).len();
             let errors = threads.count_errors(&mut model, &mnist, split, 0, total);
-            println!("{} error {:.2} % ({errors} of {total})", split.name(), errors as f64 * 100.0 / total as f64);
+            say!("{} error {:.2} % ({errors} of {total})", split.name(), errors as f64 * 100.0 / total as f64);
         }
         let mut predictions = Vec::with_capacity(mnist.test.len());
         predict(&mut model, &mnist.test, 0, mnist.test.len(), &mut predictions);
-        println!("test set, true digit (rows) by prediction (columns):\n{}", Confusion::of(&predictions).to_text());
+        say!("test set, true digit (rows) by prediction (columns):\n{}", Confusion::of(&predictions).to_text());
         Ok(())
     }
 
     /// Training and inference images per second on the real data, with one
     /// thread and with `--threads` (the best of a few timed runs each).
     fn bench(args: &[String]) -> Result<(), String> {
-        let (flags, _) = parse(args)?;
-        let (mut data, mut threads, mut batch) = (PathBuf::from("data/mnist"), cores(), 500);
+        let (flags, bare) = parse(args)?;
+        if let Some(extra) = bare.first() {
+            return Err(format!("unexpected argument {extra:?}\n{USAGE}"));
+        }
+        let (mut data, mut threads, mut batch, mut profile) = (PathBuf::from("data/mnist"), cores(), 500, false);
         for (name, value) in &flags {
             match name.as_str() {
                 "data" => data = PathBuf::from(value),
                 "threads" => threads = number(name, value)?,
                 "batch" => batch = number(name, value)?,
-                "profile" => {}
+                "profile" => {
+                    profile = match value.as_str() {
+                        "yes" => true,
+                        "no" => false,
+                        other => return Err(format!("--profile: {other:?} is neither yes nor no\n{USAGE}")),
+                    }
+                }
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
             }
         }
@@ -293,11 +324,11 @@ same file unless --checkpoint says otherwise)";
         if threads > 1 {
             counts.push(threads);
         }
-        if flags.iter().any(|(name, _)| name == "profile") {
+        if profile {
             let clock = Instant::now();
             let profile = lenet::profile::kernel_profile(20, 20.0, || clock.elapsed().as_secs_f64() * 1000.0);
             let lines: Vec<&str> = profile.lines().collect();
-            println!("native {}, profile, ms per 50-image chunk: {}", lenet::kernels::imp::name(), lines.join("; "));
+            say!("native {}, profile, ms per 50-image chunk: {}", lenet::kernels::imp::name(), lines.join("; "));
         }
         let inferred = 2000.min(mnist.valid.len());
         for t in counts {
@@ -315,7 +346,7 @@ same file unless --checkpoint says otherwise)";
                     threads.count_errors(&mut model, &mnist, Split::Validation, 0, inferred);
                 }),
             );
-            println!(
+            say!(
                 "native {}, {t} thread(s): training {:.0} images/s, inference {:.0} images/s (batch {batch})",
                 lenet::kernels::imp::name(),
                 batch as f64 / train,

@@ -35,3 +35,39 @@ fn every_documented_train_flag_is_accepted() {
     let out = Command::new(env!("CARGO_BIN_EXE_lenet")).args(["train", "--schedule", "linear"]).output().expect("lenet runs");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--schedule: \"linear\" is neither step nor cosine"));
 }
+
+fn lenet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lenet")).args(args).output().expect("lenet runs")
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    // Standard output is a pipe whose reading end is already closed, as
+    // when `head` has read what it wanted.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_lenet")).arg("--help").stdout(writer).output().expect("lenet runs");
+    assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no panic, no message");
+}
+
+#[test]
+fn unknown_or_malformed_arguments_are_errors_with_the_usage() {
+    for args in [
+        &["bench", "extra"][..],
+        &["bench", "--profile", "maybe"],
+        &["bench", "--threads"],
+        &["evaluate", "a.safetensors", "b.safetensors"],
+        &["evaluate", "a.safetensors", "--colour", "red"],
+        &["train", "--epochs", "many"],
+        &["train", "stray"],
+        &["frobnicate"],
+    ] {
+        let out = lenet(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("usage:\n  lenet train"), "{args:?} shows the usage: {err}");
+    }
+    assert!(String::from_utf8_lossy(&lenet(&["bench", "extra"]).stderr).contains("unexpected argument \"extra\""));
+    assert!(String::from_utf8_lossy(&lenet(&["bench", "--profile", "maybe"]).stderr).contains("neither yes nor no"));
+}

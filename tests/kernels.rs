@@ -129,25 +129,21 @@ mod parity {
 
     type Gemm = fn(&mut [f32], &[f32], &[f32], usize, usize, usize);
 
-    /// Whether the twin runs here: natively, only on a CPU with AVX2 and
-    /// FMA (elsewhere `native` is the reference itself, and says so); with
-    /// AVX-512 its GEMM is the 16-wide one, unless `LENET_KERNELS=avx2`.
-    fn twin_runs() -> bool {
+    /// Natively the twin is the reference itself on a CPU without AVX2 and
+    /// FMA, so its tests are ignored there (see build.rs); with AVX-512 its
+    /// GEMM is the 16-wide one, unless `LENET_KERNELS=avx2`.
+    fn check_twin_runs() {
         #[cfg(target_arch = "x86_64")]
-        if !fast::uses_avx2() {
-            eprintln!("skipped: no AVX2 + FMA here (or LENET_KERNELS=scalar), so the twin is the reference");
-            return false;
+        {
+            assert!(fast::uses_avx2(), "LENET_KERNELS=scalar (or a CPU without AVX2 + FMA): the twin would be the reference");
+            eprintln!("checking the {} kernels", fast::name());
         }
-        #[cfg(target_arch = "x86_64")]
-        eprintln!("checking the {} kernels", fast::name());
-        true
     }
 
     #[test]
+    #[cfg_attr(all(target_arch = "x86_64", not(lenet_cpu_avx2)), ignore = "this CPU has no AVX2 + FMA")]
     fn gemms_match_scalar() {
-        if !twin_runs() {
-            return;
-        }
+        check_twin_runs();
         let mut rng = Rng::new(13);
         let pairs: [(Gemm, Gemm, &str); 3] = [
             (scalar::matmul, fast::matmul, "matmul"),
@@ -167,10 +163,9 @@ mod parity {
     }
 
     #[test]
+    #[cfg_attr(all(target_arch = "x86_64", not(lenet_cpu_avx2)), ignore = "this CPU has no AVX2 + FMA")]
     fn maxpool_matches_scalar_with_the_same_winners_on_ties() {
-        if !twin_runs() {
-            return;
-        }
+        check_twin_runs();
         let mut rng = Rng::new(15);
         for (planes, h, w) in [(3, 24, 24), (5, 8, 8), (2, 6, 10), (1, 9, 16)] {
             // Values from a small set, so that windows often tie.
@@ -186,10 +181,9 @@ mod parity {
     }
 
     #[test]
+    #[cfg_attr(all(target_arch = "x86_64", not(lenet_cpu_avx2)), ignore = "this CPU has no AVX2 + FMA")]
     fn tanh_matches_the_standard_library() {
-        if !twin_runs() {
-            return;
-        }
+        check_twin_runs();
         // Across the range, past the clamp, at 0, and a length with leftovers.
         let mut x: Vec<f32> = (-1200..=1200).map(|i| i as f32 / 100.0).collect();
         x.extend([1e-6, -3e-5, 0.0, f32::MAX, -f32::MAX]);
@@ -206,10 +200,9 @@ mod parity {
     }
 
     #[test]
+    #[cfg_attr(all(target_arch = "x86_64", not(lenet_cpu_avx2)), ignore = "this CPU has no AVX2 + FMA")]
     fn convolutions_match_scalar() {
-        if !twin_runs() {
-            return;
-        }
+        check_twin_runs();
         let mut rng = Rng::new(14);
         for s in conv_shapes() {
             let (inp, w) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
@@ -234,10 +227,9 @@ mod parity {
     /// the pooled gradient and random winners, with and without the input
     /// gradient.
     #[test]
+    #[cfg_attr(all(target_arch = "x86_64", not(lenet_cpu_avx2)), ignore = "this CPU has no AVX2 + FMA")]
     fn pooled_backward_matches_scalar() {
-        if !twin_runs() {
-            return;
-        }
+        check_twin_runs();
         let mut rng = Rng::new(16);
         for s in conv_shapes() {
             let (inp, w) = (random_vec(&mut rng, s.inp_len(), 1.0), random_vec(&mut rng, s.weight_len(), 1.0));
@@ -257,6 +249,27 @@ mod parity {
                 assert_close(&dx_b, &dx_a, 1e-3, 1e-4);
                 assert!(with_input || dx_b.iter().all(|&v| v == 0.5), "no input gradient was asked for");
             }
+        }
+    }
+
+    /// AVX-512's GEMM itself, whatever `LENET_KERNELS` caps the others to.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[cfg_attr(not(lenet_cpu_avx512), ignore = "this CPU has no AVX-512F + VL")]
+    fn the_avx512_gemm_matches_scalar() {
+        use std::arch::is_x86_feature_detected as has;
+        let cpu = has!("avx512f") && has!("avx512vl") && has!("avx2") && has!("fma");
+        assert!(cpu, "this CPU has no AVX-512F + VL, AVX2 and FMA");
+        let mut rng = Rng::new(17);
+        for (m, k, n) in GEMM_SHAPES {
+            let (a, b) = (random_vec(&mut rng, m * k, 1.0), random_vec(&mut rng, k * n, 1.0));
+            let start = random_vec(&mut rng, m * n, 1.0);
+            let (mut expected, mut out) = (start.clone(), start);
+            scalar::matmul(&mut expected, &a, &b, m, k, n);
+            // SAFETY: the CPU has AVX-512F, AVX-512VL, AVX2 and FMA (asserted
+            // above); `a` is (m,k) with rows k apart, `b` (k,n), `out` (m,n).
+            unsafe { lenet::kernels::avx512::gemm_strided(&mut out, &a, k, 1, &b, m, k, n) };
+            assert!(out.iter().zip(&expected).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())), "{m}x{k}x{n}");
         }
     }
 }

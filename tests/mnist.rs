@@ -1,5 +1,7 @@
-//! Tests on the real MNIST (fetched by `cargo xtask fetch-data`, which the
-//! README's test command runs first).
+//! Tests on the real MNIST. A fresh clone has no MNIST, so a plain `cargo
+//! test` reports them as ignored; `cargo xtask fetch-data` fetches it and
+//! `cargo test --test mnist -- --ignored` runs them (the README's test
+//! command does both).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -12,6 +14,7 @@ fn mnist() -> Mnist {
 }
 
 #[test]
+#[ignore = "needs MNIST: `cargo xtask fetch-data`, then `cargo test --test mnist -- --ignored`"]
 fn the_split_is_the_tutorials() {
     let m = mnist();
     assert_eq!((m.train.len(), m.valid.len(), m.test.len()), (50_000, 10_000, 10_000));
@@ -27,6 +30,7 @@ fn the_split_is_the_tutorials() {
 }
 
 #[test]
+#[ignore = "needs MNIST: `cargo xtask fetch-data`, then `cargo test --test mnist -- --ignored`"]
 fn a_small_network_overfits_a_few_batches() {
     let m = mnist();
     let mut model = LeNet5::new(1);
@@ -44,6 +48,7 @@ fn a_small_network_overfits_a_few_batches() {
 }
 
 #[test]
+#[ignore = "needs MNIST: `cargo xtask fetch-data`, then `cargo test --test mnist -- --ignored`"]
 fn the_tutorial_protocol_learns_on_real_data() {
     // The tutorial's settings on its data, cut to 10 minibatches: the error
     // of the untrained model (about 90 %) must fall well below it.

@@ -375,10 +375,14 @@ fn checkpoints_refuse_what_they_cannot_continue() {
     );
     let wrong_count = lenet::train::Snapshot { iterations: 5, ..fresh.clone() };
     let err = Trainer::resume(checkpoint::load(&checkpoint::save(&wrong_count)).unwrap(), data.clone()).err().unwrap();
-    assert_eq!(err, "the checkpoint's counters do not fit its protocol on this data: epoch 1, minibatch 0, iterations 5");
+    assert_eq!(
+        err,
+        "the checkpoint cannot resume here: its counters do not fit its protocol: \
+         epoch 1 of 2, minibatch 0 of 2, iterations 5, best at 0, patience 10000"
+    );
     let other_data = noise_mnist(16, 60, 20, 20);
     let err = Trainer::resume(fresh, other_data).err().unwrap();
-    assert_eq!(err, "batch size must be between 1 and 60, got 120");
+    assert_eq!(err, "the checkpoint cannot resume here: batch size must be between 1 and 60, got 120");
     // A checkpoint opens as a model too: its tensors carry the weight file's names.
     let snapshot = t_snapshot_after_one_minibatch(&data);
     let bytes = checkpoint::save(&snapshot);

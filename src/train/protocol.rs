@@ -25,6 +25,15 @@ impl Schedule {
     }
 }
 
+/// The most epochs a run may ask for: far past the tutorial's 200, and
+/// few enough that a run's minibatches (epochs x minibatches per epoch),
+/// and so every counter a checkpoint holds, fit in 32 bits, as the page's
+/// numbers must (`usize` is 32 bits in WebAssembly).
+pub const MAX_EPOCHS: usize = 100_000;
+
+/// The most a validation may multiply patience by (the tutorial's is 2).
+pub const MAX_PATIENCE_INCREASE: usize = 1_000;
+
 /// The tutorial's settings, or a variant of them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Protocol {
@@ -90,8 +99,25 @@ impl Protocol {
         if self.batch_size == 0 || self.batch_size > train_len {
             return Err(format!("batch size must be between 1 and {train_len}, got {}", self.batch_size));
         }
-        if self.epochs == 0 {
-            return Err("epochs must be at least 1".into());
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(format!("epochs must be between 1 and {MAX_EPOCHS}, got {}", self.epochs));
+        }
+        let minibatches = self.epochs.checked_mul(train_len / self.batch_size);
+        if minibatches.is_none_or(|m| m > u32::MAX as usize) {
+            return Err(format!(
+                "{} epochs of {} minibatches are more than a run can count (2^32 minibatches)",
+                self.epochs,
+                train_len / self.batch_size
+            ));
+        }
+        if self.patience > u32::MAX as usize || self.patience_increase > MAX_PATIENCE_INCREASE {
+            return Err(format!(
+                "patience must be at most 2^32 and its increase at most {MAX_PATIENCE_INCREASE}, got {} and {}",
+                self.patience, self.patience_increase
+            ));
+        }
+        if !(self.improvement_threshold > 0.0 && self.improvement_threshold <= 1.0) {
+            return Err(format!("the improvement threshold must be above 0 and at most 1, got {}", self.improvement_threshold));
         }
         Ok(())
     }

@@ -90,6 +90,78 @@ pub struct Snapshot {
     pub history: Vec<Validation>,
 }
 
+impl Snapshot {
+    /// Whether this run can go on, training on `train_len` images: what
+    /// every reader of a run (the command line's `--resume`, the page's
+    /// file input and stored run, the worker's Resume) asks before it
+    /// keeps or uses one. The protocol is checked as settings are; then the
+    /// parameters' lengths and values, the counters against the protocol
+    /// (in checked arithmetic, so that no count wraps), the scores and
+    /// the history, which is bounded by what such a run can have.
+    pub fn check(&self, train_len: usize) -> Result<(), String> {
+        let p = &self.protocol;
+        p.check(train_len)?;
+        let n = crate::model::param_count();
+        let momentum = if p.momentum > 0.0 { n } else { 0 };
+        for (name, values, len) in [("params", &self.params, n), ("best", &self.best_params, n), ("velocity", &self.velocity, momentum)] {
+            if values.len() != len {
+                return Err(format!("its {name} has {} values, LeNet-5 and its protocol need {len}", values.len()));
+            }
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(format!("its {name} holds a non-finite value"));
+            }
+        }
+        let batches = train_len / p.batch_size;
+        // Patience may run out on an epoch's last minibatch, before the
+        // epoch rolls over.
+        let last_minibatch = if self.finished.is_some() { batches } else { batches - 1 };
+        let in_epoch = (1..=p.epochs).contains(&self.epoch) && self.minibatch <= last_minibatch;
+        // A run in progress stands at a minibatch of its epoch; a finished
+        // one may have stopped anywhere (patience) or after its last epoch.
+        let counted = match self.finished {
+            None => (self.epoch - 1).checked_mul(batches).and_then(|m| m.checked_add(self.minibatch)) == Some(self.iterations),
+            Some(_) => self.epoch.checked_mul(batches).is_some_and(|m| self.iterations <= m),
+        };
+        if !(in_epoch && counted && self.best_iter <= self.iterations && self.patience >= p.patience) {
+            return Err(format!(
+                "its counters do not fit its protocol: epoch {} of {}, minibatch {} of {batches}, iterations {}, best at {}, patience {}",
+                self.epoch, p.epochs, self.minibatch, self.iterations, self.best_iter, self.patience
+            ));
+        }
+        if self.patience > u32::MAX as usize {
+            return Err(format!("its patience {} is more than a run can count", self.patience));
+        }
+        let score = |v: f64| (0.0..=1.0).contains(&v);
+        if !score(self.test_score) {
+            return Err(format!("its test score {} is not an error rate", self.test_score));
+        }
+        // Before its first validation, a run's best is infinite.
+        if !(score(self.best_validation) || (self.best_validation == f64::INFINITY && self.history.is_empty())) {
+            return Err(format!("its best validation error {} is not an error rate", self.best_validation));
+        }
+        let frequency = batches.min(p.patience / 2).max(1);
+        let most = p.epochs.checked_mul(batches.div_ceil(frequency)).unwrap_or(usize::MAX);
+        if self.history.len() > most {
+            return Err(format!("its history holds {} validations, more than its protocol's {most}", self.history.len()));
+        }
+        let mut last_iter = None;
+        for v in &self.history {
+            let ordered = last_iter.is_none_or(|last| v.iter > last) && v.iter < self.iterations;
+            if !(ordered && (1..=self.epoch).contains(&v.epoch) && score(v.error) && v.test.is_none_or(score)) {
+                return Err(format!(
+                    "its history has a validation that does not fit the run: epoch {}, iteration {}, error {}",
+                    v.epoch, v.iter, v.error
+                ));
+            }
+            if v.error < self.best_validation {
+                return Err(format!("its history has a validation error {} below its best {}", v.error, self.best_validation));
+            }
+            last_iter = Some(v.iter);
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
     /// `done` images of the current minibatch are in `grad_sum`, their
@@ -372,7 +444,7 @@ impl Trainer {
                 let best = error < self.best_validation;
                 if best {
                     if error < self.best_validation * self.protocol.improvement_threshold {
-                        self.patience = self.patience.max(iter * self.protocol.patience_increase);
+                        self.patience = self.patience.max(iter.saturating_mul(self.protocol.patience_increase));
                     }
                     self.best_validation = error;
                     self.best_iter = iter;
@@ -430,9 +502,9 @@ impl Trainer {
 
     /// The run `snapshot` was taken of, continued on `data` (the data it
     /// was trained on): every later step is as if it had never stopped.
+    /// A run that `Snapshot::check` refuses is an error.
     pub fn resume(snapshot: Snapshot, data: impl Into<Arc<Mnist>>) -> Result<Trainer, String> {
-        let mut t = Trainer::new(snapshot.protocol.clone(), data)?;
-        let n = t.model.params.len();
+        let data = data.into();
         let mut s = snapshot;
         // A run that ended because its epochs ran out goes on if the
         // protocol now has more: it stands where an uninterrupted run
@@ -440,24 +512,8 @@ impl Trainer {
         if s.finished == Some(StopReason::Epochs) && s.epoch < s.protocol.epochs {
             (s.finished, s.epoch) = (None, s.epoch + 1);
         }
-        if s.params.len() != n || s.best_params.len() != n || s.velocity.len() != t.velocity.len() {
-            return Err("the checkpoint's parameters do not fit LeNet-5 and its protocol".into());
-        }
-        let batches = t.train_batches();
-        let in_step = s.epoch >= 1 && s.epoch <= s.protocol.epochs && s.minibatch < batches && s.best_iter <= s.iterations;
-        // A run in progress stands at a minibatch of its epoch; a finished
-        // one may have stopped anywhere (patience) or after its last epoch.
-        let consistent = in_step
-            && match s.finished {
-                None => s.iterations == (s.epoch - 1) * batches + s.minibatch,
-                Some(_) => s.iterations <= s.epoch * batches,
-            };
-        if !consistent {
-            return Err(format!(
-                "the checkpoint's counters do not fit its protocol on this data: epoch {}, minibatch {}, iterations {}",
-                s.epoch, s.minibatch, s.iterations
-            ));
-        }
+        s.check(data.train.len()).map_err(|e| format!("the checkpoint cannot resume here: {e}"))?;
+        let mut t = Trainer::new(s.protocol.clone(), data)?;
         t.model.params = s.params;
         t.velocity = s.velocity;
         t.best_params = s.best_params;
