@@ -140,7 +140,7 @@ impl Snapshot {
             return Err(format!("its best validation error {} is not an error rate", self.best_validation));
         }
         let frequency = batches.min(p.patience / 2).max(1);
-        let most = p.epochs.checked_mul(batches.div_ceil(frequency)).unwrap_or(usize::MAX);
+        let most = p.epochs.saturating_mul(batches.div_ceil(frequency));
         if self.history.len() > most {
             return Err(format!("its history holds {} validations, more than its protocol's {most}", self.history.len()));
         }
