@@ -83,6 +83,7 @@ fn every_message_survives_the_trip() {
         FromWorker::Stopped,
         FromWorker::Finished { reason: "patience".into(), best_validation: 0.0091, best_iter: 17_799, test_score: 0.0092 },
         FromWorker::Error { message: "train-images-idx3-ubyte.gz: HTTP 404 Not Found".into() },
+        FromWorker::DataMissing { message: "train-images-idx3-ubyte.gz: HTTP 404 Not Found for data/train-images-idx3-ubyte.gz".into() },
         FromWorker::Crashed { message: "panicked at src/web/worker.rs:1:1".into() },
     ];
     for m in from_worker {
@@ -217,6 +218,36 @@ fn a_narrow_chart_stacks_its_panels_at_its_own_size() {
         lower.chunks_exact(4).filter(|p| p[3] > 200 && (i32::from(p[0]) - 0xf0).abs() < 24 && (i32::from(p[1]) - 0xa0).abs() < 24).count();
     assert!(orange > 10, "the error panel is below the cost panel ({orange} validation pixels there)");
     assert_eq!(figures_rows(&data), "<tr><td>1</td><td>3.00 %</td><td>3.50 %</td></tr>");
+}
+
+#[wasm_bindgen_test]
+fn a_long_history_keeps_the_chart_and_its_table_bounded() {
+    let mut data = ChartData::default();
+    for i in 0..300_000 {
+        data.push_cost(f64::from(i), 1.0);
+    }
+    for epoch in 1..=100_000 {
+        data.push_validation(f64::from(epoch), 2.0);
+        if epoch % 4 == 0 {
+            data.push_test(f64::from(epoch), 1.5);
+        }
+    }
+    for series in [&data.costs, &data.smoothed, &data.validation] {
+        assert!(series.len() <= 100_000, "{} points kept", series.len());
+    }
+    assert_eq!(data.costs.first(), Some(&(0.0, 1.0)), "the first point stays");
+    assert_eq!(data.costs.last(), Some(&(299_999.0, 1.0)), "and the newest");
+    assert_eq!(data.validation.last(), Some(&(100_000.0, 2.0)));
+    let rows = figures_rows(&data);
+    let count = rows.matches("<tr>").count();
+    assert!((250..=501).contains(&count), "{count} rows, spread over the run");
+    assert!(rows.ends_with("<tr><td>100000</td><td>2.00 %</td><td>1.50 %</td></tr>"), "the newest row, with its test");
+    // Every row of an epoch with a test shows it, every other shows none.
+    for row in rows.split("</tr>").filter(|r| !r.is_empty()) {
+        let epoch: u32 = row.trim_start_matches("<tr><td>").split('<').next().unwrap().parse().unwrap();
+        assert_eq!(row.ends_with("1.50 %</td>"), epoch % 4 == 0, "{row}");
+    }
+    draw(&canvas(800, 300), &data, &LIGHT);
 }
 
 #[wasm_bindgen_test]

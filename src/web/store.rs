@@ -12,6 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbFactory, IdbRequest, IdbTransactionMode};
 
 use super::js::{describe, get, set};
+use super::wire::MAX_WORKERS;
 
 /// The database's name on the page; tests open others.
 pub const DATABASE: &str = "lenet";
@@ -19,6 +20,11 @@ const VERSION: u32 = 1;
 const RUNS: &str = "runs";
 /// The one record's key: the page keeps one run.
 const CURRENT: &str = "current";
+/// The most of a stored log the page shows: its end, past a cut. A full
+/// tutorial run logs about 20,000 characters.
+pub const MAX_LOG_CHARS: u32 = 1 << 20;
+/// The most chart costs a stored run brings back (the chart keeps fewer).
+const MAX_COSTS: usize = 1 << 20;
 
 /// A run as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,14 +99,30 @@ impl Store {
         if record.is_undefined() {
             return Ok(None);
         }
+        // The record is checked and capped like anything a user types:
+        // whatever wrote it, it must not hang or crash the page.
         let bytes = get(&record, "checkpoint").dyn_into::<js_sys::Uint8Array>().map_err(|_| fail("it holds no checkpoint".into()))?;
-        let iterations = get(&record, "iterations").dyn_into::<js_sys::Uint32Array>().map(|a| a.to_vec()).unwrap_or_default();
-        let costs = get(&record, "costs").dyn_into::<js_sys::Float32Array>().map(|a| a.to_vec()).unwrap_or_default();
+        if bytes.length() as usize > crate::weights::MAX_FILE_BYTES {
+            return Err(fail(format!("its checkpoint has {} bytes, more than any LeNet-5 file", bytes.length())));
+        }
+        let capped = |name: &str| -> Option<js_sys::Object> {
+            let array = get(&record, name);
+            let length = get(&array, "length").as_f64()?;
+            (length <= MAX_COSTS as f64).then(|| array.unchecked_into())
+        };
+        let iterations = capped("iterations").and_then(|a| a.dyn_into::<js_sys::Uint32Array>().ok()).map(|a| a.to_vec());
+        let costs = capped("costs").and_then(|a| a.dyn_into::<js_sys::Float32Array>().ok()).map(|a| a.to_vec());
+        let log = get(&record, "log").dyn_into::<js_sys::JsString>().ok().map_or_else(String::new, |log| {
+            // The log's end, where a long one is cut.
+            let from = log.length().saturating_sub(MAX_LOG_CHARS);
+            String::from(log.slice(from, log.length()))
+        });
+        let workers = get(&record, "workers").as_f64().filter(|w| w.fract() == 0.0).map_or(1, |w| w.clamp(1.0, MAX_WORKERS as f64) as usize);
         Ok(Some(StoredRun {
             checkpoint: bytes.to_vec(),
-            costs: iterations.into_iter().zip(costs).collect(),
-            log: get(&record, "log").as_string().unwrap_or_default(),
-            workers: get(&record, "workers").as_f64().map_or(1, |w| w as usize),
+            costs: iterations.unwrap_or_default().into_iter().zip(costs.unwrap_or_default()).collect(),
+            log,
+            workers,
         }))
     }
 

@@ -15,6 +15,10 @@ fn step() -> String {
     Schedule::Step.name().into()
 }
 
+/// At most this many workers share a run, whatever
+/// `navigator.hardwareConcurrency`, a form or a stored run says.
+pub const MAX_WORKERS: usize = 16;
+
 /// What the page's form sets; the rest of the protocol is the tutorial's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
@@ -151,6 +155,11 @@ pub enum FromWorker {
         test_score: f64,
     },
     Error {
+        message: String,
+    },
+    /// MNIST is not where the page looked (a 404): a build made before
+    /// `cargo xtask fetch-data`. Training waits for it; drawings are read.
+    DataMissing {
         message: String,
     },
     /// The worker panicked (a bug): the page restarts it.

@@ -14,11 +14,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::fetch::fetch_idx_gz;
+use super::fetch::{fetch_idx_gz, DownloadError};
 use super::js::{bulk_f32, bulk_u8, pack, unpack};
 use super::lead::{Lead, Link};
 use super::now_ms;
-use super::wire::{FromWorker, Progress, Settings, ToWorker};
+use super::wire::{FromWorker, Progress, Settings, ToWorker, MAX_WORKERS};
 use crate::confusion::{predict, Prediction};
 use crate::data::{Mnist, FILES};
 use crate::model::{param_count, LeNet5, IMAGE_LEN};
@@ -185,6 +185,7 @@ fn data() -> Option<Arc<Mnist>> {
 
 /// Starts or ends helper workers until there are `count`.
 fn ensure_helpers(helpers: &mut Vec<Link>, count: usize) -> Result<(), String> {
+    let count = count.min(MAX_WORKERS - 1);
     helpers.truncate(count);
     let script = scope().location().href();
     while helpers.len() < count {
@@ -343,15 +344,15 @@ fn load(data_url: String) {
                 }
                 evaluate_when_loaded();
             }
-            Err(message) => {
+            Err(DownloadError { message, not_found }) => {
                 set_phase(Phase::Empty { helpers });
-                post(&FromWorker::Error { message });
+                post(&if not_found { FromWorker::DataMissing { message } } else { FromWorker::Error { message } });
             }
         }
     });
 }
 
-async fn download_all(base: &str) -> Result<Mnist, String> {
+async fn download_all(base: &str) -> Result<Mnist, DownloadError> {
     let mut files = Vec::new();
     for name in FILES {
         let file = format!("{name}.gz");
@@ -365,11 +366,11 @@ async fn download_all(base: &str) -> Result<Mnist, String> {
             }
         })
         .await
-        .map_err(|e| format!("{file}: {e}"))?;
+        .map_err(|e| DownloadError { message: format!("{file}: {}", e.message), ..e })?;
         files.push((file, bytes));
     }
     let f = |i: usize| (files[i].0.as_str(), files[i].1.as_slice());
-    Mnist::from_bytes([f(0), f(1), f(2), f(3)]).map_err(|e| e.to_string())
+    Ok(Mnist::from_bytes([f(0), f(1), f(2), f(3)]).map_err(|e| e.to_string())?)
 }
 
 /// Starts a run on the data, or says why it cannot (and stays idle).

@@ -10,6 +10,12 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 const SMOOTHING: f64 = 0.05;
 /// Most points drawn per line: more cannot be told apart on a canvas.
 const MAX_DRAWN: usize = 1500;
+/// Most points a series keeps: past it, every other one is let go, so that
+/// however long a run is, a redraw costs the same (a tenth of a million
+/// points is far more than a canvas or the figures table can show).
+const MAX_KEPT: usize = 100_000;
+/// Most rows of the figures table, spread over the run like the lines.
+pub const MAX_ROWS: usize = 500;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChartData {
@@ -19,6 +25,9 @@ pub struct ChartData {
     /// (epoch, error %).
     pub validation: Vec<(f64, f64)>,
     pub test: Vec<(f64, f64)>,
+    /// Bumped whenever the validations or tests change: the figures
+    /// table is rebuilt only then.
+    pub figures: u64,
 }
 
 impl ChartData {
@@ -27,21 +36,36 @@ impl ChartData {
             Some(&(_, prev)) => prev + SMOOTHING * (cost - prev),
             None => cost,
         };
-        self.costs.push((iteration, cost));
-        self.smoothed.push((iteration, average));
+        keep(&mut self.costs, (iteration, cost));
+        keep(&mut self.smoothed, (iteration, average));
     }
 
     pub fn push_validation(&mut self, epoch: f64, error_percent: f64) {
-        self.validation.push((epoch, error_percent));
+        keep(&mut self.validation, (epoch, error_percent));
+        self.figures += 1;
     }
 
     pub fn push_test(&mut self, epoch: f64, error_percent: f64) {
-        self.test.push((epoch, error_percent));
+        keep(&mut self.test, (epoch, error_percent));
+        self.figures += 1;
     }
 
     pub fn clear(&mut self) {
-        *self = ChartData::default();
+        *self = ChartData { figures: self.figures + 1, ..ChartData::default() };
     }
+}
+
+/// Appends `point`, first letting every other kept point go once there are
+/// `MAX_KEPT` (the first and the newest stay).
+fn keep(series: &mut Vec<(f64, f64)>, point: (f64, f64)) {
+    if series.len() >= MAX_KEPT {
+        let mut i = 0;
+        series.retain(|_| {
+            i += 1;
+            i % 2 == 1
+        });
+    }
+    series.push(point);
 }
 
 /// Round tick values covering [lo, hi], at most about `max_ticks`, on
@@ -66,10 +90,15 @@ pub fn y_range(series: &[&[(f64, f64)]]) -> (f64, f64) {
 
 /// At most `MAX_DRAWN` evenly spaced points of a series (always the last).
 pub fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    if points.len() <= MAX_DRAWN {
+    thin_to(points, MAX_DRAWN)
+}
+
+/// At most about `most` evenly spaced points of a series (always the last).
+fn thin_to(points: &[(f64, f64)], most: usize) -> Vec<(f64, f64)> {
+    if points.len() <= most {
         return points.to_vec();
     }
-    let stride = points.len().div_ceil(MAX_DRAWN);
+    let stride = points.len().div_ceil(most);
     let mut out: Vec<_> = points.iter().step_by(stride).copied().collect();
     if out.last() != points.last() {
         out.push(*points.last().unwrap());
@@ -150,8 +179,8 @@ pub fn draw(canvas: &HtmlCanvasElement, data: &ChartData, palette: &Palette) {
     axes(&ctx, &error, "epoch", "error %", x_ticks, palette);
     line(&ctx, &cost, &thin(&data.costs), palette.cost_raw, 1.0, false);
     line(&ctx, &cost, &thin(&data.smoothed), palette.cost, 2.0, false);
-    line(&ctx, &error, &data.validation, palette.valid, 2.0, true);
-    line(&ctx, &error, &data.test, palette.test, 2.0, true);
+    line(&ctx, &error, &thin(&data.validation), palette.valid, 2.0, true);
+    line(&ctx, &error, &thin(&data.test), palette.test, 2.0, true);
     legend(&ctx, cost.left + 8.0, cost.top - 12.0, &[(palette.cost, "cost (smoothed)")], palette.ink);
     legend(&ctx, error.left + 8.0, error.top - 12.0, &[(palette.valid, "validation"), (palette.test, "test (best model)")], palette.ink);
 }
@@ -236,11 +265,15 @@ fn trim(v: f64) -> String {
 }
 
 /// The per-epoch figures as table rows (epoch, validation error, test
-/// error of the best model): the chart's text alternative.
+/// error of the best model): the chart's text alternative, at most about
+/// `MAX_ROWS` of them spread over the run, in time linear in its history.
 pub fn figures_rows(data: &ChartData) -> String {
     let mut rows = String::new();
-    for &(epoch, valid) in &data.validation {
-        let test = data.test.iter().find(|t| t.0 == epoch).map_or("–".to_string(), |t| format!("{:.2} %", t.1));
+    // Both series are in epoch order: one pass over each.
+    let mut tests = data.test.iter().peekable();
+    for (epoch, valid) in thin_to(&data.validation, MAX_ROWS) {
+        while tests.next_if(|t| t.0 < epoch).is_some() {}
+        let test = tests.peek().filter(|t| t.0 == epoch).map_or("–".to_string(), |t| format!("{:.2} %", t.1));
         rows += &format!("<tr><td>{epoch}</td><td>{valid:.2} %</td><td>{test}</td></tr>");
     }
     rows

