@@ -228,7 +228,7 @@ fn a_long_history_keeps_the_chart_and_its_table_bounded() {
     }
     for epoch in 1..=100_000 {
         data.push_validation(f64::from(epoch), 2.0);
-        if epoch % 4 == 0 {
+        if epoch.is_multiple_of(4) {
             data.push_test(f64::from(epoch), 1.5);
         }
     }
@@ -245,7 +245,7 @@ fn a_long_history_keeps_the_chart_and_its_table_bounded() {
     // Every row of an epoch with a test shows it, every other shows none.
     for row in rows.split("</tr>").filter(|r| !r.is_empty()) {
         let epoch: u32 = row.trim_start_matches("<tr><td>").split('<').next().unwrap().parse().unwrap();
-        assert_eq!(row.ends_with("1.50 %</td>"), epoch % 4 == 0, "{row}");
+        assert_eq!(row.ends_with("1.50 %</td>"), epoch.is_multiple_of(4), "{row}");
     }
     draw(&canvas(800, 300), &data, &LIGHT);
 }
