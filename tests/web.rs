@@ -226,7 +226,7 @@ fn a_long_history_keeps_the_chart_and_its_table_bounded() {
     for i in 0..300_000 {
         data.push_cost(f64::from(i), 1.0);
     }
-    for epoch in 1..=100_000 {
+    for epoch in 1..=100_000u32 {
         data.push_validation(f64::from(epoch), 2.0);
         if epoch.is_multiple_of(4) {
             data.push_test(f64::from(epoch), 1.5);
