@@ -8,15 +8,18 @@
 // BUILD is stamped with a hash of the build's files by trunk's post-build
 // hook (Trunk.toml): a new build is a new worker, whose activation deletes
 // the caches of older builds.
+// Caches are named after this worker's scope too: two copies of the page
+// in two folders of one server keep theirs apart.
 const BUILD = "__BUILD__";
-const CACHE = `lenet-${BUILD}`;
+const PREFIX = `lenet ${self.registration.scope} `;
+const CACHE = PREFIX + BUILD;
 
 self.addEventListener("install", () => self.skipWaiting());
 
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
-      if (name.startsWith("lenet-") && name !== CACHE) await caches.delete(name);
+      if (name.startsWith(PREFIX) && name !== CACHE) await caches.delete(name);
     }
     await self.clients.claim();
   })());

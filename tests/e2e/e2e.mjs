@@ -1,7 +1,10 @@
 // End-to-end test of the built app (dist/) in real browsers, driven over
 // the W3C WebDriver protocol (chromedriver, geckodriver): no npm package
-// and nothing downloaded. It serves dist/ on loopback, then in each browser:
-// refuses missing and hostile data and recovers from a worker's crash;
+// and nothing downloaded. It serves dist/ on loopback under /lenet/, as a
+// project page is hosted, beside another page at /, then in each browser:
+// refuses missing and hostile data, gives up on servers that stall and
+// tries afresh, says how to get MNIST where the build has none, recovers
+// from a worker's crash and from a panic of the page itself;
 // reads drawn digits with the pretrained model before any training, checks
 // its confusion matrix and a cell's gallery, downloads the model and
 // uploads it again (and refuses a corrupt one); trains a short run (on as
@@ -13,15 +16,19 @@
 // the command line: a run the CLI was killed in (after its first epoch's
 // checkpoint) is opened and finished in the page, and the page's run is
 // downloaded for `cargo xtask test` to continue with `lenet train
-// --resume`. Screenshots and the downloaded files go to target/e2e/.
+// --resume`. Checkpoints that cannot resume (a short `best`, batch size 0,
+// a history longer than their protocol allows) are refused and replace
+// nothing; a sound one with 100,000 validations opens without holding the
+// page. The page at / is never taken over by our service worker.
+// Screenshots and the downloaded files go to target/e2e/.
 //
 // usage: node tests/e2e/e2e.mjs [chromium] [firefox]
 
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { BROWSERS, serve, sleep } from "./webdriver.mjs";
+import { BROWSERS, safePath, sendFile, serve, sleep } from "./webdriver.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DIST = join(ROOT, "dist");
@@ -131,12 +138,79 @@ async function killedCliRun() {
   check(existsSync(CLI_RUN), "a CLI run killed after its first epoch leaves its checkpoint");
 }
 
+/// A safetensors file's metadata and tensors (their raw bytes).
+function readSafetensors(buf) {
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8"));
+  const data = buf.subarray(8 + n);
+  const tensors = {};
+  for (const [k, v] of Object.entries(header)) {
+    if (k !== "__metadata__") tensors[k] = { dtype: v.dtype, shape: v.shape, bytes: data.subarray(v.data_offsets[0], v.data_offsets[1]) };
+  }
+  return { metadata: header.__metadata__ ?? {}, tensors };
+}
+
+function writeSafetensors({ metadata, tensors }) {
+  const header = { __metadata__: metadata };
+  const parts = [];
+  let offset = 0;
+  for (const [k, t] of Object.entries(tensors)) {
+    header[k] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
+    offset += t.bytes.length;
+    parts.push(t.bytes);
+  }
+  let json = JSON.stringify(header);
+  while (Buffer.byteLength(json) % 8) json += " ";
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([length, Buffer.from(json), ...parts]);
+}
+
+/// The CLI run's checkpoint with its state (`key=value` lines) and tensors
+/// edited by `edit(state, tensors)`, written to target/e2e/`name`.
+function craftedRun(name, edit) {
+  const file = readSafetensors(readFileSync(CLI_RUN));
+  const state = Object.fromEntries(file.metadata["lenet-checkpoint"].trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  edit(state, file.tensors);
+  file.metadata["lenet-checkpoint"] = Object.entries(state).map(([k, v]) => `${k}=${v}\n`).join("");
+  const path = join(OUT, name);
+  writeFileSync(path, writeSafetensors(file));
+  return path;
+}
+
+/// `n` validations, two an epoch, each a little better than the last.
+function history(n) {
+  const entries = [];
+  for (let i = 0; i < n; i++) entries.push(`${Math.floor(i / 2) + 1} ${i} ${(0.5 - i * 1e-6).toFixed(6)} -`);
+  return entries.join(";");
+}
+
+/// Checkpoints that can never resume, and the reason the page must give.
+const REFUSED_RUNS = {
+  "short-best": { edit: (_, t) => { t.best = { dtype: "F32", shape: [10], bytes: Buffer.alloc(40) }; }, reason: /its best has 10 values, LeNet-5 and its protocol need 431080/ },
+  "batch-0": { edit: (s) => { s.batch_size = "0"; }, reason: /batch size must be between 1 and 50000, got 0/ },
+  "long-history": { edit: (s) => { s.history = history(100000); }, reason: /its history holds 100000 validations, more than its protocol's 2/ },
+};
+
 async function runBrowser(name, base, port) {
   console.log(`\n# ${name}`);
   const { driver, capabilities } = BROWSERS[name](port, OUT);
   // Firefox runs in the dark scheme throughout (Chromium switches to it for its dark checks).
   if (name === "firefox") capabilities["moz:firefoxOptions"].prefs = { "layout.css.prefers-color-scheme.content-override": 0 };
   const d = driver;
+  const errorText = () => d.js(`return document.getElementById("error").textContent`);
+  // Draws `points` on the pad of the page loaded now; its reading must be `expect`.
+  const read = async (what, points, expect) => {
+    await d.click("#clear");
+    const pad = Object.values(await d.element("#pad"))[0];
+    await d.s("/actions", "POST", stroke(pad, points));
+    await d.s("/actions", "DELETE");
+    const digit = await d.waitFor(`a prediction for ${what}`, () => d.attr("prediction", "data-digit"), 5000);
+    const probs = (await d.attr("prediction", "data-probs")).split(",").map(Number);
+    const sum = probs.reduce((a, b) => a + b, 0);
+    check(probs.length === 10 && Math.abs(sum - 1) < 1e-2, `ten probabilities summing to 1 (${sum.toFixed(4)})`);
+    check(digit === expect, `the network reads the drawn ${what} as ${digit}`);
+  };
   try {
     await d.start(capabilities);
     // A data URL with nothing behind it: a clear error naming the file, and a page that still works.
@@ -146,6 +220,48 @@ async function runBrowser(name, base, port) {
     check(/train-images-idx3-ubyte\.gz: HTTP 404/.test(message), `a missing file is named: "${message}"`);
     check((await d.js(`return document.getElementById("error").hidden`)) === false, "the error is shown (role=alert)");
     check((await d.js(`return document.getElementById("train").disabled`)) === false, "Train stays available to try again");
+
+    // A server that accepts the connection and says nothing: given up on
+    // within a minute, naming the file and the URL.
+    await d.go(`${base}/?data=silent/`);
+    await d.waitFor("the silent server's error", async () => /did not answer/.test(await errorText()), 60000);
+    check(/train-images-idx3-ubyte\.gz: the server did not answer within 30 s \(.*silent\/train-images-idx3-ubyte\.gz\)/.test(await errorText()), `a silent server is named: "${await errorText()}"`);
+    // One that sends 64 KiB and stalls: the same; then, the server mended, Train downloads afresh and trains.
+    flaky = "stall";
+    await d.go(`${base}/?data=flaky/&preset=fast`);
+    await d.waitFor("the stalled download's error", async () => /stalled/.test(await errorText()), 60000);
+    check(/train-images-idx3-ubyte\.gz: the download stalled: no data for 20 s \(.*flaky\/train-images-idx3-ubyte\.gz\)/.test(await errorText()), `a stalled download is named: "${await errorText()}"`);
+    flaky = "ok";
+    await d.click("#train");
+    await d.waitFor("training after a fresh download", async () => Number(await d.attr("status", "data-iterations")) > 0, 120000);
+    check(true, "after a data error, Train downloads afresh and trains");
+    await d.click("#stop");
+    await d.waitFor("the stop", async () => (await d.attr("status", "data-state")) === "stopped", 10000);
+
+    // A build without MNIST (trunk's pre-build hook could not fetch it): it
+    // says which command fetches it, keeps Train off, and reads drawings.
+    await d.go(`${root}/nodata/`);
+    await d.waitFor("the missing data to be reported", async () => /cargo xtask fetch-data/.test(await errorText()), 60000);
+    check(/MNIST is not on this server/.test(await errorText()), `a build without data says so: "${(await errorText()).slice(0, 100)}..."`);
+    check(await d.js(`return document.getElementById("train").disabled`), "and Train stays disabled");
+    await d.waitFor("the pretrained model", async () => (await d.attr("status", "data-model")) === "pretrained", 30000);
+    await read("1 (without data)", [[140, 50], [140, 90], [139, 130], [138, 170], [138, 215]], "1");
+
+    // A panic on the page's own thread, with its state lent out: said, and the page goes on.
+    await d.go(`${base}/?test-crash=page&preset=fast`);
+    await d.waitFor("the page's panic to be shown", async () => /the page hit a bug/.test(await errorText()), 30000);
+    check(/deliberate panic/.test(await errorText()), `the page's panic is shown: "${(await errorText()).slice(0, 90)}..."`);
+    await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    await read("1 (after a panic)", [[140, 50], [140, 90], [139, 130], [138, 170], [138, 215]], "1");
+    await d.click("#train");
+    await d.waitFor("training after the panic", async () => Number(await d.attr("status", "data-iterations")) > 0, 60000);
+    await d.click("#stop");
+    await d.waitFor("the stop", async () => (await d.attr("status", "data-state")) === "stopped", 10000);
+    check(true, "after the page's panic, the pad reads, Train trains and Stop stops");
+    if (!(await d.js(`return document.getElementById("forget").disabled`))) {
+      await d.click("#forget");
+      await d.waitFor("Forget to act", async () => await d.js(`return document.getElementById("forget").disabled`), 5000);
+    }
 
     for (const [what, c] of Object.entries(HOSTILE)) {
       await d.go(`${base}/?data=hostile/${what}/`);
@@ -165,18 +281,6 @@ async function runBrowser(name, base, port) {
 
     // The pretrained model, before any training: it reads drawings, and
     // the page measures it on the test set.
-    const read = async (what, points, expect) => {
-      await d.click("#clear");
-      // The pad of the page loaded now.
-      const pad = Object.values(await d.element("#pad"))[0];
-      await d.s("/actions", "POST", stroke(pad, points));
-      await d.s("/actions", "DELETE");
-      const digit = await d.waitFor(`a prediction for ${what}`, () => d.attr("prediction", "data-digit"), 5000);
-      const probs = (await d.attr("prediction", "data-probs")).split(",").map(Number);
-      const sum = probs.reduce((a, b) => a + b, 0);
-      check(probs.length === 10 && Math.abs(sum - 1) < 1e-2, `ten probabilities summing to 1 (${sum.toFixed(4)})`);
-      check(digit === expect, `the network reads the drawn ${what} as ${digit}`);
-    };
     const drawDigits = async () => {
       await read("1", [[140, 50], [140, 90], [139, 130], [138, 170], [138, 215]], "1");
       await read("7", [[85, 60], [140, 60], [195, 60], [170, 110], [145, 160], [125, 215]], "7");
@@ -313,20 +417,27 @@ async function runBrowser(name, base, port) {
     const caches = () => d.jsAsync(`const done = arguments[arguments.length - 1]; caches.keys().then(done);`);
     const build = readFileSync(join(DIST, "sw.js"), "utf8").match(/const BUILD = "([^"]+)"/)[1];
     const before = await caches();
-    check(before.length === 1 && before[0] === `lenet-${build}`, `one cache, named after the build (${before})`);
+    const scope = `${base}/`;
+    check(before.length === 1 && before[0] === `lenet ${scope} ${build}`, `one cache, named after its folder and the build (${before})`);
     const swFile = join(DIST, "sw.js");
     const original = readFileSync(swFile, "utf8");
     writeFileSync(swFile, original.replace(`const BUILD = "${build}"`, `const BUILD = "next-${build}"`));
     try {
       await d.jsAsync(`const done = arguments[arguments.length - 1]; navigator.serviceWorker.getRegistration().then(r => r.update()).then(() => done(true), e => done(String(e)));`);
-      await d.waitFor("the old build's cache to go", async () => !(await caches()).includes(`lenet-${build}`), 30000);
+      await d.waitFor("the old build's cache to go", async () => !(await caches()).includes(`lenet ${scope} ${build}`), 30000);
       // The new worker caches what the page fetches from now on.
       await d.jsAsync(`const done = arguments[arguments.length - 1]; fetch("pretrained/tutorial.log").then(r => r.text()).then(() => done(true));`);
-      await d.waitFor("the new build's cache", async () => (await caches()).join() === `lenet-next-${build}`, 10000);
+      await d.waitFor("the new build's cache", async () => (await caches()).join() === `lenet ${scope} next-${build}`, 10000);
       check(true, "a new build's service worker replaces the old build's cache with its own");
     } finally {
       writeFileSync(swFile, original);
     }
+    // The page at the server's root is someone else's: our service worker,
+    // scoped to its own folder, neither controls nor caches it.
+    await d.go(`${root}/`);
+    const other = await d.jsAsync(`const done = arguments[arguments.length - 1];
+      navigator.serviceWorker.getRegistration().then(r => done({ controlled: navigator.serviceWorker.controller !== null, registered: r !== undefined, text: document.body.textContent }));`);
+    check(/another page/.test(other.text) && !other.controlled && !other.registered, `the page at / is not taken over by the service worker (${JSON.stringify(other)})`);
 
     // The fast preset: validation after the first epoch.
     await d.go(`${base}/?preset=fast&epochs=2`);
@@ -419,6 +530,46 @@ async function runBrowser(name, base, port) {
     await d.waitFor("the cleared pad", async () => (await d.attr("prediction", "data-digit")) === null, 5000);
     check(true, "Clear empties the pad and the prediction");
 
+    // Checkpoints that can never resume: refused at the door, replacing
+    // nothing; a reload finds the page as it was.
+    for (const [what, c] of Object.entries(REFUSED_RUNS)) {
+      await d.type("#upload", craftedRun(`${name}-${what}.safetensors`, c.edit));
+      await d.waitFor(`the ${what} checkpoint's refusal`, async () => c.reason.test(await errorText()), 30000);
+      check(true, `a checkpoint with ${what} is refused: "${(await errorText()).slice(0, 140)}"`);
+      const kept = await d.js(`return [document.getElementById("status").dataset.model, document.getElementById("resume").hidden, document.getElementById("forget").disabled]`);
+      check(kept.join() === "pretrained,true,true", `after ${what}, the model stays and no run is kept (${kept})`);
+      await d.go(`${base}/?preset=fast&epochs=2`);
+      await d.waitFor("the reloaded page's model", async () => (await d.attr("status", "data-model")) === "pretrained", 30000);
+      check((await d.js(`return document.getElementById("error").hidden && document.getElementById("resume").hidden`)), `after ${what} and a reload, the page is as it was`);
+    }
+    // A sound run with 100,000 validations (two an epoch): it opens, its
+    // chart and table stay light, and neither opening nor reloading holds
+    // the page's thread.
+    const longRun = craftedRun(`${name}-100k.safetensors`, (s) => {
+      Object.assign(s, { epochs: "100000", batch_size: "25000", patience_start: "2", history: history(100000), epoch: "50001", minibatch: "0" });
+      Object.assign(s, { iterations: "100000", best_validation: (0.5 - 99999e-6).toFixed(6), best_iter: "99999", patience: "200000", test_score: "0.3", finished: "" });
+    });
+    const watchLong = `window.__long = []; try { new PerformanceObserver(l => window.__long.push(...l.getEntries().map(e => e.duration))).observe({ type: "longtask", buffered: true }); } catch (e) { window.__long = null; }`;
+    await d.js(watchLong);
+    await d.type("#upload", longRun);
+    await d.waitFor("the long run to open", async () => !(await d.js(`return document.getElementById("resume").hidden`)), 30000);
+    await d.waitFor("its save", async () => (await d.attr("status", "data-saved")) === "100000", 30000);
+    const rows = await d.js(`return document.querySelectorAll("#figures-body tr").length`);
+    check(rows > 0 && rows <= 501, `100,000 validations: the figures table shows ${rows} rows spread over them`);
+    const openLong = await d.js(`return window.__long`);
+    if (openLong !== null) check(openLong.every((ms) => ms < 100), `no main-thread task over 100 ms opening it (${openLong.map(Math.round)})`);
+    await d.go(`${base}/?preset=fast&epochs=2`);
+    await d.js(watchLong);
+    await d.waitFor("the long run to be restored", async () => (await d.attr("status", "data-model")) === "restored", 30000);
+    await sleep(1000);
+    const reloadLong = await d.js(`return window.__long`);
+    if (reloadLong !== null) check(reloadLong.every((ms) => ms < 100), `no main-thread task over 100 ms restoring it on a reload (${reloadLong.map(Math.round)})`);
+    await read("1 (beside a long run)", [[140, 50], [140, 90], [139, 130], [138, 170], [138, 215]], "1");
+    await d.click("#forget");
+    await d.waitFor("Forget to act", async () => await d.js(`return document.getElementById("forget").disabled`), 5000);
+    await d.go(`${base}/?preset=fast&epochs=2`);
+    await d.waitFor("the pretrained model", async () => (await d.attr("status", "data-model")) === "pretrained", 30000);
+
     // A run of the command line, killed after its first epoch: opened in
     // the page, it goes on from its checkpoint to its end.
     await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
@@ -464,9 +615,44 @@ async function runBrowser(name, base, port) {
 writeHostile();
 mkdirSync(OUT, { recursive: true });
 await killedCliRun();
-const server = await serve(DIST);
+/// Requests the test server leaves unanswered (a silent or stalled server), ended at the close.
+const hung = [];
+/// The /lenet/flaky/ server: "stall" (64 KiB of a file, then nothing) or "ok".
+let flaky = "stall";
+const OTHER_PAGE = "<!doctype html><html lang=en><title>Another page</title><p>another page on the same server</p></html>";
+const server = await serve(DIST, {
+  mount: "/lenet/",
+  route: async (req, res, url) => {
+    if (url === "/") {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(OTHER_PAGE);
+    } else if (url.startsWith("/lenet/silent/")) {
+      hung.push(res);
+    } else if (url.startsWith("/lenet/flaky/")) {
+      const file = join(DIST, "data", basename(url));
+      if (flaky === "ok") return sendFile(res, file).then(() => true);
+      const body = readFileSync(file);
+      res.writeHead(200, { "content-type": "application/gzip", "content-length": body.length });
+      res.write(body.subarray(0, 65536));
+      hung.push(res);
+    } else if (url.startsWith("/nodata/")) {
+      // The build as one made without MNIST is: every file but data/.
+      const path = safePath(url.slice("/nodata/".length));
+      if (path.startsWith("data/")) {
+        res.writeHead(404);
+        res.end("not found");
+      } else {
+        await sendFile(res, join(DIST, path));
+      }
+    } else {
+      return false;
+    }
+    return true;
+  },
+});
 const port = server.address().port;
-const base = `http://127.0.0.1:${port}`;
+const root = `http://127.0.0.1:${port}`;
+const base = `${root}/lenet`;
 
 /// Runs `during` with the server stopped (every connection closed), then starts it again on its port.
 async function offline(during) {
@@ -480,6 +666,7 @@ async function offline(during) {
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ["chromium", "firefox"];
 let driverPort = 9515;
 for (const name of which) await runBrowser(name, base, driverPort++);
+for (const res of hung) res.destroy();
 server.close();
 console.log(`\ne2e: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -9,24 +9,46 @@ import { extname, join, normalize } from "node:path";
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".css": "text/css", ".gz": "application/gzip", ".json": "application/json" };
 
-/// A static file server for `root` on a free loopback port. With
-/// `isolated`, its pages are cross-origin isolated (COOP and COEP), which
-/// gives them a finer clock: Firefox's `performance.now()` otherwise moves
-/// in whole milliseconds.
-export function serve(root, { isolated = false } = {}) {
-  const isolation = isolated ? { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" } : {};
+/// A static file server for `root` on a free loopback port, under the URL
+/// path `mount` ("/" unless given; "/lenet/", say, as a project page is
+/// hosted). `route(req, res, path)` may answer what `root` does not hold
+/// (it returns true if it did). With `isolated`, its pages are
+/// cross-origin isolated (COOP and COEP), which gives them a finer clock:
+/// Firefox's `performance.now()` otherwise moves in whole milliseconds.
+export function serve(root, { isolated = false, mount = "/", route } = {}) {
+  const headers = isolated ? { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" } : {};
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "");
-    const file = join(root, path === "" ? "index.html" : path);
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length, ...isolation });
-      res.end(body);
-    } catch {
-      res.writeHead(404); res.end("not found");
+    const url = new URL(req.url, "http://x").pathname;
+    if (route && (await route(req, res, url))) return;
+    if (mount !== "/" && url === mount.slice(0, -1)) {
+      res.writeHead(301, { location: mount });
+      return res.end();
     }
+    if (!url.startsWith(mount)) {
+      res.writeHead(404);
+      return res.end("not found");
+    }
+    await sendFile(res, join(root, safePath(url.slice(mount.length))), headers);
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+/// A URL path as a relative file path that cannot climb out of its folder.
+export function safePath(path) {
+  const p = normalize(decodeURIComponent(path)).replace(/^(\.\.\/|\/)+/, "");
+  return p === "" || p === "." ? "index.html" : p;
+}
+
+/// Answers with `file`, or 404.
+export async function sendFile(res, file, headers = {}) {
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length, ...headers });
+    res.end(body);
+  } catch {
+    res.writeHead(404);
+    res.end("not found");
+  }
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

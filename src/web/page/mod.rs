@@ -144,11 +144,17 @@ fn on_panic(info: &std::panic::PanicHookInfo) {
     console_error_panic_hook::hook(info);
 }
 
+/// Where the page finds MNIST unless `?data=` says otherwise: beside it,
+/// as `cargo xtask fetch-data` and trunk's pre-build hook put it.
+const DATA_URL: &str = "data/";
+
 /// Entry point of the page's wasm.
 pub fn start() {
     std::panic::set_hook(Box::new(on_panic));
+    // The page's watchdog (index.html) need not speak: the wasm runs.
+    let _ = document().document_element().expect("the page has a root").set_attribute("data-started", "");
     let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).expect("a query string parses");
-    let data_url = params.get("data").map(|u| if u.ends_with('/') { u } else { u + "/" }).unwrap_or("data/".into());
+    let data_url = params.get("data").map(|u| if u.ends_with('/') { u } else { u + "/" }).unwrap_or(DATA_URL.into());
     apply_query(&params);
 
     let worker = new_worker();
@@ -178,7 +184,7 @@ pub fn start() {
             unreadable: false,
             data_missing: false,
             queued: None,
-            crash_test: params.has("test-crash"),
+            crash_test: params.get("test-crash").is_some_and(|v| v != "page"),
         })
     });
     let pad = Pad::install(classify_soon);
@@ -195,6 +201,12 @@ pub fn start() {
         set_state(RunState::Error);
     }
     wasm_bindgen_futures::spawn_local(first_model());
+    if params.get("test-crash").as_deref() == Some("page") {
+        // `?test-crash=page`: a panic on the main thread, with the state
+        // lent out, for the end-to-end test to see the page go on.
+        let crash = Closure::once_into_js(|| with_app(|_| -> () { panic!("a deliberate panic, asked for by ?test-crash=page") }));
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(crash.unchecked_ref(), 1000);
+    }
 }
 
 /// The saved run if there is one (its best model in use, its chart and
@@ -852,6 +864,10 @@ fn on_worker_message(data: JsValue) {
             set_status_text(&format!("downloading {file}: {}{of} (given up after {} s without data)", mb(loaded), STALL_MS / 1000));
         }
         FromWorker::DataMissing { message } => {
+            // From elsewhere (`?data=`), a missing file is an ordinary error: the URL is to be fixed.
+            if with_app(|app| app.data_url != DATA_URL) {
+                return on_worker_message_error(&message);
+            }
             with_app(|app| app.data_missing = true);
             set_state(RunState::Error);
             set_status_text("no training data on this server: the pretrained model reads drawings; training needs MNIST");
@@ -895,13 +911,16 @@ fn on_worker_message(data: JsValue) {
             }
         }
         FromWorker::Crashed { message } => restart_worker(&format!("the training worker crashed ({message})")),
-        FromWorker::Error { message } => {
-            // A failed run leaves the page usable: Train tries again.
-            let data_ready = with_app(|app| app.data_ready);
-            set_state(if data_ready { RunState::Ready } else { RunState::Error });
-            show_error(&message);
-        }
+        FromWorker::Error { message } => on_worker_message_error(&message),
     }
+}
+
+/// The worker's error: shown, and the page usable: Train tries again
+/// (after a data error, with a fresh download).
+fn on_worker_message_error(message: &str) {
+    let data_ready = with_app(|app| app.data_ready);
+    set_state(if data_ready { RunState::Ready } else { RunState::Error });
+    show_error(message);
 }
 
 fn on_progress(p: Progress) {
