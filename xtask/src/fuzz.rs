@@ -7,7 +7,7 @@ use crate::test::Tally;
 use crate::Result;
 
 /// The fuzz targets, one per reader of untrusted bytes.
-const TARGETS: [&str; 4] = ["idx", "weights", "messages", "to_mnist"];
+const TARGETS: [&str; 6] = ["idx", "weights", "messages", "to_mnist", "checkpoint", "resume"];
 
 /// Runs every fuzz target for `seconds`, from the committed seeds
 /// (tests/fuzz/seeds) and what earlier runs found (target/fuzz-corpus);
