@@ -112,7 +112,12 @@ fn unusable_settings_are_refused_with_a_reason() {
     assert_eq!(err(small(0, 1)), "batch size must be between 1 and 20, got 0");
     assert_eq!(err(small(21, 1)), "batch size must be between 1 and 20, got 21");
     assert_eq!(err(Protocol { learning_rate: f32::NAN, ..small(5, 1) }), "learning rate must be a positive number, got NaN");
-    assert_eq!(err(small(5, 0)), "epochs must be at least 1");
+    assert_eq!(err(small(5, 0)), "epochs must be between 1 and 100000, got 0");
+    assert_eq!(err(small(5, 100_001)), "epochs must be between 1 and 100000, got 100001");
+    // A run's minibatches must fit in 32 bits, as the page counts them.
+    let big = noise_mnist(6, 50_000, 5, 5);
+    let err = Trainer::new(small(1, 100_000), big).err().unwrap();
+    assert_eq!(err, "100000 epochs of 50000 minibatches are more than a run can count (2^32 minibatches)");
 }
 
 #[test]
