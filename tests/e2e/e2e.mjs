@@ -414,7 +414,8 @@ async function runBrowser(name, base, port) {
     check(true, "offline, a reload loads the page and MNIST from the cache and trains");
     check((await d.attr("status", "data-model")) !== null, "offline, the model in use is there too");
     // A new build (here: the same files, the worker stamped anew) replaces the cache of the old one.
-    const caches = () => d.jsAsync(`const done = arguments[arguments.length - 1]; caches.keys().then(done);`);
+    // This folder's caches (the build without data at /nodata/ has its own).
+    const caches = () => d.jsAsync(`const done = arguments[arguments.length - 1]; caches.keys().then(k => done(k.filter(n => n.startsWith(arguments[0]))));`, `lenet ${base}/ `);
     const build = readFileSync(join(DIST, "sw.js"), "utf8").match(/const BUILD = "([^"]+)"/)[1];
     const before = await caches();
     const scope = `${base}/`;

@@ -218,7 +218,10 @@ async fn first_model() {
             with_app(|app| app.store = Some(store.clone()));
             match store.load().await {
                 Ok(Some(run)) => match crate::checkpoint::open(&run.checkpoint, TRAIN_SIZE) {
-                    Ok(snapshot) => return restore(snapshot, Rc::new(run)),
+                    Ok(snapshot) => {
+                        next_task().await;
+                        return restore(snapshot, Rc::new(run));
+                    }
                     Err(e) => unreadable_stored(&format!("the saved run is unreadable ({e})")),
                 },
                 Ok(None) => {}
@@ -241,6 +244,15 @@ async fn first_model() {
             show_error(&format!("the pretrained model cannot be loaded: {e}"));
         }
     }
+}
+
+/// Resolves in a task of its own: a long history's reading and its
+/// showing do not hold the page's thread in one piece.
+async fn next_task() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// A stored run the page cannot use: said, with Forget enabled to clear it.
@@ -714,6 +726,7 @@ async fn open_file(file: web_sys::File) {
             });
             with_app(|app| app.unreadable = false);
             save_run(run.clone(), snapshot.iterations);
+            next_task().await;
             restore(*snapshot, run);
         }
     }
