@@ -25,9 +25,15 @@ pub struct ChartData {
     /// (epoch, error %).
     pub validation: Vec<(f64, f64)>,
     pub test: Vec<(f64, f64)>,
-    /// Bumped whenever the validations or tests change: the figures
-    /// table is rebuilt only then.
+    /// Changed whenever the validations or tests change, to a number no
+    /// chart had before (0 for none): the figures table is rebuilt only then.
     pub figures: u64,
+}
+
+/// A number no earlier change of a chart's figures had.
+fn next_revision() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl ChartData {
@@ -42,16 +48,16 @@ impl ChartData {
 
     pub fn push_validation(&mut self, epoch: f64, error_percent: f64) {
         keep(&mut self.validation, (epoch, error_percent));
-        self.figures += 1;
+        self.figures = next_revision();
     }
 
     pub fn push_test(&mut self, epoch: f64, error_percent: f64) {
         keep(&mut self.test, (epoch, error_percent));
-        self.figures += 1;
+        self.figures = next_revision();
     }
 
     pub fn clear(&mut self) {
-        *self = ChartData { figures: self.figures + 1, ..ChartData::default() };
+        *self = ChartData::default();
     }
 }
 
