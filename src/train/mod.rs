@@ -5,6 +5,7 @@
 //! | `protocol` | the hyper-parameters, the tutorial's and the fast preset      |
 //! | `plan`     | a step's work as chunks of `CHUNK_IMAGES`, and working one    |
 //! | `trainer`  | the state machine: plan, add outcomes, finish; its events     |
+//! | `snapshot` | a run's state between minibatches, and its one check          |
 //! | `sum`      | a minibatch's gradient, summed along a fixed tree of chunks    |
 //! | `log`      | the log lines of those events, for every front end            |
 //! | `threads`  | the synchronous driver: chunks on native threads              |
@@ -14,6 +15,7 @@
 pub mod log;
 pub mod plan;
 pub mod protocol;
+pub mod snapshot;
 pub mod sum;
 pub mod threads;
 pub mod trainer;
@@ -22,4 +24,5 @@ pub use plan::{work, Outcome, Plan, Split, Task, CHUNK_IMAGES};
 pub use protocol::{Protocol, Schedule};
 pub use sum::GradTree;
 pub use threads::Threads;
-pub use trainer::{Event, Snapshot, StopReason, Trainer, Validation};
+pub use snapshot::Snapshot;
+pub use trainer::{Event, StopReason, Trainer, Validation};
