@@ -71,6 +71,7 @@ fn counters_that_do_not_add_up_are_refused() {
     refused(Snapshot { iterations: 5, ..s.clone() }, "its counters do not fit its protocol: epoch 2 of 2, minibatch 0 of 2, iterations 5");
     refused(Snapshot { epoch: (1 << 62) + 1, ..s.clone() }, "epoch 4611686018427387905 of 2");
     refused(Snapshot { minibatch: 2, ..s.clone() }, "minibatch 2 of 2");
+    refused(Snapshot { epoch: 0, iterations: 0, ..s.clone() }, "epoch 0 of 2");
     refused(Snapshot { best_iter: 9, ..s.clone() }, "best at 9");
     refused(Snapshot { patience: 3, ..s.clone() }, "patience 3");
     // Finished by patience on an epoch's last minibatch is a real place to stop.

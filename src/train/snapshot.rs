@@ -56,7 +56,10 @@ impl Snapshot {
         // A run in progress stands at a minibatch of its epoch; a finished
         // one may have stopped anywhere (patience) or after its last epoch.
         let counted = match self.finished {
-            None => (self.epoch - 1).checked_mul(batches).and_then(|m| m.checked_add(self.minibatch)) == Some(self.iterations),
+            None => {
+                let before = self.epoch.checked_sub(1).and_then(|done| done.checked_mul(batches));
+                before.and_then(|m| m.checked_add(self.minibatch)) == Some(self.iterations)
+            }
             Some(_) => self.epoch.checked_mul(batches).is_some_and(|m| self.iterations <= m),
         };
         if !(in_epoch && counted && self.best_iter <= self.iterations && self.patience >= p.patience) {

@@ -126,12 +126,11 @@ impl Tally {
             println!("{line}");
             self.count(&line);
         }
-        let status = child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-        let success = status == "exit status: 0";
+        let status = child.wait();
         if self.failed > failed_before {
             self.failures.push(format!("{name}: {} failed test(s), listed above", self.failed - failed_before));
-        } else if !success {
-            self.fail(name, &format!("{cmd:?} failed ({status})"));
+        } else if let Err(why) = status.map_err(|e| e.to_string()).and_then(|s| if s.success() { Ok(()) } else { Err(s.to_string()) }) {
+            self.fail(name, &format!("{cmd:?} failed ({why})"));
         }
     }
 
