@@ -15,12 +15,13 @@
 //! | core  | `sgd`        | the SGD update: plain (the tutorial's), or with momentum  |
 //! | core  | `train`      | the protocol as a state machine, its log, its drivers     |
 //! | core  | `preprocess` | a drawn digit turned into an MNIST-style 28x28 image      |
-//! | core  | `profile`    | each hot kernel timed alone, for the benchmark            |
 //! | edge  | `data`       | IDX parsing, the 50k/10k/10k MNIST split                  |
 //! | edge  | `weights`    | safetensors weight files (the format's reference crate)   |
 //! | edge  | `checkpoint` | a run's whole state, as a safetensors file                |
 //! | edge  | `web`        | the browser shell (its messages also build natively)      |
+//! | above | `bench`      | the core measured: kernels alone, whole steps, throughput |
 
+pub mod bench;
 pub mod checkpoint;
 pub mod confusion;
 pub mod data;
@@ -29,7 +30,6 @@ pub mod layers;
 pub mod loss;
 pub mod model;
 pub mod preprocess;
-pub mod profile;
 pub mod rng;
 pub mod sgd;
 pub mod tensor;

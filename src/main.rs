@@ -34,7 +34,8 @@ mod cli {
 
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use lenet::confusion::{predict, Confusion};
-    use lenet::train::{log, Event, Schedule, Split};
+    use lenet::data::HeldOut;
+    use lenet::train::{log, Event, Schedule};
     use lenet::{checkpoint, weights, LeNet5, Mnist, Protocol, Threads, Trainer};
 
     const USAGE: &str = "usage:
@@ -170,9 +171,9 @@ same file unless --checkpoint says otherwise)";
         let mut threads = Threads::new(threads);
         threads.attach(&mut trainer);
         say!("{}", log::header(&protocol, threads.size(), "thread"));
-        say!("... kernels: {}", lenet::kernels::imp::name());
+        say!("... kernels: {}", lenet::kernels::best::name());
         let (batches, start, done_before) = (trainer.train_batches(), Instant::now(), trainer.iterations());
-        let mut progress = Progress::new(&trainer);
+        let mut progress = ProgressLine::new(&trainer);
         let mut saved_epoch = trainer.epoch();
         let mut failed_save = None;
         threads.run(&mut trainer, |t, event| {
@@ -200,7 +201,7 @@ same file unless --checkpoint says otherwise)";
     /// The run's progress on the terminal (standard error), when there is
     /// one: the epoch's minibatches, images per second and the time left
     /// for the whole run. Standard output keeps only the log.
-    struct Progress {
+    struct ProgressLine {
         bar: ProgressBar,
         start: Instant,
         iterations_at_start: usize,
@@ -210,14 +211,14 @@ same file unless --checkpoint says otherwise)";
         epoch: usize,
     }
 
-    impl Progress {
-        fn new(t: &Trainer) -> Progress {
+    impl ProgressLine {
+        fn new(t: &Trainer) -> ProgressLine {
             let bar = ProgressBar::with_draw_target(Some(t.train_batches() as u64), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} minibatches · {msg}").expect("a valid template");
             bar.set_style(style.progress_chars("=> "));
             bar.set_position(t.minibatch() as u64);
             bar.set_prefix(format!("epoch {}/{}", t.epoch(), t.protocol.epochs));
-            Progress {
+            ProgressLine {
                 bar,
                 start: Instant::now(),
                 iterations_at_start: t.iterations(),
@@ -276,10 +277,10 @@ same file unless --checkpoint says otherwise)";
         let mnist = load_data(&data)?;
         mnist.check()?;
         let (mut model, mut threads) = (LeNet5::from_params(params), Threads::new(threads));
-        for split in [Split::Validation, Split::Test] {
-            let total = mnist.split(split).len();
-            let errors = threads.count_errors(&mut model, &mnist, split, 0, total);
-            say!("{} error {:.2} % ({errors} of {total})", split.name(), errors as f64 * 100.0 / total as f64);
+        for set in [HeldOut::Validation, HeldOut::Test] {
+            let total = mnist.held_out(set).len();
+            let errors = threads.count_errors(&mut model, &mnist, set, 0, total);
+            say!("{} error {:.2} % ({errors} of {total})", set.name(), errors as f64 * 100.0 / total as f64);
         }
         let mut predictions = Vec::with_capacity(mnist.test.len());
         predict(&mut model, &mnist.test, 0, mnist.test.len(), &mut predictions);
@@ -311,46 +312,23 @@ same file unless --checkpoint says otherwise)";
             }
         }
         let mnist = load_data(&data)?;
-        let best_of = |runs: usize, mut f: Box<dyn FnMut() + '_>| {
-            (0..runs)
-                .map(|_| {
-                    let start = Instant::now();
-                    f();
-                    start.elapsed().as_secs_f64()
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
+        if profile {
+            let clock = Instant::now();
+            let profile = lenet::bench::profile::kernel_profile(20, 20.0, || clock.elapsed().as_secs_f64() * 1000.0);
+            let lines: Vec<&str> = profile.lines().collect();
+            say!("native {}, profile, ms per 50-image chunk: {}", lenet::kernels::best::name(), lines.join("; "));
+        }
         let mut counts = vec![1];
         if threads > 1 {
             counts.push(threads);
         }
-        if profile {
-            let clock = Instant::now();
-            let profile = lenet::profile::kernel_profile(20, 20.0, || clock.elapsed().as_secs_f64() * 1000.0);
-            let lines: Vec<&str> = profile.lines().collect();
-            say!("native {}, profile, ms per 50-image chunk: {}", lenet::kernels::imp::name(), lines.join("; "));
-        }
-        let inferred = 2000.min(mnist.valid.len());
         for t in counts {
-            let protocol = Protocol { batch_size: batch, ..Protocol::tutorial() };
-            let mut trainer = Trainer::new(protocol, mnist.clone())?;
-            let mut threads = Threads::new(t);
-            threads.attach(&mut trainer);
-            let mut minibatch = || while !matches!(threads.step(&mut trainer), Event::Trained { .. }) {};
-            minibatch(); // warm-up
-            let train = best_of(3, Box::new(minibatch));
-            let (mut model, mut threads) = (LeNet5::new(1), Threads::new(t));
-            let infer = best_of(
-                3,
-                Box::new(|| {
-                    threads.count_errors(&mut model, &mnist, Split::Validation, 0, inferred);
-                }),
-            );
+            let rates = lenet::bench::native::throughput(&mnist, t, batch)?;
             say!(
                 "native {}, {t} thread(s): training {:.0} images/s, inference {:.0} images/s (batch {batch})",
-                lenet::kernels::imp::name(),
-                batch as f64 / train,
-                inferred as f64 / infer
+                lenet::kernels::best::name(),
+                rates.train,
+                rates.infer
             );
         }
         Ok(())

@@ -8,7 +8,6 @@
 //! workers see one slice. Activation buffers grow to the largest batch seen
 //! and are reused, so a training step allocates nothing after the first.
 
-use crate::kernels::{ConvShape, Pooled};
 use crate::layers::*;
 use crate::loss::{nll_loss, softmax_forward, softmax_nll_backward};
 use crate::rng::Rng;
@@ -56,7 +55,7 @@ pub fn param_count() -> usize {
 }
 
 /// The flat buffer cut into one slice per parameter, in `PARAMS` order.
-fn split<T>(mut buf: &mut [T]) -> [&mut [T]; 8] {
+fn param_slices<T>(mut buf: &mut [T]) -> [&mut [T]; 8] {
     PARAMS.map(|(_, shape)| {
         let (head, tail) = std::mem::take(&mut buf).split_at_mut(numel(shape));
         buf = tail;
@@ -167,7 +166,7 @@ impl LeNet5 {
     pub fn new(seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         let mut params = vec![0.0; param_count()];
-        let [w1, _, w2, _, w3, _, _, _] = split(&mut params);
+        let [w1, _, w2, _, w3, _, _, _] = param_slices(&mut params);
         let bound = |fan_in: usize, fan_out: usize| (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
         let conv_bound = |in_c: usize, out_c: usize| bound(in_c * K * K, out_c * K * K / 4);
         for (w, b) in [(w1, conv_bound(1, C1)), (w2, conv_bound(C1, C2)), (w3, bound(FLAT, HIDDEN))] {
@@ -240,7 +239,7 @@ impl LeNet5 {
 
     fn forward_buffered(&mut self) {
         let b = self.batch;
-        let [w1, b1, w2, b2, w3, b3, w4, b4] = split(&mut self.params);
+        let [w1, b1, w2, b2, w3, b3, w4, b4] = param_slices(&mut self.params);
         let f = &mut self.buf;
         let (x, c1, p1, a1) = (&f.x[..b * IMAGE_LEN], &mut f.c1[..b * C1_OUT], &mut f.p1[..b * P1_OUT], &mut f.a1[..b * P1_OUT]);
         conv2d_forward(c1, x, w1, &mut f.cols, &conv1_shape(b));
@@ -252,7 +251,7 @@ impl LeNet5 {
         bias_tanh_forward(a2, p2, b2, POOL2_SIDE * POOL2_SIDE);
         let h = &mut f.h[..b * HIDDEN];
         dense_forward(h, a2, w3, b3, b);
-        crate::kernels::imp::tanh_inplace(h);
+        tanh_forward(h);
         let logits = &mut f.logits[..b * CLASSES];
         dense_forward(logits, h, w4, b4, b);
         softmax_forward(&mut f.probs[..b * CLASSES], logits, CLASSES);
@@ -261,8 +260,8 @@ impl LeNet5 {
     fn backward(&mut self, labels: &[u8]) {
         let b = self.batch;
         self.grads.fill(0.0);
-        let [dw1, db1, dw2, db2, dw3, db3, dw4, db4] = split(&mut self.grads);
-        let [_, _, w2, _, w3, _, w4, _] = split(&mut self.params);
+        let [dw1, db1, dw2, db2, dw3, db3, dw4, db4] = param_slices(&mut self.grads);
+        let [_, _, w2, _, w3, _, w4, _] = param_slices(&mut self.params);
         let f = &mut self.buf;
         let dlogits = &mut f.dlogits[..b * CLASSES];
         softmax_nll_backward(dlogits, &f.probs[..b * CLASSES], labels, CLASSES);
@@ -278,10 +277,12 @@ impl LeNet5 {
         let (a1, da1, dp1) = (&f.a1[..b * P1_OUT], &mut f.da1[..b * P1_OUT], &mut f.dp1[..b * P1_OUT]);
         da1.fill(0.0);
         let pooled2 = Pooled { grad: dp2, argmax: &f.arg2[..b * FLAT] };
-        conv2d_pool_backward(dw2, Some((&mut *da1, w2)), pooled2, a1, &mut f.dc2[..b * C2_OUT], &mut f.cols, &conv2_shape(b));
+        let (dout, work, shape) = (&mut f.dc2[..b * C2_OUT], &mut f.cols, &conv2_shape(b));
+        conv2d_pool_backward(PooledBackward { dweight: dw2, dinp: Some((&mut *da1, w2)), pooled: pooled2, inp: a1, dout, work, shape });
         dp1.fill(0.0);
         bias_tanh_backward(dp1, db1, da1, a1, POOL1_SIDE * POOL1_SIDE);
         let pooled1 = Pooled { grad: dp1, argmax: &f.arg1[..b * P1_OUT] };
-        conv2d_pool_backward(dw1, None, pooled1, &f.x[..b * IMAGE_LEN], &mut f.dc1[..b * C1_OUT], &mut f.cols, &conv1_shape(b));
+        let (inp, dout, work, shape) = (&f.x[..b * IMAGE_LEN], &mut f.dc1[..b * C1_OUT], &mut f.cols, &conv1_shape(b));
+        conv2d_pool_backward(PooledBackward { dweight: dw1, dinp: None, pooled: pooled1, inp, dout, work, shape });
     }
 }

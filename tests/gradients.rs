@@ -8,7 +8,7 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::random_vec;
-use lenet::kernels::{ConvShape, Pooled};
+use lenet::kernels::ConvShape;
 use lenet::layers::*;
 use lenet::loss::{nll_loss, softmax_forward, softmax_nll_backward};
 use lenet::model::{LeNet5, PARAMS};
@@ -85,7 +85,16 @@ fn conv_pool_gradients() {
     loss(&inp, &weight, &mut arg);
     let (mut dinp, mut dweight, mut dout) = (vec![0.0; inp.len()], vec![0.0; weight.len()], vec![0.0; s.out_len()]);
     let grad = Pooled { grad: &r, argmax: &arg };
-    conv2d_pool_backward(&mut dweight, Some((&mut dinp, &weight)), grad, &inp, &mut dout, &mut vec![0.0; s.workspace_len()], &s);
+    let work = &mut vec![0.0; s.workspace_len()];
+    conv2d_pool_backward(PooledBackward {
+        dweight: &mut dweight,
+        dinp: Some((&mut dinp, &weight)),
+        pooled: grad,
+        inp: &inp,
+        dout: &mut dout,
+        work,
+        shape: &s,
+    });
     let w = weight.clone();
     check(&mut inp, &dinp, 1e-3, |x| loss(x, &w, &mut vec![0; n_out]));
     let x = inp.clone();

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{assert_close, random_vec};
-use lenet::kernels::{col2im_add, im2col, scalar, ConvShape, Pooled};
+use lenet::kernels::{col2im_add, im2col, scalar, ConvShape, Pooled, PooledBackward};
 use lenet::rng::Rng;
 
 #[cfg(target_arch = "wasm32")]
@@ -242,9 +242,25 @@ mod parity {
                 let (mut dw_a, mut dw_b) = (vec![0.5; s.weight_len()], vec![0.5; s.weight_len()]);
                 let (mut dx_a, mut dx_b) = (vec![0.5; s.inp_len()], vec![0.5; s.inp_len()]);
                 let dx_a_w = with_input.then_some((&mut dx_a[..], &w[..]));
-                scalar::conv2d_backward_pooled(&mut dw_a, dx_a_w, pooled, &inp, &mut dout, &mut cols, &s);
+                scalar::conv2d_backward_pooled(PooledBackward {
+                    dweight: &mut dw_a,
+                    dinp: dx_a_w,
+                    pooled,
+                    inp: &inp,
+                    dout: &mut dout,
+                    work: &mut cols,
+                    shape: &s,
+                });
                 let dx_b_w = with_input.then_some((&mut dx_b[..], &w[..]));
-                fast::conv2d_backward_pooled(&mut dw_b, dx_b_w, pooled, &inp, &mut dout, &mut cols, &s);
+                fast::conv2d_backward_pooled(PooledBackward {
+                    dweight: &mut dw_b,
+                    dinp: dx_b_w,
+                    pooled,
+                    inp: &inp,
+                    dout: &mut dout,
+                    work: &mut cols,
+                    shape: &s,
+                });
                 assert_close(&dw_b, &dw_a, 1e-3, 1e-4);
                 assert_close(&dx_b, &dx_a, 1e-3, 1e-4);
                 assert!(with_input || dx_b.iter().all(|&v| v == 0.5), "no input gradient was asked for");
@@ -303,7 +319,7 @@ fn the_profiles_gemm_rate_is_the_gemm_kernels_flops_over_their_time() {
 #[test]
 fn a_slow_spell_in_the_profile_costs_each_kernel_a_round_not_its_figure() {
     let (clock, reads) = (std::cell::Cell::new(0.0), std::cell::Cell::new(0));
-    let profile = lenet::profile::kernel_profile(3, 20.0, || {
+    let profile = lenet::bench::profile::kernel_profile(3, 20.0, || {
         reads.set(reads.get() + 1);
         clock.set(clock.get() + if (45..=66).contains(&reads.get()) { 10.0 } else { 1.0 });
         clock.get()
@@ -332,7 +348,7 @@ fn a_kernels_round_lasts_about_round_ms() {
 #[cfg(not(target_arch = "wasm32"))]
 fn profile_on_a_ticking_clock(round_ms: f64) -> String {
     let clock = std::cell::Cell::new(0.0);
-    lenet::profile::kernel_profile(2, round_ms, || {
+    lenet::bench::profile::kernel_profile(2, round_ms, || {
         clock.set(clock.get() + 1.0);
         clock.get()
     })

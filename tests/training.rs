@@ -5,7 +5,8 @@
 mod common;
 
 use common::noise_mnist;
-use lenet::train::{Event, Protocol, Schedule, Split, StopReason, Threads, Trainer};
+use lenet::data::HeldOut;
+use lenet::train::{Event, Protocol, Schedule, StopReason, Threads, Trainer};
 
 /// Runs `trainer` to its end on one thread.
 fn run(trainer: &mut Trainer, on_event: impl FnMut(&Trainer, &Event)) -> Event {
@@ -23,7 +24,7 @@ fn validates_once_per_epoch_and_tests_each_new_best() {
     let end = run(&mut trainer, |_, e| match e {
         Event::Trained { epoch, minibatch, .. } => log.push(format!("train {epoch}.{minibatch}")),
         Event::Accumulated { done, total } => log.push(format!("acc {done}/{total}")),
-        Event::Evaluating { split, done, total } => log.push(format!("{split:?} {done}/{total}")),
+        Event::Evaluating { set, done, total } => log.push(format!("{set:?} {done}/{total}")),
         Event::Validated { epoch, minibatch, best, .. } => log.push(format!("valid {epoch}.{minibatch} best={best}")),
         Event::Tested { epoch, minibatch, .. } => log.push(format!("test {epoch}.{minibatch}")),
         Event::Finished { reason, .. } => log.push(format!("{reason:?}")),
@@ -282,10 +283,10 @@ fn evaluation_counts_the_same_errors_on_any_number_of_threads() {
     let expected = model.count_errors(&x, &labels);
     assert!(expected > 0 && expected < 170, "an untrained model errs on some noise: {expected}");
     for threads in [1, 2, 3] {
-        let errors = Threads::new(threads).count_errors(&mut model, &data, Split::Validation, 0, 170);
+        let errors = Threads::new(threads).count_errors(&mut model, &data, HeldOut::Validation, 0, 170);
         assert_eq!(errors, expected, "{threads} threads");
     }
-    let part = Threads::new(2).count_errors(&mut model, &data, Split::Validation, 20, 120);
+    let part = Threads::new(2).count_errors(&mut model, &data, HeldOut::Validation, 20, 120);
     assert_eq!(part, model.count_errors(&x[20 * 784..120 * 784], &labels[20..120]), "a part of the set");
 }
 
@@ -323,7 +324,7 @@ fn the_log_reads_as_the_tutorials() {
         ]
     );
     assert_eq!(log::ran_for(90.0, 45_000), "ran for 1.50m (500 training images/s)");
-    let evaluating = Event::Evaluating { split: Split::Test, done: 3000, total: 10_000 };
+    let evaluating = Event::Evaluating { set: HeldOut::Test, done: 3000, total: 10_000 };
     assert_eq!(log::evaluating(&evaluating).as_deref(), Some("test 3000/10000"));
 }
 

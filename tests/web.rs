@@ -333,11 +333,11 @@ fn same_bits(a: &[f32], b: &[f32]) -> bool {
 }
 
 /// Runs `protocol` to its end with the lead and `helpers` helpers on
-/// message channels, `depth` chunks each a step: the weights, and the
+/// message channels, `chunks_per_worker` chunks each a step: the weights, and the
 /// validation errors.
-async fn run_lead(protocol: lenet::Protocol, data: &lenet::Mnist, helpers: usize, depth: usize) -> (Vec<f32>, Vec<f64>) {
+async fn run_lead(protocol: lenet::Protocol, data: &lenet::Mnist, helpers: usize, chunks_per_worker: usize) -> (Vec<f32>, Vec<f64>) {
     let links = (0..helpers).map(|_| linked_helper()).collect();
-    let mut lead = Lead::new(lenet::Trainer::new(protocol, data.clone()).unwrap(), links, depth);
+    let mut lead = Lead::new(lenet::Trainer::new(protocol, data.clone()).unwrap(), links, chunks_per_worker);
     // The helpers on this page share one state: a source name of its own
     // for each run, so that none trains on data an earlier test sent.
     thread_local!(static RUNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
@@ -370,10 +370,10 @@ fn run_threads(protocol: lenet::Protocol, data: &lenet::Mnist) -> (Vec<f32>, Vec
 #[wasm_bindgen_test]
 async fn the_lead_over_helpers_trains_exactly_as_the_synchronous_driver() {
     let data = common::noise_mnist(9, 240, 60, 60);
-    for (batch, helpers, depth) in [(120, 1, 1), (120, 2, 1), (120, 1, 3), (240, 2, 2)] {
-        let (shared, v1) = run_lead(small(batch, 2), &data, helpers, depth).await;
+    for (batch, helpers, chunks_per_worker) in [(120, 1, 1), (120, 2, 1), (120, 1, 3), (240, 2, 2)] {
+        let (shared, v1) = run_lead(small(batch, 2), &data, helpers, chunks_per_worker).await;
         let (threaded, v2) = run_threads(small(batch, 2), &data);
-        assert!(same_bits(&shared, &threaded), "batch {batch}, {helpers} helpers, depth {depth}: the same bits");
+        assert!(same_bits(&shared, &threaded), "batch {batch}, {helpers} helpers, chunks_per_worker {chunks_per_worker}: the same bits");
         assert_eq!(v1, v2);
         assert_ne!(shared, lenet::LeNet5::new(small(batch, 2).seed).params, "it trained");
     }
@@ -395,7 +395,8 @@ async fn small_batches_over_helpers_differ_only_by_summation_order() {
 
 #[wasm_bindgen_test]
 async fn a_helper_works_chunks_exactly_as_the_lead_would() {
-    use lenet::train::{Outcome, Plan, Split, Task};
+    use lenet::data::HeldOut;
+    use lenet::train::{Outcome, Plan, Task};
     let data = common::noise_mnist(4, 240, 70, 30);
     let mut link = linked_helper();
     link.connect(&data, "noise 4").await.unwrap();
@@ -403,7 +404,7 @@ async fn a_helper_works_chunks_exactly_as_the_lead_would() {
     // The second minibatch of 120 (images 120..240) in chunks of 40. Its
     // tree is 0..2 and 2..3: chunks 1..3 come back as two sums, 0..2 as
     // one. The parameters change between the two and must follow.
-    let plan = Plan { task: Task::Train, first: 120, end: 240, per: 40, batch: 120 };
+    let plan = Plan { task: Task::Train, first: 120, end: 240, chunk_images: 40, batch: 120 };
     for (chunks, version, sums) in [(1..3, 0, 2), (0..2, 1, 1)] {
         if version == 1 {
             model.params.iter_mut().for_each(|p| *p *= 0.5);
@@ -415,7 +416,7 @@ async fn a_helper_works_chunks_exactly_as_the_lead_would() {
         assert!(got.iter().zip(&sums_here).all(|(a, b)| same_bits(a, b)), "chunks {chunks:?}: same gradient bits");
     }
     // Evaluation chunks: errors and images added up, no gradient.
-    let plan = Plan::evaluation(Split::Validation, 0, 70);
+    let plan = Plan::evaluation(HeldOut::Validation, 0, 70);
     let (outcomes, sums) = ask(&mut link, &plan, 0..2, &model.params, 1).await.unwrap();
     let (here, _) = worked_here(&mut model, &data, &plan, 0..2);
     let errors = here.iter().map(|o| if let Outcome::Counted { errors, .. } = o { *errors } else { 0 }).sum();
@@ -429,7 +430,7 @@ async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
     let mut link = linked_helper();
     link.connect(&data, "noise 6").await.unwrap();
     let params = lenet::LeNet5::new(1).params;
-    let plan = Plan { task: Task::Train, first: 50, end: 100, per: 25, batch: 50 };
+    let plan = Plan { task: Task::Train, first: 50, end: 100, chunk_images: 25, batch: 50 };
     let err = ask(&mut link, &plan, 1..2, &params, 0).await.unwrap_err();
     assert!(err.contains("is not in a set of 60"), "{err}");
     // Chunks that straddle two minibatches have no place in one tree.
@@ -439,7 +440,7 @@ async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
     let err = ask(&mut link, &Plan { batch: 0, ..plan }, 0..1, &params, 0).await.unwrap_err();
     assert!(err.contains("not chunks of one minibatch of 0"), "{err}");
     // The refusals gave the link's buffers back: the next work goes through.
-    let plan = Plan { task: Task::Train, first: 0, end: 50, per: 25, batch: 50 };
+    let plan = Plan { task: Task::Train, first: 0, end: 50, chunk_images: 25, batch: 50 };
     let (outcomes, sums) = ask(&mut link, &plan, 1..2, &params, 0).await.unwrap();
     let here = worked_here(&mut lenet::LeNet5::from_params(params.clone()), &data, &plan, 1..2);
     assert_eq!(outcomes, here.0);

@@ -61,6 +61,22 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
+/// One of the two sets a run scores but never trains on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldOut {
+    Validation,
+    Test,
+}
+
+impl HeldOut {
+    pub fn name(self) -> &'static str {
+        match self {
+            HeldOut::Validation => "validation",
+            HeldOut::Test => "test",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Mnist {
     pub train: Dataset,
@@ -114,10 +130,10 @@ impl Mnist {
     }
 
     /// The validation or the test set.
-    pub fn split(&self, split: crate::train::Split) -> &Dataset {
-        match split {
-            crate::train::Split::Validation => &self.valid,
-            crate::train::Split::Test => &self.test,
+    pub fn held_out(&self, set: HeldOut) -> &Dataset {
+        match set {
+            HeldOut::Validation => &self.valid,
+            HeldOut::Test => &self.test,
         }
     }
 

@@ -13,6 +13,7 @@
 
 use core::arch::x86_64::*;
 
+use super::tanh::{horner, ALPHA, BETA, CLAMP};
 use super::{check_matmul, check_strided, for_each_patch_row, gemm_columns, ConvShape};
 
 /// Columns of a conv's transposed filter gradient are padded to this, so
@@ -255,7 +256,7 @@ fn col2im_add(dimg: &mut [f32], cols: &[f32], s: &ConvShape) {
 #[allow(clippy::too_many_arguments, reason = "a GEMM's three operands, its shape and A's two strides: grouping them would only hide them")]
 #[target_feature(enable = "avx2,fma")]
 fn gemm_strided(out: &mut [f32], a: &[f32], row_stride: usize, k_stride: usize, b: &[f32], m: usize, k: usize, n: usize) {
-    if super::native::level() == super::native::Level::Avx512 {
+    if super::cpu::level() == super::cpu::Level::Avx512 {
         // SAFETY: that level is chosen only where the CPU has AVX-512F and VL (and AVX2 and FMA).
         return unsafe { super::avx512::gemm_strided(out, a, row_stride, k_stride, b, m, k, n) };
     }
@@ -385,9 +386,8 @@ pub unsafe fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes
     }
 }
 
-/// x = tanh(x), eight at a time, by the rational approximation Eigen and
-/// XLA use for f32 (odd degree-13 over even degree-6 polynomial, input
-/// clamped to +-7.905, where it reaches 1), as `simd128::tanh_inplace`.
+/// x = tanh(x), eight at a time, by the rational approximation of `tanh`
+/// (the module), as `simd128::tanh_inplace`.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
@@ -410,21 +410,12 @@ pub unsafe fn tanh_inplace(x: &mut [f32]) {
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn tanh8(v: __m256) -> __m256 {
-    const CLAMP: f32 = 7.905_311;
-    const ALPHA: [f32; 7] = [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
-    const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347e-4, 1.198_258_4e-6];
-    // max and min return their second operand when either is NaN: `v`
+fn tanh8(x: __m256) -> __m256 {
+    // max and min return their second operand when either is NaN: `x`
     // goes second, so that a NaN stays NaN and a diverging run is seen.
-    let v = _mm256_min_ps(_mm256_set1_ps(CLAMP), _mm256_max_ps(_mm256_set1_ps(-CLAMP), v));
+    let v = _mm256_min_ps(_mm256_set1_ps(CLAMP), _mm256_max_ps(_mm256_set1_ps(-CLAMP), x));
     let v2 = _mm256_mul_ps(v, v);
-    let mut p = _mm256_set1_ps(ALPHA[6]);
-    for &a in ALPHA[..6].iter().rev() {
-        p = _mm256_fmadd_ps(p, v2, _mm256_set1_ps(a));
-    }
-    let mut q = _mm256_set1_ps(BETA[3]);
-    for &b in BETA[..3].iter().rev() {
-        q = _mm256_fmadd_ps(q, v2, _mm256_set1_ps(b));
-    }
+    let p = horner(&ALPHA, |p, c| _mm256_fmadd_ps(p, v2, c), |c| _mm256_set1_ps(c));
+    let q = horner(&BETA, |q, c| _mm256_fmadd_ps(q, v2, c), |c| _mm256_set1_ps(c));
     _mm256_div_ps(_mm256_mul_ps(p, v), q)
 }

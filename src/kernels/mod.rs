@@ -5,8 +5,11 @@
 //! SIMD128, chosen at compile time where the target has it, as
 //! `.cargo/config.toml` sets for wasm32) and `avx2` (x86-64 AVX2 with
 //! fused multiply-add, chosen at run time by `native` where the CPU has
-//! it). Callers use `imp` and never see a `cfg`: `simd128` in the browser,
-//! `native` on x86-64, `scalar` everywhere else.
+//! it; `avx512`'s wider GEMM where it has that too; `cpu` says which).
+//! Callers use `best`, the fastest twin this build can run, and never see
+//! a `cfg`: `simd128` in the browser, `native` on x86-64, `scalar`
+//! everywhere else. What the vector twins share (tanh's approximation)
+//! is written once, in `tanh`.
 //!
 //! Every kernel *accumulates* into its output (`out += ...`): callers zero
 //! or pre-fill (with a bias) first.
@@ -16,17 +19,21 @@ pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
 #[cfg(target_arch = "x86_64")]
+pub mod cpu;
+#[cfg(target_arch = "x86_64")]
 pub mod native;
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+mod tanh;
 
 #[cfg(target_arch = "x86_64")]
-pub use self::native as imp;
+pub use self::native as best;
 #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
-pub use self::scalar as imp;
+pub use self::scalar as best;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub use self::simd128 as imp;
+pub use self::simd128 as best;
 
 /// Shapes of a valid (no padding, stride 1) square-kernel convolution.
 /// `inp` is (B,C,H,W), `weight` is (OC,C,K,K), `out` is (B,OC,H-K+1,W-K+1).
@@ -147,21 +154,33 @@ pub fn unpool_add(dinp: &mut [f32], pooled: Pooled, planes: usize, h: usize, w: 
 /// workspace, shape).
 pub(crate) type ConvKernel = fn(&mut [f32], &[f32], &[f32], &mut [f32], &ConvShape);
 
+/// The operands of `conv2d_backward_pooled`, the backward pass of a
+/// convolution followed by 2x2 max-pooling, which every twin and the
+/// layer above them take as one.
+pub struct PooledBackward<'a> {
+    /// dweight (OC,C,K,K) += dL/dweight.
+    pub dweight: &'a mut [f32],
+    /// dinp (B,C,H,W) += dL/dinp through the weight (OC,C,K,K), when the
+    /// input needs a gradient (the first layer's, the data, does not).
+    pub dinp: Option<(&'a mut [f32], &'a [f32])>,
+    /// The pooling's output gradient and winners (B,OC,OH/2,OW/2).
+    pub pooled: Pooled<'a>,
+    /// The convolution's input (B,C,H,W).
+    pub inp: &'a [f32],
+    /// (B,OC,OH,OW) scratch, for the twins that route the gradient to
+    /// the winners first.
+    pub dout: &'a mut [f32],
+    /// At least `shape.workspace_len()` values of scratch.
+    pub work: &'a mut [f32],
+    pub shape: &'a ConvShape,
+}
+
 /// `conv2d_backward_pooled` by the dense kernels `filter` and `input`:
 /// the pooled gradient routed to its winners in `dout` (B,OC,OH,OW),
 /// three quarters of it zeros, and both kernels run on that.
 #[track_caller]
-#[allow(clippy::too_many_arguments, reason = "conv2d_backward_pooled's operands and the two kernels")]
-pub(crate) fn backward_pooled_dense(
-    dweight: &mut [f32],
-    dinp: Option<(&mut [f32], &[f32])>,
-    pooled: Pooled,
-    inp: &[f32],
-    dout: &mut [f32],
-    work: &mut [f32],
-    s: &ConvShape,
-    [filter, input]: [ConvKernel; 2],
-) {
+pub(crate) fn backward_pooled_dense(op: PooledBackward, [filter, input]: [ConvKernel; 2]) {
+    let PooledBackward { dweight, dinp, pooled, inp, dout, work, shape: s } = op;
     let dout = &mut dout[..s.out_len()];
     dout.fill(0.0);
     unpool_add(dout, pooled, s.batch * s.out_channels, s.out_height(), s.out_width());

@@ -4,37 +4,8 @@
 //! `LENET_KERNELS=avx2` caps the choice (to measure or check the others).
 //! Same signatures as both.
 
-use std::sync::OnceLock;
-
-use super::{avx2, backward_pooled_dense, scalar, ConvShape, Pooled};
-
-/// The widest kernels this process runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Scalar,
-    Avx2,
-    Avx512,
-}
-
-/// The kernels' level: decided once per process.
-pub fn level() -> Level {
-    static CHOICE: OnceLock<Level> = OnceLock::new();
-    *CHOICE.get_or_init(|| {
-        let cap = match std::env::var("LENET_KERNELS").as_deref() {
-            Ok("scalar") => Level::Scalar,
-            Ok("avx2") => Level::Avx2,
-            _ => Level::Avx512,
-        };
-        let found = if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
-            Level::Scalar
-        } else if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
-            Level::Avx512
-        } else {
-            Level::Avx2
-        };
-        found.min(cap)
-    })
-}
+use super::cpu::{level, Level};
+use super::{avx2, backward_pooled_dense, scalar, ConvShape, PooledBackward};
 
 /// Whether the AVX2 + FMA kernels run (with or without AVX-512's GEMM).
 pub fn uses_avx2() -> bool {
@@ -88,14 +59,6 @@ dispatch! {
 /// convolution followed by 2x2 max-pooling, from the pooling's output
 /// gradient, by the dense kernels on `dout` (see `scalar`).
 #[track_caller]
-pub fn conv2d_backward_pooled(
-    dweight: &mut [f32],
-    dinp: Option<(&mut [f32], &[f32])>,
-    pooled: Pooled,
-    inp: &[f32],
-    dout: &mut [f32],
-    work: &mut [f32],
-    s: &ConvShape,
-) {
-    backward_pooled_dense(dweight, dinp, pooled, inp, dout, work, s, [conv2d_backward_filter, conv2d_backward_input]);
+pub fn conv2d_backward_pooled(op: PooledBackward) {
+    backward_pooled_dense(op, [conv2d_backward_filter, conv2d_backward_input]);
 }

@@ -2,7 +2,7 @@
 //! natively and as the oracle for `simd128`.
 //! Loop orders keep the innermost loop contiguous so compilers vectorise it.
 
-use super::{backward_pooled_dense, check_matmul, ConvShape, Pooled};
+use super::{backward_pooled_dense, check_matmul, ConvShape, PooledBackward};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
@@ -138,16 +138,8 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], _c
 /// (B,OC,OH,OW) is a scratch for the convolution's output gradient, the
 /// pooled one routed to its winners.
 #[track_caller]
-pub fn conv2d_backward_pooled(
-    dweight: &mut [f32],
-    dinp: Option<(&mut [f32], &[f32])>,
-    pooled: Pooled,
-    inp: &[f32],
-    dout: &mut [f32],
-    work: &mut [f32],
-    s: &ConvShape,
-) {
-    backward_pooled_dense(dweight, dinp, pooled, inp, dout, work, s, [conv2d_backward_filter, conv2d_backward_input]);
+pub fn conv2d_backward_pooled(op: PooledBackward) {
+    backward_pooled_dense(op, [conv2d_backward_filter, conv2d_backward_input]);
 }
 
 /// x = tanh(x), element-wise, with the standard library's tanh.

@@ -1,7 +1,7 @@
 //! Fully connected layer, `out = inp . weight + bias`, with the tutorial's
 //! (n_in, n_out) weight layout.
 
-use crate::kernels::imp;
+use crate::kernels::best;
 
 /// out (B,N) = inp (B,K) . weight (K,N) + bias (N)
 pub fn dense_forward(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &[f32], batch: usize) {
@@ -9,7 +9,7 @@ pub fn dense_forward(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &[f32],
     for row in out.chunks_exact_mut(n) {
         row.copy_from_slice(bias);
     }
-    imp::matmul(out, inp, weight, batch, k, n);
+    best::matmul(out, inp, weight, batch, k, n);
 }
 
 /// dweight (K,N) += inp^T . dout; dbias (N) += column sums of dout;
@@ -24,13 +24,13 @@ pub fn dense_backward(
     batch: usize,
 ) {
     let (k, n) = (inp.len() / batch.max(1), dbias.len());
-    imp::matmul_at(dweight, inp, dout, k, batch, n);
+    best::matmul_at(dweight, inp, dout, k, batch, n);
     for row in dout.chunks_exact(n) {
         for (db, &g) in dbias.iter_mut().zip(row) {
             *db += g;
         }
     }
     if let Some(dinp) = dinp {
-        imp::matmul_bt(dinp, dout, weight, batch, n, k);
+        best::matmul_bt(dinp, dout, weight, batch, n, k);
     }
 }

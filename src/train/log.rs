@@ -70,7 +70,7 @@ pub fn ran_for(seconds: f64, images: usize) -> String {
 /// "validation 3000/10000" while a pass runs.
 pub fn evaluating(event: &Event) -> Option<String> {
     match event {
-        Event::Evaluating { split, done, total } => Some(format!("{} {done}/{total}", split.name())),
+        Event::Evaluating { set, done, total } => Some(format!("{} {done}/{total}", set.name())),
         _ => None,
     }
 }

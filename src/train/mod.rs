@@ -20,9 +20,9 @@ pub mod sum;
 pub mod threads;
 pub mod trainer;
 
-pub use plan::{work, Outcome, Plan, Split, Task, CHUNK_IMAGES};
+pub use plan::{work, Outcome, Plan, Task, CHUNK_IMAGES};
 pub use protocol::{Protocol, Schedule};
+pub use snapshot::Snapshot;
 pub use sum::GradTree;
 pub use threads::Threads;
-pub use snapshot::Snapshot;
 pub use trainer::{Event, StopReason, Trainer, Validation};

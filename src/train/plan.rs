@@ -2,7 +2,7 @@
 //! Workers, a test) hands out, works and gives back in chunk order.
 
 use super::sum::GradTree;
-use crate::data::Mnist;
+use crate::data::{HeldOut, Mnist};
 use crate::model::{LeNet5, IMAGE_LEN};
 
 /// Images in a chunk, the unit of work. 50 images are about 0.66 GFLOP of
@@ -10,39 +10,24 @@ use crate::model::{LeNet5, IMAGE_LEN};
 /// activations stay in cache, and a divisor of the tutorial's batch of 500.
 pub const CHUNK_IMAGES: usize = 50;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Split {
-    Validation,
-    Test,
-}
-
-impl Split {
-    pub fn name(self) -> &'static str {
-        match self {
-            Split::Validation => "validation",
-            Split::Test => "test",
-        }
-    }
-}
-
 /// What the chunks of a step do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
     /// The loss and gradient of training images.
     Train,
     /// Count the errors on a validation or test pass.
-    Evaluate(Split),
+    Evaluate(HeldOut),
 }
 
 /// One step's work: examples `first..end` of the task's set, in chunks of
-/// `per` (the last may be short). Chunks are independent of each other,
+/// `chunk_images` (the last may be short). Chunks are independent of each other,
 /// so threads or Web Workers can share them out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub task: Task,
     pub first: usize,
     pub end: usize,
-    pub per: usize,
+    pub chunk_images: usize,
     /// Training: the minibatch's size (minibatch `k` is examples
     /// `k * batch..`), whose chunks' gradients are summed along a tree
     /// (`tree`). Unused by evaluations.
@@ -50,18 +35,18 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A whole evaluation pass over examples `first..end` of `split`.
-    pub fn evaluation(split: Split, first: usize, end: usize) -> Plan {
-        Plan { task: Task::Evaluate(split), first, end, per: CHUNK_IMAGES, batch: 0 }
+    /// A whole evaluation pass over examples `first..end` of `set`.
+    pub fn evaluation(set: HeldOut, first: usize, end: usize) -> Plan {
+        Plan { task: Task::Evaluate(set), first, end, chunk_images: CHUNK_IMAGES, batch: 0 }
     }
 
     /// Training: where the plan's chunk 0 is among its minibatch's chunks,
     /// and how many chunks the minibatch has (see `GradTree`); (0, 0) for
     /// an evaluation, or without a minibatch or chunks.
     pub fn tree(&self) -> (usize, usize) {
-        match (self.task, self.batch, self.per) {
+        match (self.task, self.batch, self.chunk_images) {
             (Task::Evaluate(_), ..) | (_, 0, _) | (_, _, 0) => (0, 0),
-            (Task::Train, batch, per) => ((self.first % batch) / per, batch.div_ceil(per)),
+            (Task::Train, batch, chunk_images) => ((self.first % batch) / chunk_images, batch.div_ceil(chunk_images)),
         }
     }
 
@@ -76,15 +61,15 @@ impl Plan {
     }
 
     pub fn chunks(&self) -> usize {
-        (self.end - self.first).div_ceil(self.per)
+        (self.end - self.first).div_ceil(self.chunk_images)
     }
 
     /// (first example, count) of chunk `i`.
     #[track_caller]
     pub fn chunk(&self, i: usize) -> (usize, usize) {
-        let start = self.first + i * self.per;
+        let start = self.first + i * self.chunk_images;
         assert!(start < self.end, "chunk {i} is past the plan's end");
-        (start, self.per.min(self.end - start))
+        (start, self.chunk_images.min(self.end - start))
     }
 
     /// The chunks worker `w` of `workers` takes: consecutive blocks, the
@@ -101,16 +86,16 @@ impl Plan {
     pub fn check(&self, data: &Mnist, chunk: usize) -> Result<(), String> {
         let size = match self.task {
             Task::Train => data.train.len(),
-            Task::Evaluate(split) => data.split(split).len(),
+            Task::Evaluate(set) => data.held_out(set).len(),
         };
-        let start = chunk.checked_mul(self.per).and_then(|s| s.checked_add(self.first));
-        let (first, end, per, batch) = (self.first, self.end, self.per, self.batch);
-        if per == 0 || per > CHUNK_IMAGES || end > size || start.is_none_or(|s| s >= end) {
-            return Err(format!("chunk {chunk} of {first}..{end} by {per} is not in a set of {size}"));
+        let start = chunk.checked_mul(self.chunk_images).and_then(|s| s.checked_add(self.first));
+        let (first, end, chunk_images, batch) = (self.first, self.end, self.chunk_images, self.batch);
+        if chunk_images == 0 || chunk_images > CHUNK_IMAGES || end > size || start.is_none_or(|s| s >= end) {
+            return Err(format!("chunk {chunk} of {first}..{end} by {chunk_images} is not in a set of {size}"));
         }
         // A training plan lies within one minibatch, starting at one of its chunks.
-        if self.task == Task::Train && (batch == 0 || (first % batch) % per != 0 || end - first > batch - first % batch) {
-            return Err(format!("examples {first}..{end} by {per} are not chunks of one minibatch of {batch}"));
+        if self.task == Task::Train && (batch == 0 || (first % batch) % chunk_images != 0 || end - first > batch - first % batch) {
+            return Err(format!("examples {first}..{end} by {chunk_images} are not chunks of one minibatch of {batch}"));
         }
         Ok(())
     }
@@ -140,8 +125,8 @@ pub fn work(model: &mut LeNet5, data: &Mnist, plan: &Plan, i: usize, x: &mut [f3
             let labels = data.train.batch(images, first, count);
             Outcome::Trained { loss: model.loss_and_grad(images, labels), count }
         }
-        Task::Evaluate(split) => {
-            let labels = data.split(split).batch(images, first, count);
+        Task::Evaluate(set) => {
+            let labels = data.held_out(set).batch(images, first, count);
             Outcome::Counted { errors: model.count_errors(images, labels), count }
         }
     }

@@ -70,17 +70,12 @@ impl Protocol {
 
     /// Same model, 99 % test accuracy in four epochs: batches of 100 (two
     /// whole chunks on two workers), momentum 0.9, learning rate 0.1
-    /// falling to zero along half a cosine over five epochs. The schedules
-    /// of `cargo xtask sweep` (www/bench/sweep.md) that reach 99 % in
-    /// three or four epochs, run natively on four seeds (the sweep's
-    /// second table): this one reached it on all four by the fourth
-    /// epoch (0.83 to 0.93 % test error), where the step decays of 0.3
-    /// and 0.5 an epoch and half a cosine over four epochs reached it on
-    /// two, three and three of them, the others stalling above it. The
-    /// decay of 0.3, the preset before, had 0.93 % after three epochs with
-    /// the AVX-512 kernels and 0.95 to 1.04 % in the browsers' builds,
-    /// whose sums round otherwise: no margin. `cargo xtask bench` times it
-    /// in the browsers.
+    /// falling to zero along half a cosine over five epochs: of the
+    /// schedules `cargo xtask sweep` tries on several seeds, the one that
+    /// reaches 99 % on every seed, with a margin that survives the
+    /// browsers' builds rounding their sums otherwise (www/bench/sweep.md
+    /// and www/bench/NOTES.md have the figures). `cargo xtask bench` times
+    /// it in the browsers.
     pub fn fast() -> Self {
         Protocol { learning_rate: 0.1, momentum: 0.9, schedule: Schedule::Cosine, batch_size: 100, epochs: 5, ..Protocol::tutorial() }
     }

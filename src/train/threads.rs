@@ -6,8 +6,9 @@
 //! chunks one after another. (The lead worker in `web::lead` is its
 //! asynchronous twin, over Web Workers.)
 
-use super::plan::{work, Outcome, Plan, Split, CHUNK_IMAGES};
+use super::plan::{work, Outcome, Plan, CHUNK_IMAGES};
 use super::trainer::{Event, Trainer};
+use crate::data::HeldOut;
 use crate::data::Mnist;
 use crate::model::{LeNet5, IMAGE_LEN};
 
@@ -61,10 +62,10 @@ impl Threads {
         }
     }
 
-    /// Misclassified examples among `first..end` of `split`, by `model`:
+    /// Misclassified examples among `first..end` of `set`, by `model`:
     /// an evaluation plan worked as a trainer's would be.
-    pub fn count_errors(&mut self, model: &mut LeNet5, data: &Mnist, split: Split, first: usize, end: usize) -> usize {
-        let plan = Plan::evaluation(split, first, end);
+    pub fn count_errors(&mut self, model: &mut LeNet5, data: &Mnist, set: HeldOut, first: usize, end: usize) -> usize {
+        let plan = Plan::evaluation(set, first, end);
         let mut errors = 0;
         for round in (0..plan.chunks()).step_by(self.size()) {
             self.work_round(model, data, &plan, round);

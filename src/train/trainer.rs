@@ -13,10 +13,11 @@
 
 use std::sync::Arc;
 
-use super::plan::{Outcome, Plan, Split, Task, CHUNK_IMAGES};
+use super::plan::{Outcome, Plan, Task, CHUNK_IMAGES};
 use super::protocol::{Protocol, Schedule};
 use super::snapshot::Snapshot;
 use super::sum::GradTree;
+use crate::data::HeldOut;
 use crate::data::Mnist;
 use crate::model::LeNet5;
 use crate::sgd::{momentum_step, sgd_step};
@@ -50,7 +51,7 @@ pub enum Event {
     /// One SGD step on minibatch `minibatch` (0-based) of `epoch` (1-based).
     Trained { epoch: usize, minibatch: usize, iter: usize, cost: f32 },
     /// Part of a validation or test pass: `done` of `total` examples.
-    Evaluating { split: Split, done: usize, total: usize },
+    Evaluating { set: HeldOut, done: usize, total: usize },
     /// A validation pass ended after `minibatch` minibatches (1-based, as the tutorial prints).
     Validated { epoch: usize, minibatch: usize, error: f64, best: bool },
     /// The new best model's test error.
@@ -78,7 +79,7 @@ enum Phase {
         loss_sum: f64,
     },
     Evaluate {
-        split: Split,
+        set: HeldOut,
         done: usize,
         errors: usize,
     },
@@ -108,7 +109,7 @@ pub struct Trainer {
     /// Workers (threads or Web Workers) a step's chunks go to at once.
     workers: usize,
     /// Chunks per step for each of them.
-    depth: usize,
+    chunks_per_worker: usize,
     /// Every validation pass so far, with the test score of each new best.
     pub history: Vec<Validation>,
 }
@@ -127,7 +128,7 @@ impl Trainer {
             velocity: if protocol.momentum > 0.0 { vec![0.0; model.params.len()] } else { Vec::new() },
             model,
             workers: 1,
-            depth: 1,
+            chunks_per_worker: 1,
             patience: protocol.patience,
             protocol,
             data,
@@ -146,14 +147,14 @@ impl Trainer {
         Ok(trainer)
     }
 
-    /// Plans steps of up to `depth` chunks for each of `workers`. A depth
-    /// over 1 sends a Web Worker several chunks at once, so that what a
+    /// Plans steps of up to `chunks_per_worker` chunks for each of `workers`. More
+    /// than one sends a Web Worker several chunks at once, so that what a
     /// message costs is paid once for all of them. Neither changes the
     /// weights for batches over `CHUNK_IMAGES`; smaller batches are shared
     /// out evenly, which changes only the order of a sum.
-    pub fn share_with(&mut self, workers: usize, depth: usize) {
+    pub fn share_with(&mut self, workers: usize, chunks_per_worker: usize) {
         self.workers = workers.max(1);
-        self.depth = depth.max(1);
+        self.chunks_per_worker = chunks_per_worker.max(1);
     }
 
     /// The learning rate of the minibatch about to be trained: the
@@ -201,16 +202,22 @@ impl Trainer {
     /// `self.model.params`; `add` then takes the outcomes in chunk order,
     /// and `finish` ends the step.
     pub fn plan(&self) -> Option<Plan> {
-        let span = CHUNK_IMAGES * self.workers * self.depth;
+        let span = CHUNK_IMAGES * self.workers * self.chunks_per_worker;
         match self.phase {
             Phase::Train { done, .. } => {
-                let (b, per) = (self.protocol.batch_size, self.chunk_images());
+                let (b, chunk_images) = (self.protocol.batch_size, self.chunk_images());
                 let (first, batch_end) = (self.minibatch * b + done, (self.minibatch + 1) * b);
-                Some(Plan { task: Task::Train, first, end: batch_end.min(first + per * self.workers * self.depth), per, batch: b })
+                Some(Plan {
+                    task: Task::Train,
+                    first,
+                    end: batch_end.min(first + chunk_images * self.workers * self.chunks_per_worker),
+                    chunk_images,
+                    batch: b,
+                })
             }
-            Phase::Evaluate { split, done, .. } => {
-                let total = self.data.split(split).len();
-                Some(Plan::evaluation(split, done, total.min(done + span)))
+            Phase::Evaluate { set, done, .. } => {
+                let total = self.data.held_out(set).len();
+                Some(Plan::evaluation(set, done, total.min(done + span)))
             }
             Phase::Finished(_) => None,
         }
@@ -288,7 +295,7 @@ impl Trainer {
     pub fn finish(&mut self) -> Event {
         match self.phase {
             Phase::Train { done, loss_sum } => self.finish_train(done, loss_sum),
-            Phase::Evaluate { split, done, errors } => self.finish_evaluation(split, done, errors),
+            Phase::Evaluate { set, done, errors } => self.finish_evaluation(set, done, errors),
             Phase::Finished(reason) => self.finished(reason),
         }
     }
@@ -315,7 +322,7 @@ impl Trainer {
         self.minibatch += 1;
         self.iterations += 1;
         if (iter + 1) % self.validation_frequency() == 0 {
-            self.phase = Phase::Evaluate { split: Split::Validation, done: 0, errors: 0 };
+            self.phase = Phase::Evaluate { set: HeldOut::Validation, done: 0, errors: 0 };
         } else {
             self.after_iteration(iter);
         }
@@ -337,17 +344,17 @@ impl Trainer {
         }
     }
 
-    fn finish_evaluation(&mut self, split: Split, done: usize, errors: usize) -> Event {
-        let total = self.data.split(split).len();
+    fn finish_evaluation(&mut self, set: HeldOut, done: usize, errors: usize) -> Event {
+        let total = self.data.held_out(set).len();
         if done < total {
-            return Event::Evaluating { split, done, total };
+            return Event::Evaluating { set, done, total };
         }
         let error = errors as f64 / total as f64;
         // The pass belongs to the minibatch just trained: the epoch has not
         // rolled over yet, so `minibatch` counts it (1-based).
         let (epoch, minibatch, iter) = (self.epoch, self.minibatch, self.iterations - 1);
-        match split {
-            Split::Validation => {
+        match set {
+            HeldOut::Validation => {
                 let best = error < self.best_validation;
                 if best {
                     if error < self.best_validation * self.protocol.improvement_threshold {
@@ -356,14 +363,14 @@ impl Trainer {
                     self.best_validation = error;
                     self.best_iter = iter;
                     self.best_params.clone_from(&self.model.params);
-                    self.phase = Phase::Evaluate { split: Split::Test, done: 0, errors: 0 };
+                    self.phase = Phase::Evaluate { set: HeldOut::Test, done: 0, errors: 0 };
                 } else {
                     self.after_iteration(iter);
                 }
                 self.history.push(Validation { epoch, iter, error, test: None });
                 Event::Validated { epoch, minibatch, error, best }
             }
-            Split::Test => {
+            HeldOut::Test => {
                 self.test_score = error;
                 if let Some(last) = self.history.last_mut() {
                     last.test = Some(error);

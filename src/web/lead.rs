@@ -42,9 +42,9 @@ pub struct Lead {
 }
 
 impl Lead {
-    /// Drives `trainer` here and on `helpers`, `depth` chunks each a step.
-    pub fn new(mut trainer: Trainer, helpers: Vec<Link>, depth: usize) -> Lead {
-        trainer.share_with(helpers.len() + 1, depth);
+    /// Drives `trainer` here and on `helpers`, `chunks_per_worker` chunks each a step.
+    pub fn new(mut trainer: Trainer, helpers: Vec<Link>, chunks_per_worker: usize) -> Lead {
+        trainer.share_with(helpers.len() + 1, chunks_per_worker);
         Lead { trainer, helpers, x: vec![0.0; CHUNK_IMAGES * IMAGE_LEN] }
     }
 

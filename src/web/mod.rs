@@ -11,15 +11,12 @@
 //! | `page`   | page            | controls, status, log, the model in use; `chart`,      |
 //! |          |                 | `form`, `pad`, `files` (in and out), `inside`          |
 //! | `store`  | page            | the run kept across reloads, in IndexedDB              |
-//! | `bench`  | bench page      | timed training, inference and kernels                  |
 //!
 //! `wire` and `helper`'s logic build natively too, for the fuzzer.
 
 pub mod helper;
 pub mod wire;
 
-#[cfg(target_arch = "wasm32")]
-pub mod bench;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(target_arch = "wasm32")]

@@ -117,7 +117,8 @@ impl Store {
             let from = log.length().saturating_sub(MAX_LOG_CHARS);
             String::from(log.slice(from, log.length()))
         });
-        let workers = get(&record, "workers").as_f64().filter(|w| w.fract() == 0.0).map_or(1, |w| w.clamp(1.0, MAX_WORKERS as f64) as usize);
+        let workers =
+            get(&record, "workers").as_f64().filter(|w| w.fract() == 0.0).map_or(1, |w| w.clamp(1.0, MAX_WORKERS as f64) as usize);
         Ok(Some(StoredRun {
             checkpoint: bytes.to_vec(),
             costs: iterations.unwrap_or_default().into_iter().zip(costs.unwrap_or_default()).collect(),

@@ -9,7 +9,8 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::{Plan, Protocol, Schedule, Split, Task};
+use crate::data::HeldOut;
+use crate::train::{Plan, Protocol, Schedule, Task};
 
 fn step() -> String {
     Schedule::Step.name().into()
@@ -233,7 +234,7 @@ pub enum ToHelper {
     /// along, the first holding the parameters if `params` (they changed
     /// since the last work), and go back with the reply, holding the
     /// training chunks' gradient sums (`GradTree::cover`, one a buffer).
-    Work { task: WireTask, first: usize, end: usize, per: usize, batch: usize, from: usize, to: usize, params: bool },
+    Work { task: WireTask, first: usize, end: usize, chunk_images: usize, batch: usize, from: usize, to: usize, params: bool },
 }
 
 /// Helper to lead.
@@ -287,8 +288,8 @@ impl From<Task> for WireTask {
     fn from(task: Task) -> Self {
         match task {
             Task::Train => WireTask::Train,
-            Task::Evaluate(Split::Validation) => WireTask::Validation,
-            Task::Evaluate(Split::Test) => WireTask::Test,
+            Task::Evaluate(HeldOut::Validation) => WireTask::Validation,
+            Task::Evaluate(HeldOut::Test) => WireTask::Test,
         }
     }
 }
@@ -297,8 +298,8 @@ impl From<WireTask> for Task {
     fn from(task: WireTask) -> Self {
         match task {
             WireTask::Train => Task::Train,
-            WireTask::Validation => Task::Evaluate(Split::Validation),
-            WireTask::Test => Task::Evaluate(Split::Test),
+            WireTask::Validation => Task::Evaluate(HeldOut::Validation),
+            WireTask::Test => Task::Evaluate(HeldOut::Test),
         }
     }
 }
@@ -306,8 +307,8 @@ impl From<WireTask> for Task {
 impl ToHelper {
     /// The work message for chunks `chunks` of `plan`.
     pub fn work(plan: &Plan, chunks: Range<usize>, params: bool) -> ToHelper {
-        let (first, end, per, batch) = (plan.first, plan.end, plan.per, plan.batch);
-        ToHelper::Work { task: plan.task.into(), first, end, per, batch, from: chunks.start, to: chunks.end, params }
+        let (first, end, chunk_images, batch) = (plan.first, plan.end, plan.chunk_images, plan.batch);
+        ToHelper::Work { task: plan.task.into(), first, end, chunk_images, batch, from: chunks.start, to: chunks.end, params }
     }
 }
 

@@ -30,11 +30,10 @@ use crate::train::{log, Event, Snapshot, Trainer};
 const SLICE_MS: f64 = 60.0;
 /// Chunks a step gives each worker when there are helpers, at most. Each
 /// step ends with the lead waiting for the slowest helper and taking in
-/// its gradient sums (about 5 to 8 ms: the benchmark's step profile);
-/// five chunks each make a tutorial minibatch (10 chunks)
-/// one step on two workers, so that wait is paid once per minibatch, and
-/// a step (about 160 ms) still lets Pause act within a fifth of a second.
-/// Three had it paid twice, and two workers trained 1.7x one in Firefox.
+/// its gradient sums (the benchmark's step profile shows that wait); five
+/// chunks each make a tutorial minibatch (10 chunks) one step on two
+/// workers, so that wait is paid once per minibatch, and a step is still
+/// short enough for Pause to act at once.
 const CHUNKS_PER_WORKER: usize = 5;
 /// How often the page gets fresh weights to classify with.
 const SHARE_WEIGHTS_MS: f64 = 1000.0;
@@ -387,10 +386,10 @@ fn begin(start: Start, data: Loaded, mut helpers: Vec<Link>) {
             return post(&FromWorker::Error { message });
         }
     };
-    let depth = if helpers.is_empty() { 1 } else { CHUNKS_PER_WORKER };
+    let chunks_per_worker = if helpers.is_empty() { 1 } else { CHUNKS_PER_WORKER };
     let control = Rc::new(Control::default());
     set_phase(Phase::Running { control: control.clone(), queued: None, data: data.mnist });
-    let lead = Lead::new(trainer, helpers, depth);
+    let lead = Lead::new(trainer, helpers, chunks_per_worker);
     wasm_bindgen_futures::spawn_local(drive(lead, control, data.source));
 }
 
@@ -453,7 +452,7 @@ async fn train(lead: &mut Lead, control: &Control, source: &str) -> Result<(), S
 
 /// Lets the worker's event loop run (messages from the page among them).
 /// A message to itself rather than `setTimeout(0)`, which browsers clamp
-/// to 4 ms once timers nest: 4 ms idle in every slice.
+/// to 4 ms once timers nest: idle time in every slice.
 async fn next_tick() {
     thread_local! {
         static CHANNEL: web_sys::MessageChannel = web_sys::MessageChannel::new().expect("MessageChannel exists");

@@ -87,7 +87,7 @@ function scalingOf(b) {
   return { one: train(", app, ", true), all: train(", app, ", false), alone: train(", independent, ", true), together: train(", independent, ", false) };
 }
 /// Browser `b`'s GEMM rate in build `dir` (the profile's last figure, see
-/// `profile::kernel_profile`) and that build's ceiling, in GFLOP/s.
+/// `bench::profile::kernel_profile`) and that build's ceiling, in GFLOP/s.
 function gemmsOf(b, dir) {
   const profile = value(browsers[b], `profile (ms per 50-image step), ${dir}`, "profile");
   const gemms = Number(profile?.match(/gemms ([\d.]+)/)?.[1]);

@@ -22,11 +22,12 @@ pub fn run(seconds: u32, tally: &mut Tally) -> Result {
         let limits = [format!("-max_total_time={seconds}"), "-rss_limit_mb=2048".into(), "-print_final_stats=0".into()];
         let name = format!("fuzz {target}");
         tally.check(&name, || {
-            crate::run(Command::new("cargo").args(["+nightly", "fuzz", "run"]).args(dir).args([target, &corpus, &seeds, "--"]).args(limits))?;
+            crate::run(
+                Command::new("cargo").args(["+nightly", "fuzz", "run"]).args(dir).args([target, &corpus, &seeds, "--"]).args(limits),
+            )?;
             eprintln!("fuzz {target}: no crash in {seconds} s");
             Ok(())
         });
     }
     Ok(())
 }
-

@@ -94,4 +94,3 @@ fn sweep_run(schedule: &str, epochs: usize, batch: &str, lr: &str, seed: &str) -
     let cells: Vec<String> = tests.iter().map(|t| t.map_or("-".into(), |v| format!("{v:.2}"))).collect();
     Ok((cells.join(" / "), reached.map_or("not in this run".into(), |n| n.to_string())))
 }
-

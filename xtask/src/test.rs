@@ -3,8 +3,8 @@
 //! line, `summary: N passed, N failed`, and a non-zero exit if any.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::{fuzz, output, run, step, Result};
@@ -55,13 +55,20 @@ pub fn all() -> Result {
             cmd.args(["--features", features]);
         }
         let build = if features.is_empty() { "SIMD128" } else { features };
-        tally.suite(&format!("kernel parity and gradient tests: {build} build, {browser}"), cmd.args(["--test", "kernels", "--test", "gradients"]));
+        tally.suite(
+            &format!("kernel parity and gradient tests: {build} build, {browser}"),
+            cmd.args(["--test", "kernels", "--test", "gradients"]),
+        );
     }
     tally.check("a copy of the repository without www/data: plain `trunk build` fetches MNIST for the page", trunk_build_fetches_data);
-    tally.check("end-to-end: build the app (trunk build --release)", || run(Command::new("trunk").args(["build", "--release", "--offline"])));
+    tally.check("end-to-end: build the app (trunk build --release)", || {
+        run(Command::new("trunk").args(["build", "--release", "--offline"]))
+    });
     // axe-core, the accessibility audit the test runs in the pages (pinned in package-lock.json).
     if !Path::new("tests/e2e/node_modules/axe-core/axe.min.js").exists() {
-        tally.check("end-to-end: axe-core from npm", || run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir("tests/e2e")));
+        tally.check("end-to-end: axe-core from npm", || {
+            run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir("tests/e2e"))
+        });
     }
     // What an earlier run downloaded must not stand in for this one's.
     for browser in BROWSERS {
@@ -258,7 +265,6 @@ fn safetensors_check() -> Result {
     Ok(())
 }
 
-
 /// Resumes the one-epoch run's checkpoint to two epochs, trains two
 /// epochs straight, and checks the two weight files are the same bytes.
 fn resume_check() -> Result {
@@ -285,7 +291,6 @@ fn resume_check() -> Result {
     eprintln!("resumed and straight runs wrote the same weights, byte for byte");
     Ok(())
 }
-
 
 /// `cargo xtask serve` on a machine where apt-get fails and rustup lists
 /// no nightly toolchain (stub commands first on PATH, as on a laptop with

@@ -19,7 +19,6 @@ pub fn preset(name: &str) -> Option<Settings> {
 /// The inputs a preset fills (and query parameters of the same names).
 pub const FORM_FIELDS: [&str; 6] = ["lr", "momentum", "decay", "batch", "epochs", "seed"];
 
-
 /// `#workers`: a whole number from 1 to `MAX_WORKERS`.
 pub fn read_workers() -> Result<usize, String> {
     let v = element::<HtmlInputElement>("workers").value();

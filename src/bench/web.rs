@@ -71,15 +71,15 @@ impl Bench {
 /// `round_ms` each (see `crate::profile`), on this page's clock.
 #[wasm_bindgen]
 pub fn kernel_profile(reps: usize, round_ms: f64) -> String {
-    crate::profile::kernel_profile(reps, round_ms, super::now_ms)
+    super::profile::kernel_profile(reps, round_ms, crate::web::now_ms)
 }
 
 /// The ceiling of this build (SIMD128, or relaxed SIMD's multiply-add),
 /// machine and browser, in GFLOP/s: the throughput of the kernels' own
 /// `madd` (f32x4 multiply-then-add, or `relaxed_madd`) in 12 independent
-/// chains, which is all a GEMM kernel could ever reach. 12 because it
-/// measured highest among 8 to 16 chains: fewer leave the adders waiting
-/// on latency, more spill registers.
+/// chains, which is all a GEMM kernel could ever reach: enough chains
+/// that the adders never wait on latency, few enough that none spills
+/// out of x86's 16 vector registers.
 /// `iters` rounds of 12 chains x 8 flops; returns the flops done, to be timed.
 #[wasm_bindgen]
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
@@ -110,7 +110,7 @@ pub fn simd_peak_flops(iters: u32) -> f64 {
 /// `settings` of a `Start` message to the training worker.
 #[wasm_bindgen]
 pub fn preset_settings(name: &str) -> Result<JsValue, String> {
-    super::page::form::preset(name).map(|s| super::js::encode(&s)).ok_or_else(|| format!("no preset {name:?}"))
+    crate::web::page::form::preset(name).map(|s| crate::web::js::encode(&s)).ok_or_else(|| format!("no preset {name:?}"))
 }
 
 /// Runs this (module) Web Worker as the app's training worker: the bench
@@ -118,5 +118,5 @@ pub fn preset_settings(name: &str) -> Result<JsValue, String> {
 /// app uses.
 #[wasm_bindgen]
 pub fn worker_main() {
-    super::worker::start(true);
+    crate::web::worker::start(true);
 }

@@ -2,7 +2,7 @@
 //! alone at the model's shapes, for the benchmark (`lenet bench --profile`
 //! natively, the benchmark page in the browser).
 
-use crate::kernels::{imp, Pooled};
+use crate::kernels::{best, Pooled, PooledBackward};
 use crate::model::{conv1_shape, conv2_shape, LeNet5, FLAT, HIDDEN, IMAGE_LEN};
 use crate::rng::Rng;
 use crate::train::CHUNK_IMAGES;
@@ -67,18 +67,22 @@ pub fn kernel_profile(reps: usize, round_ms: f64, now: impl Fn() -> f64) -> Stri
     // kernel then the next: a slow spell then costs each kernel a round
     // or two, not all of them.
     for _ in 0..reps {
-        time("conv1.forward", f1, &mut || imp::conv2d_forward(&mut out1, &x1, &w1, &mut cols, &c1));
-        time("conv1.backward_filter", f1, &mut || imp::conv2d_backward_filter(&mut dw1, &o1, &x1, &mut cols, &c1));
-        time("conv2.forward", f2, &mut || imp::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
-        time("conv2.backward_input", f2, &mut || imp::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
-        time("conv2.backward_filter", f2, &mut || imp::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
-        time("conv1.backward_pooled", 0, &mut || imp::conv2d_backward_pooled(&mut dw1, None, pooled1, &x1, &mut dout1, &mut cols, &c1));
-        time("conv2.backward_pooled", 0, &mut || {
-            imp::conv2d_backward_pooled(&mut dw2, Some((&mut dx2, &w2)), pooled2, &x2, &mut dout2, &mut cols, &c2)
+        time("conv1.forward", f1, &mut || best::conv2d_forward(&mut out1, &x1, &w1, &mut cols, &c1));
+        time("conv1.backward_filter", f1, &mut || best::conv2d_backward_filter(&mut dw1, &o1, &x1, &mut cols, &c1));
+        time("conv2.forward", f2, &mut || best::conv2d_forward(&mut out2, &x2, &w2, &mut cols, &c2));
+        time("conv2.backward_input", f2, &mut || best::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
+        time("conv2.backward_filter", f2, &mut || best::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
+        time("conv1.backward_pooled", 0, &mut || {
+            let (dweight, inp, dout, work) = (&mut dw1[..], &x1[..], &mut dout1[..], &mut cols[..]);
+            best::conv2d_backward_pooled(PooledBackward { dweight, dinp: None, pooled: pooled1, inp, dout, work, shape: &c1 })
         });
-        time("hidden.forward", fh, &mut || imp::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
-        time("hidden.backward_weight", fh, &mut || imp::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
-        time("hidden.backward_input", fh, &mut || imp::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));
+        time("conv2.backward_pooled", 0, &mut || {
+            let (dweight, dinp, inp, dout, work) = (&mut dw2[..], Some((&mut dx2[..], &w2[..])), &x2[..], &mut dout2[..], &mut cols[..]);
+            best::conv2d_backward_pooled(PooledBackward { dweight, dinp, pooled: pooled2, inp, dout, work, shape: &c2 })
+        });
+        time("hidden.forward", fh, &mut || best::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
+        time("hidden.backward_weight", fh, &mut || best::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
+        time("hidden.backward_input", fh, &mut || best::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));
         time("whole step (loss_and_grad)", 0, &mut || {
             model.loss_and_grad(&images, &labels);
         });
