@@ -20,7 +20,15 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod common;
 
 fn settings() -> Settings {
-    Settings { learning_rate: 0.05, momentum: 0.5, lr_decay: 0.8, schedule: "cosine".into(), batch_size: 20, epochs: 3, seed: 7 }
+    Settings {
+        learning_rate: 0.05,
+        momentum: 0.5,
+        lr_decay: 0.8,
+        schedule: lenet::train::Schedule::Cosine,
+        batch_size: 20,
+        epochs: 3,
+        seed: 7,
+    }
 }
 
 #[wasm_bindgen_test]
@@ -81,7 +89,7 @@ fn every_message_survives_the_trip() {
         FromWorker::Paused,
         FromWorker::Resumed,
         FromWorker::Stopped,
-        FromWorker::Finished { reason: "patience".into(), best_validation: 0.0091, best_iter: 17_799, test_score: 0.0092 },
+        FromWorker::Finished { reason: lenet::train::StopReason::Patience, best_validation: 0.0091, best_iter: 17_799, test_score: 0.0092 },
         FromWorker::Error { message: "train-images-idx3-ubyte.gz: HTTP 404 Not Found".into() },
         FromWorker::DataMissing { message: "train-images-idx3-ubyte.gz: HTTP 404 Not Found for data/train-images-idx3-ubyte.gz".into() },
         FromWorker::Crashed { message: "panicked at src/web/worker.rs:1:1".into() },
@@ -98,6 +106,20 @@ fn malformed_messages_are_refused_with_a_reason() {
     assert!(decode::<ToWorker>(unknown).unwrap_err().contains("unknown variant"));
     let missing = js_sys::JSON::parse(r#"{"type":"Start","data_url":"data/"}"#).unwrap();
     assert!(decode::<ToWorker>(missing).unwrap_err().contains("missing field `settings`"));
+    let settings = r#""learning_rate":0.1,"momentum":0,"lr_decay":1,"batch_size":500,"epochs":1,"seed":1"#;
+    let start = |schedule: &str| {
+        js_sys::JSON::parse(&format!(r#"{{"type":"Start","data_url":"data/","workers":1,"settings":{{{settings}{schedule}}}}}"#)).unwrap()
+    };
+    let linear = decode::<ToWorker>(start(r#","schedule":"linear""#)).unwrap_err();
+    assert!(linear.contains("unknown variant `linear`, expected `step` or `cosine`"), "{linear}");
+    let Ok(ToWorker::Start { settings: cosine, .. }) = decode::<ToWorker>(start(r#","schedule":"cosine""#)) else {
+        panic!("a cosine schedule reads")
+    };
+    assert_eq!(cosine.schedule, lenet::train::Schedule::Cosine, "the core's enum, by its name");
+    let Ok(ToWorker::Start { settings: none, .. }) = decode::<ToWorker>(start("")) else { panic!("a message without a schedule reads") };
+    assert_eq!(none.schedule, lenet::train::Schedule::Step, "no schedule is the tutorial's step");
+    let finished = js_sys::JSON::parse(r#"{"type":"Finished","reason":"bored","best_validation":0,"best_iter":0,"test_score":0}"#).unwrap();
+    assert!(decode::<FromWorker>(finished).unwrap_err().contains("unknown variant `bored`"));
 }
 
 #[wasm_bindgen_test]
@@ -106,17 +128,17 @@ fn bulk_numbers_travel_beside_a_message_in_a_transferred_buffer() {
     let (packed, transfer) = pack(&FromWorker::Weights { best: false }, Some(&js_sys::Float32Array::from(&params[..])));
     assert_eq!(transfer.length(), 1);
     assert!(transfer.get(0).is_instance_of::<js_sys::ArrayBuffer>());
-    let (message, bulk) = unpack::<FromWorker>(&packed).unwrap();
+    let (message, payload) = unpack::<FromWorker>(&packed).unwrap();
     assert_eq!(message, FromWorker::Weights { best: false });
-    assert_eq!(bulk_f32(&bulk).unwrap(), params);
-    assert!(bulk_u8(&bulk).unwrap_err().contains("Uint8Array"), "a bulk of another type is refused");
+    assert_eq!(payload_f32(&payload).unwrap(), params);
+    assert!(payload_u8(&payload).unwrap_err().contains("Uint8Array"), "a payload of another type is refused");
     let (packed, transfer) = pack(&FromWorker::Ready, None);
     assert_eq!(transfer.length(), 0);
-    let (_, bulk) = unpack::<FromWorker>(&packed).unwrap();
-    assert!(bulk_f32(&bulk).is_err(), "no bulk, no numbers");
+    let (_, payload) = unpack::<FromWorker>(&packed).unwrap();
+    assert!(payload_f32(&payload).is_err(), "no payload, no numbers");
     let bytes = [0u8, 255, 7];
     let (packed, _) = pack(&ToWorker::Restore { data_url: "data/".into(), workers: 1 }, Some(&js_sys::Uint8Array::from(&bytes[..])));
-    assert_eq!(bulk_u8(&unpack::<ToWorker>(&packed).unwrap().1).unwrap(), bytes);
+    assert_eq!(payload_u8(&unpack::<ToWorker>(&packed).unwrap().1).unwrap(), bytes);
 }
 
 #[wasm_bindgen_test]
@@ -338,7 +360,7 @@ fn same_bits(a: &[f32], b: &[f32]) -> bool {
 async fn run_lead(protocol: lenet::Protocol, data: &lenet::Mnist, helpers: usize, chunks_per_worker: usize) -> (Vec<f32>, Vec<f64>) {
     let links = (0..helpers).map(|_| linked_helper()).collect();
     let mut lead = Lead::new(lenet::Trainer::new(protocol, data.clone()).unwrap(), links, chunks_per_worker);
-    // The helpers on this page share one state: a source name of its own
+    // The helpers on this page share one state: a data_url name of its own
     // for each run, so that none trains on data an earlier test sent.
     thread_local!(static RUNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
     let run = RUNS.with(|r| r.replace(r.get() + 1));
@@ -434,7 +456,7 @@ async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
     let err = ask(&mut link, &plan, 1..2, &params, 0).await.unwrap_err();
     assert!(err.contains("is not in a set of 60"), "{err}");
     // Chunks that straddle two minibatches have no place in one tree.
-    let plan = Plan { task: Task::Train, first: 0, end: 60, per: 20, batch: 40 };
+    let plan = Plan { task: Task::Train, first: 0, end: 60, chunk_images: 20, batch: 40 };
     let err = ask(&mut link, &plan, 0..3, &params, 0).await.unwrap_err();
     assert!(err.contains("not chunks of one minibatch of 40"), "{err}");
     let err = ask(&mut link, &Plan { batch: 0, ..plan }, 0..1, &params, 0).await.unwrap_err();
@@ -463,7 +485,7 @@ async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
     let second = common::noise_mnist(8, 60, 10, 10);
     link.connect(&second, "two").await.unwrap();
     let mut model = lenet::LeNet5::new(2);
-    let plan = Plan { task: Task::Train, first: 0, end: 60, per: 30, batch: 60 };
+    let plan = Plan { task: Task::Train, first: 0, end: 60, chunk_images: 30, batch: 60 };
     let (outcomes, _) = ask(&mut link, &plan, 1..2, &model.params, 0).await.unwrap();
     assert_eq!(outcomes, worked_here(&mut model, &second, &plan, 1..2).0, "the helper trains on the second data set");
 }

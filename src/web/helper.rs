@@ -33,14 +33,14 @@ impl Default for Helper {
 }
 
 impl Helper {
-    /// The answer to `Hello`: whether it holds the data of `source`.
-    pub fn hello(&self, source: &str) -> FromHelper {
-        FromHelper::Hello { has_data: self.data.as_ref().is_some_and(|(s, _)| s == source) }
+    /// The answer to `Hello`: whether it holds the data of `data_url`.
+    pub fn hello(&self, data_url: &str) -> FromHelper {
+        FromHelper::Hello { has_data: self.data.as_ref().is_some_and(|(s, _)| s == data_url) }
     }
 
     /// Keeps the data of a `Data` message (its arrays in `DATA_ARRAYS`
     /// order), if they make three sets that can be worked on.
-    pub fn take_data(&mut self, source: String, arrays: [Vec<u8>; 6]) -> Result<(), String> {
+    pub fn take_data(&mut self, data_url: String, arrays: [Vec<u8>; 6]) -> Result<(), String> {
         let [train_images, train_labels, valid_images, valid_labels, test_images, test_labels] = arrays;
         let mnist = Mnist {
             train: Dataset { images: train_images, labels: train_labels },
@@ -51,7 +51,7 @@ impl Helper {
         if [&mnist.train, &mnist.valid, &mnist.test].iter().any(|s| s.labels.iter().any(|&l| l > 9)) {
             return Err("the data message is unusable: a label is not a digit".into());
         }
-        self.data = Some((source, mnist));
+        self.data = Some((data_url, mnist));
         Ok(())
     }
 
@@ -97,7 +97,7 @@ mod glue {
     use wasm_bindgen::prelude::*;
     use web_sys::MessageEvent;
 
-    use super::super::js::{get, head, set, with_head, Endpoint};
+    use super::super::js::{envelope, get, message_of, set, Endpoint};
     use super::super::wire::{FromHelper, Times, ToHelper, DATA_ARRAYS};
     use super::super::{clock_ms, now_ms};
     use super::Helper;
@@ -122,7 +122,7 @@ mod glue {
         let taken = clock_ms();
         let data = event.data();
         let buffers = get(&data, "buffers").dyn_into::<js_sys::Array>().unwrap_or_default();
-        let reply = match head::<ToHelper>(&data) {
+        let reply = match message_of::<ToHelper>(&data) {
             Ok(message) => HELPER.with(|h| answer(&mut h.borrow_mut(), message, &data, &buffers)),
             Err(message) => Some(FromHelper::Failed { message }),
         };
@@ -131,7 +131,7 @@ mod glue {
             times.taken = taken;
             times.answered = clock_ms();
         }
-        let message = with_head(&reply);
+        let message = envelope(&reply);
         // The buffers go back, whatever the reply.
         let transfer: js_sys::Array =
             buffers.iter().filter_map(|b| b.dyn_into::<js_sys::Float32Array>().ok()).map(|b| b.buffer()).collect();
@@ -146,14 +146,14 @@ mod glue {
     fn answer(helper: &mut Helper, message: ToHelper, raw: &JsValue, buffers: &js_sys::Array) -> Option<FromHelper> {
         let failed = |message: String| Some(FromHelper::Failed { message });
         match message {
-            ToHelper::Hello { source } => Some(helper.hello(&source)),
-            ToHelper::Data { source } => {
+            ToHelper::Hello { data_url } => Some(helper.hello(&data_url)),
+            ToHelper::Data { data_url } => {
                 let array = |name: &str| get(raw, name).dyn_into::<js_sys::Uint8Array>().map(|a| a.to_vec());
                 let Ok(arrays) = DATA_ARRAYS.map(array).into_iter().collect::<Result<Vec<_>, _>>() else {
                     return failed("the data message lacks an array".into());
                 };
                 let arrays: [Vec<u8>; 6] = arrays.try_into().expect("one array per name");
-                helper.take_data(source, arrays).err().map(|message| FromHelper::Failed { message })
+                helper.take_data(data_url, arrays).err().map(|message| FromHelper::Failed { message })
             }
             ToHelper::Work { task, first, end, chunk_images, batch, from, to, params } => {
                 let n = param_count();
@@ -162,7 +162,7 @@ mod glue {
                     return failed(format!("work came without buffers of the {n} parameters"));
                 }
                 let start = now_ms();
-                let plan = Plan { task: task.into(), first, end, chunk_images, batch };
+                let plan = Plan { task, first, end, chunk_images, batch };
                 let outcomes = match helper.work(plan, from..to, |p| {
                     if params {
                         buffers[0].copy_to(p);

@@ -12,42 +12,44 @@ pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
     serde_wasm_bindgen::from_value(value).map_err(|e| format!("unreadable message: {e}"))
 }
 
-/// `{head, bulk}`: a message and the typed array beside it, whose buffer
-/// is to be transferred (the second value).
-pub fn pack<T: Serialize>(message: &T, bulk: Option<&js_sys::Object>) -> (JsValue, js_sys::Array) {
-    let packed = with_head(message);
+/// `{message, payload}`: a message and the typed array beside it (the
+/// weights, a checkpoint, images), whose buffer is to be transferred
+/// (the second value).
+pub fn pack<T: Serialize>(message: &T, payload: Option<&js_sys::Object>) -> (JsValue, js_sys::Array) {
+    let packed = envelope(message);
     let transfer = js_sys::Array::new();
-    if let Some(bulk) = bulk {
-        set(&packed, "bulk", bulk);
-        transfer.push(&get(bulk, "buffer"));
+    if let Some(payload) = payload {
+        set(&packed, "payload", payload);
+        transfer.push(&get(payload, "buffer"));
     }
     (packed, transfer)
 }
 
-/// The message of a `pack`ed value, and its bulk (undefined if none).
+/// The message of a `pack`ed value, and its payload (undefined if none).
 pub fn unpack<T: DeserializeOwned>(packed: &JsValue) -> Result<(T, JsValue), String> {
-    Ok((head(packed)?, get(packed, "bulk")))
+    Ok((message_of(packed)?, get(packed, "payload")))
 }
 
-/// A bulk of `f32`s, or what it is not.
-pub fn bulk_f32(bulk: &JsValue) -> Result<Vec<f32>, String> {
-    bulk.dyn_ref::<js_sys::Float32Array>().map(|a| a.to_vec()).ok_or_else(|| "the message has no Float32Array".into())
+/// A payload of `f32`s, or what it is not.
+pub fn payload_f32(payload: &JsValue) -> Result<Vec<f32>, String> {
+    payload.dyn_ref::<js_sys::Float32Array>().map(|a| a.to_vec()).ok_or_else(|| "the message has no Float32Array".into())
 }
 
-/// A bulk of bytes, or what it is not.
-pub fn bulk_u8(bulk: &JsValue) -> Result<Vec<u8>, String> {
-    bulk.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec()).ok_or_else(|| "the message has no Uint8Array".into())
+/// A payload of bytes, or what it is not.
+pub fn payload_u8(payload: &JsValue) -> Result<Vec<u8>, String> {
+    payload.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec()).ok_or_else(|| "the message has no Uint8Array".into())
 }
 
-/// `{head}`, for arrays to be set beside.
-pub fn with_head<T: Serialize>(head: &T) -> JsValue {
-    let message: JsValue = js_sys::Object::new().into();
-    set(&message, "head", &encode(head));
-    message
+/// `{message}`, for arrays to be set beside.
+pub fn envelope<T: Serialize>(message: &T) -> JsValue {
+    let packed: JsValue = js_sys::Object::new().into();
+    set(&packed, "message", &encode(message));
+    packed
 }
 
-pub fn head<T: DeserializeOwned>(message: &JsValue) -> Result<T, String> {
-    decode(get(message, "head"))
+/// The message of an `envelope`.
+pub fn message_of<T: DeserializeOwned>(packed: &JsValue) -> Result<T, String> {
+    decode(get(packed, "message"))
 }
 
 pub fn set(object: &JsValue, key: &str, value: &JsValue) {

@@ -27,7 +27,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
 use super::clock_ms;
-use super::js::{get, head, set, with_head, Endpoint};
+use super::js::{envelope, get, message_of, set, Endpoint};
 use super::wire::{FromHelper, FromWorker, StepTimes, Times, ToHelper, ToWorker, DATA_ARRAYS};
 use crate::data::Mnist;
 use crate::model::{param_count, IMAGE_LEN};
@@ -48,10 +48,10 @@ impl Lead {
         Lead { trainer, helpers, x: vec![0.0; CHUNK_IMAGES * IMAGE_LEN] }
     }
 
-    /// Makes sure every helper serves and holds the data (of `source`).
-    pub async fn connect(&mut self, source: &str) -> Result<(), String> {
+    /// Makes sure every helper serves and holds the data (of `data_url`).
+    pub async fn connect(&mut self, data_url: &str) -> Result<(), String> {
         for link in &mut self.helpers {
-            link.connect(&self.trainer.data, source).await?;
+            link.connect(&self.trainer.data, data_url).await?;
         }
         Ok(())
     }
@@ -237,25 +237,25 @@ impl Link {
     /// The helper's next reply, the whole message it came in, and when it arrived.
     async fn reply(&self) -> Result<(FromHelper, JsValue, f64), String> {
         let (data, arrived) = self.next().await?;
-        Ok((head::<FromHelper>(&data)?, data, arrived))
+        Ok((message_of::<FromHelper>(&data)?, data, arrived))
     }
 
     /// Makes sure the helper serves and holds `data`, sending it if not.
-    pub async fn connect(&mut self, data: &Mnist, source: &str) -> Result<(), String> {
+    pub async fn connect(&mut self, data: &Mnist, data_url: &str) -> Result<(), String> {
         if !self.serving {
-            match head::<FromWorker>(&self.next().await?.0) {
+            match message_of::<FromWorker>(&self.next().await?.0) {
                 Ok(FromWorker::Ready) => {}
                 other => return Err(format!("a helper worker started with {other:?}")),
             }
-            self.post(&with_head(&ToWorker::Serve), &js_sys::Array::new())?;
+            self.post(&envelope(&ToWorker::Serve), &js_sys::Array::new())?;
             self.serving = true;
         }
-        self.post(&with_head(&ToHelper::Hello { source: source.into() }), &js_sys::Array::new())?;
+        self.post(&envelope(&ToHelper::Hello { data_url: data_url.into() }), &js_sys::Array::new())?;
         let (FromHelper::Hello { has_data }, ..) = self.reply().await? else {
             return Err("a helper worker answered out of turn".into());
         };
         if !has_data {
-            let message = with_head(&ToHelper::Data { source: source.into() });
+            let message = envelope(&ToHelper::Data { data_url: data_url.into() });
             let transfer = js_sys::Array::new();
             let sets = [&data.train, &data.valid, &data.test];
             for (i, name) in DATA_ARRAYS.iter().enumerate() {
@@ -289,7 +289,7 @@ impl Link {
             buffers[0].copy_from(params);
             self.version = Some(version);
         }
-        let message = with_head(&ToHelper::work(plan, chunks.clone(), fresh));
+        let message = envelope(&ToHelper::work(plan, chunks.clone(), fresh));
         let transfer: js_sys::Array = buffers.iter().map(|b| b.buffer()).collect();
         set(&message, "buffers", &buffers.into_iter().collect::<js_sys::Array>());
         self.out = Some((plan.task, chunks.len(), sums));

@@ -1,7 +1,7 @@
 //! Every message on the wire: between the page and its training worker,
 //! and between the lead worker and its helpers. They are plain Rust types
 //! (built natively too, so that the fuzzer reaches what reads them); `js`
-//! converts them, and bulk numbers (weights, gradients, checkpoints, the
+//! converts them, and payload numbers (weights, gradients, checkpoints, the
 //! data set) travel beside them as transferred typed arrays, never copied
 //! into JS arrays.
 
@@ -10,10 +10,41 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::data::HeldOut;
-use crate::train::{Plan, Protocol, Schedule, Task};
+use crate::train::{Plan, Protocol, Schedule, StopReason, Task};
 
-fn step() -> String {
-    Schedule::Step.name().into()
+// The core's own enums cross the wire. The core uses no crate, so their
+// serde derives are written here, as serde's "remote" derives: the
+// compiler checks each against the enum it names (a variant added there
+// and not here does not build), and the field that carries one says
+// `#[serde(with = ...)]`.
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Schedule", rename_all = "lowercase")]
+enum ScheduleDef {
+    Step,
+    Cosine,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "StopReason", rename_all = "lowercase")]
+enum StopReasonDef {
+    Epochs,
+    Patience,
+    Diverged,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "HeldOut", rename_all = "lowercase")]
+enum HeldOutDef {
+    Validation,
+    Test,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Task", rename_all = "lowercase")]
+enum TaskDef {
+    Train,
+    Evaluate(#[serde(with = "HeldOutDef")] HeldOut),
 }
 
 /// At most this many workers share a run, whatever
@@ -26,9 +57,9 @@ pub struct Settings {
     pub learning_rate: f32,
     pub momentum: f32,
     pub lr_decay: f32,
-    /// A `Schedule`'s name ("step" when a message has none).
-    #[serde(default = "step")]
-    pub schedule: String,
+    /// Step when a message has none.
+    #[serde(with = "ScheduleDef", default)]
+    pub schedule: Schedule,
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u32,
@@ -40,7 +71,7 @@ impl Settings {
             learning_rate: p.learning_rate,
             momentum: p.momentum,
             lr_decay: p.lr_decay,
-            schedule: p.schedule.name().into(),
+            schedule: p.schedule,
             batch_size: p.batch_size,
             epochs: p.epochs,
             seed: p.seed as u32,
@@ -54,8 +85,7 @@ impl Settings {
             learning_rate: self.learning_rate,
             momentum: self.momentum,
             lr_decay: self.lr_decay,
-            schedule: Schedule::from_name(&self.schedule)
-                .ok_or_else(|| format!("schedule: {:?} is neither step nor cosine", self.schedule))?,
+            schedule: self.schedule,
             batch_size: self.batch_size,
             epochs: self.epochs,
             seed: u64::from(self.seed),
@@ -82,14 +112,14 @@ pub enum ToWorker {
         data_url: String,
         workers: usize,
     },
-    /// Continue the run of the checkpoint file that comes as the bulk
+    /// Continue the run of the checkpoint file that comes as the payload
     /// bytes, on `workers` workers (loading the data first if need be).
     Restore {
         data_url: String,
         workers: usize,
     },
     /// Predict every test image with the model whose parameters come as
-    /// the bulk; answered by `Evaluated` with the same `id`, unless a
+    /// the payload; answered by `Evaluated` with the same `id`, unless a
     /// newer evaluation was asked for meanwhile.
     Evaluate {
         id: u32,
@@ -124,33 +154,34 @@ pub enum FromWorker {
         test: usize,
     },
     Progress(Box<Progress>),
-    /// A model to classify with, its parameters as the bulk: the run's
+    /// A model to classify with, its parameters as the payload: the run's
     /// current one now and then, or at the run's end (`best`) its best.
     Weights {
         best: bool,
     },
     /// The run at an epoch's end, a pause or its finish, as a checkpoint
-    /// file (the bulk bytes) that `Restore` and `lenet train --resume` take.
+    /// file (the payload bytes) that `Restore` and `lenet train --resume` take.
     Checkpoint {
         epoch: usize,
         iterations: usize,
         finished: bool,
     },
-    /// The test set's predictions by model `id`: the bulk holds, per image,
+    /// The test set's predictions by model `id`: the payload holds, per image,
     /// its label, the predicted digit and that digit's probability.
     Evaluated {
         id: u32,
     },
-    /// The asked-for test images, 784 bytes each, as the bulk.
+    /// The asked-for test images, 784 bytes each, as the payload.
     Images {
         indices: Vec<u32>,
     },
     Paused,
     Resumed,
     Stopped,
-    /// The run ended; `reason` is a `StopReason`'s name.
+    /// The run ended.
     Finished {
-        reason: String,
+        #[serde(with = "StopReasonDef")]
+        reason: StopReason,
         best_validation: f64,
         best_iter: usize,
         test_score: f64,
@@ -226,15 +257,25 @@ pub struct StepTimes {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ToHelper {
-    /// Do you hold the data of `source`? (Answered by `Hello`.)
-    Hello { source: String },
-    /// The data of `source`, in the arrays `DATA_ARRAYS` name.
-    Data { source: String },
+    /// Do you hold the data of `data_url`? (Answered by `Hello`.)
+    Hello { data_url: String },
+    /// The data of `data_url`, in the arrays `DATA_ARRAYS` name.
+    Data { data_url: String },
     /// Work chunks `from..to` of the plan. The link's `buffers` come
     /// along, the first holding the parameters if `params` (they changed
     /// since the last work), and go back with the reply, holding the
     /// training chunks' gradient sums (`GradTree::cover`, one a buffer).
-    Work { task: WireTask, first: usize, end: usize, chunk_images: usize, batch: usize, from: usize, to: usize, params: bool },
+    Work {
+        #[serde(with = "TaskDef")]
+        task: Task,
+        first: usize,
+        end: usize,
+        chunk_images: usize,
+        batch: usize,
+        from: usize,
+        to: usize,
+        params: bool,
+    },
 }
 
 /// Helper to lead.
@@ -277,38 +318,11 @@ pub struct Times {
     pub arrived: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WireTask {
-    Train,
-    Validation,
-    Test,
-}
-
-impl From<Task> for WireTask {
-    fn from(task: Task) -> Self {
-        match task {
-            Task::Train => WireTask::Train,
-            Task::Evaluate(HeldOut::Validation) => WireTask::Validation,
-            Task::Evaluate(HeldOut::Test) => WireTask::Test,
-        }
-    }
-}
-
-impl From<WireTask> for Task {
-    fn from(task: WireTask) -> Self {
-        match task {
-            WireTask::Train => Task::Train,
-            WireTask::Validation => Task::Evaluate(HeldOut::Validation),
-            WireTask::Test => Task::Evaluate(HeldOut::Test),
-        }
-    }
-}
-
 impl ToHelper {
     /// The work message for chunks `chunks` of `plan`.
     pub fn work(plan: &Plan, chunks: Range<usize>, params: bool) -> ToHelper {
         let (first, end, chunk_images, batch) = (plan.first, plan.end, plan.chunk_images, plan.batch);
-        ToHelper::Work { task: plan.task.into(), first, end, chunk_images, batch, from: chunks.start, to: chunks.end, params }
+        ToHelper::Work { task: plan.task, first, end, chunk_images, batch, from: chunks.start, to: chunks.end, params }
     }
 }
 

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::fetch::{fetch_idx_gz, DownloadError};
-use super::js::{bulk_f32, bulk_u8, pack, unpack};
+use super::js::{pack, payload_f32, payload_u8, unpack};
 use super::lead::{Lead, Link};
 use super::now_ms;
 use super::wire::{FromWorker, Progress, Settings, ToWorker, MAX_WORKERS};
@@ -56,7 +56,7 @@ const EVALUATION_PIECE: usize = 200;
 /// The data set, and the base URL it came from.
 struct Loaded {
     mnist: Arc<Mnist>,
-    source: String,
+    data_url: String,
 }
 
 /// What the worker is doing. Each phase holds what exists in it, so that
@@ -125,9 +125,9 @@ fn post(message: &FromWorker) {
     post_with(message, None);
 }
 
-/// Posts `message` with `bulk` beside it, its buffer transferred.
-fn post_with(message: &FromWorker, bulk: Option<&js_sys::Object>) {
-    let (packed, transfer) = pack(message, bulk);
+/// Posts `message` with `payload` beside it, its buffer transferred.
+fn post_with(message: &FromWorker, payload: Option<&js_sys::Object>) {
+    let (packed, transfer) = pack(message, payload);
     // A page that has gone away needs no answer.
     let _ = scope().post_message_with_transfer(&packed, &transfer);
 }
@@ -157,7 +157,7 @@ pub fn start(module: bool) {
         console_error_panic_hook::hook(info);
     }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| match unpack::<ToWorker>(&e.data()) {
-        Ok((message, bulk)) => handle(message, &bulk),
+        Ok((message, payload)) => handle(message, &payload),
         Err(error) => post(&FromWorker::Error { message: error }),
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -193,7 +193,7 @@ fn ensure_helpers(helpers: &mut Vec<Link>, count: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn handle(message: ToWorker, bulk: &JsValue) {
+fn handle(message: ToWorker, payload: &JsValue) {
     match message {
         ToWorker::Load { data_url, workers } => {
             let phase = match take_phase() {
@@ -211,11 +211,11 @@ fn handle(message: ToWorker, bulk: &JsValue) {
             set_phase(phase);
         }
         ToWorker::Start { settings, data_url, workers } => queue(Start { run: Run::New(settings), workers }, data_url),
-        ToWorker::Restore { data_url, workers } => match bulk_u8(bulk).and_then(|bytes| crate::checkpoint::load(&bytes)) {
+        ToWorker::Restore { data_url, workers } => match payload_u8(payload).and_then(|bytes| crate::checkpoint::load(&bytes)) {
             Ok(snapshot) => queue(Start { run: Run::Resume(Box::new(snapshot)), workers }, data_url),
             Err(e) => post(&FromWorker::Error { message: format!("the run cannot be resumed: {e}") }),
         },
-        ToWorker::Evaluate { id } => match bulk_f32(bulk) {
+        ToWorker::Evaluate { id } => match payload_f32(payload) {
             Ok(params) if params.len() == param_count() => {
                 LATEST_EVALUATION.with(|l| l.set(id));
                 let idle = EVALUATION.with(|e| e.borrow_mut().replace((id, params)).is_none());
@@ -314,8 +314,8 @@ fn evaluate_when_loaded() {
             next_tick().await;
         }
         if predictions.len() == test.len() {
-            let bulk: Vec<f32> = predictions.iter().flat_map(|p| [f32::from(p.label), f32::from(p.predicted), p.probability]).collect();
-            post_with(&FromWorker::Evaluated { id }, Some(&js_sys::Float32Array::from(&bulk[..])));
+            let payload: Vec<f32> = predictions.iter().flat_map(|p| [f32::from(p.label), f32::from(p.predicted), p.probability]).collect();
+            post_with(&FromWorker::Evaluated { id }, Some(&js_sys::Float32Array::from(&payload[..])));
         }
         // A newer evaluation may have come meanwhile.
         evaluate_when_loaded();
@@ -336,7 +336,7 @@ fn load(data_url: String) {
         match result {
             Ok(mnist) => {
                 post(&FromWorker::DataReady { train: mnist.train.len(), valid: mnist.valid.len(), test: mnist.test.len() });
-                let data = Loaded { mnist: Arc::new(mnist), source: data_url };
+                let data = Loaded { mnist: Arc::new(mnist), data_url };
                 match queued {
                     Some(start) => begin(start, data, helpers),
                     None => set_phase(Phase::Idle { data, helpers }),
@@ -390,15 +390,15 @@ fn begin(start: Start, data: Loaded, mut helpers: Vec<Link>) {
     let control = Rc::new(Control::default());
     set_phase(Phase::Running { control: control.clone(), queued: None, data: data.mnist });
     let lead = Lead::new(trainer, helpers, chunks_per_worker);
-    wasm_bindgen_futures::spawn_local(drive(lead, control, data.source));
+    wasm_bindgen_futures::spawn_local(drive(lead, control, data.data_url));
 }
 
 /// Runs a run to its end (or its stop), then goes back to idle with the
 /// data and the helpers and starts whatever was queued meanwhile. Helpers
 /// that failed are ended: the next run starts new ones.
-async fn drive(mut lead: Lead, control: Rc<Control>, source: String) {
+async fn drive(mut lead: Lead, control: Rc<Control>, data_url: String) {
     post_weights(&lead.trainer.model.params, false);
-    let result = train(&mut lead, &control, &source).await;
+    let result = train(&mut lead, &control, &data_url).await;
     if let Err(message) = &result {
         post(&FromWorker::Error { message: message.clone() });
     }
@@ -408,7 +408,7 @@ async fn drive(mut lead: Lead, control: Rc<Control>, source: String) {
     }
     let (trainer, helpers) = lead.into_parts();
     let helpers = if result.is_ok() { helpers } else { Vec::new() };
-    let data = Loaded { mnist: trainer.data, source };
+    let data = Loaded { mnist: trainer.data, data_url };
     let Phase::Running { queued, .. } = take_phase() else { unreachable!("only a run's end leaves Running") };
     match queued {
         Some(start) => begin(start, data, helpers),
@@ -416,8 +416,8 @@ async fn drive(mut lead: Lead, control: Rc<Control>, source: String) {
     }
 }
 
-async fn train(lead: &mut Lead, control: &Control, source: &str) -> Result<(), String> {
-    lead.connect(source).await?;
+async fn train(lead: &mut Lead, control: &Control, data_url: &str) -> Result<(), String> {
+    lead.connect(data_url).await?;
     let mut slices = Slices::new(&lead.trainer);
     let mut saved_epoch = lead.trainer.epoch();
     loop {
@@ -530,7 +530,7 @@ impl Slices {
                     progress.tests.push((epoch as u32, error * 100.0));
                 }
                 Event::Finished { reason, best_validation, best_iter, test_score } => {
-                    finished = Some(FromWorker::Finished { reason: reason.name().into(), best_validation, best_iter, test_score });
+                    finished = Some(FromWorker::Finished { reason, best_validation, best_iter, test_score });
                     break;
                 }
                 Event::Evaluating { .. } => {}

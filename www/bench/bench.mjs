@@ -213,8 +213,8 @@ async function messageCost(rounds = 200) {
 
 /// A message to the app's worker, as the page packs it (`web::js::pack`),
 /// and the message in one from it.
-const send = (worker, message) => worker.postMessage({ head: message });
-const head = (e) => e.data.head ?? {};
+const send = (worker, message) => worker.postMessage({ message });
+const head = (e) => e.data.message ?? {};
 
 /// The app's training worker, as the page makes it; it starts `count - 1`
 /// helper workers of its own.

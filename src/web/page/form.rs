@@ -3,7 +3,7 @@
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 
-use crate::train::Protocol;
+use crate::train::{Protocol, Schedule};
 use crate::web::wire::{Settings, MAX_WORKERS};
 use crate::web::{element, window};
 
@@ -63,7 +63,7 @@ pub fn fill_form(s: &Settings) {
     element::<HtmlInputElement>("lr").set_value(&s.learning_rate.to_string());
     element::<HtmlInputElement>("momentum").set_value(&s.momentum.to_string());
     element::<HtmlInputElement>("decay").set_value(&s.lr_decay.to_string());
-    element::<HtmlSelectElement>("schedule").set_value(&s.schedule);
+    element::<HtmlSelectElement>("schedule").set_value(s.schedule.name());
     element::<HtmlInputElement>("batch").set_value(&s.batch_size.to_string());
     element::<HtmlInputElement>("epochs").set_value(&s.epochs.to_string());
     element::<HtmlInputElement>("seed").set_value(&s.seed.to_string());
@@ -79,7 +79,10 @@ pub fn read_form() -> Result<Settings, String> {
         learning_rate: field("lr", "learning rate")?,
         momentum: field("momentum", "momentum")?,
         lr_decay: field("decay", "learning-rate decay")?,
-        schedule: element::<HtmlSelectElement>("schedule").value(),
+        schedule: {
+            let v = element::<HtmlSelectElement>("schedule").value();
+            Schedule::from_name(&v).ok_or_else(|| format!("schedule: {v:?} is neither step nor cosine"))?
+        },
         batch_size: field("batch", "batch size")?,
         epochs: field("epochs", "epochs")?,
         seed: field("seed", "seed")?,

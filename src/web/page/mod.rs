@@ -22,7 +22,7 @@ use self::files::{Opened, Source};
 use self::form::{apply_query, fill_form, preset, read_form, read_workers, FORM_FIELDS};
 use self::pad::Pad;
 use super::fetch::{ANSWER_MS, STALL_MS};
-use super::js::{bulk_f32, bulk_u8, describe, pack, unpack};
+use super::js::{describe, pack, payload_f32, payload_u8, unpack};
 use super::store::{Store, StoredRun, DATABASE};
 use super::wire::{FromWorker, Progress, ToWorker};
 use super::{document, element, window};
@@ -492,9 +492,9 @@ fn send(message: &ToWorker) {
     send_with(message, None);
 }
 
-/// Sends `message` with `bulk` beside it, its buffer transferred.
-fn send_with(message: &ToWorker, bulk: Option<&js_sys::Object>) {
-    let (packed, transfer) = pack(message, bulk);
+/// Sends `message` with `payload` beside it, its buffer transferred.
+fn send_with(message: &ToWorker, payload: Option<&js_sys::Object>) {
+    let (packed, transfer) = pack(message, payload);
     with_app(|app| {
         if let Some(worker) = &app.worker {
             // A worker that has gone away reports it through its error handler.
@@ -765,7 +765,7 @@ fn ask_gallery() {
 }
 
 fn on_worker_message(data: JsValue) {
-    let (message, bulk) = match unpack::<FromWorker>(&data) {
+    let (message, payload) = match unpack::<FromWorker>(&data) {
         Ok(m) => m,
         Err(e) => return show_error(&e),
     };
@@ -792,7 +792,7 @@ fn on_worker_message(data: JsValue) {
             }
         }
         FromWorker::Weights { best } => {
-            let Ok(params) = bulk_f32(&bulk) else {
+            let Ok(params) = payload_f32(&payload) else {
                 return show_error("the worker sent weights without numbers");
             };
             with_app(|app| match &mut app.model {
@@ -810,7 +810,7 @@ fn on_worker_message(data: JsValue) {
             }
         }
         FromWorker::Checkpoint { iterations, finished, .. } => {
-            let Ok(checkpoint) = bulk_u8(&bulk) else {
+            let Ok(checkpoint) = payload_u8(&payload) else {
                 return show_error("the worker sent a checkpoint without bytes");
             };
             let run = with_app(|app| {
@@ -826,7 +826,7 @@ fn on_worker_message(data: JsValue) {
             save_run(run, iterations);
         }
         FromWorker::Evaluated { id } => {
-            let Ok(values) = bulk_f32(&bulk) else {
+            let Ok(values) = payload_f32(&payload) else {
                 return show_error("the worker sent predictions without numbers");
             };
             let predictions: Vec<Prediction> =
@@ -857,7 +857,7 @@ fn on_worker_message(data: JsValue) {
             }
         }
         FromWorker::Images { indices } => {
-            let Ok(pixels) = bulk_u8(&bulk) else {
+            let Ok(pixels) = payload_u8(&payload) else {
                 return show_error("the worker sent images without pixels");
             };
             with_app(|app| {
@@ -919,7 +919,7 @@ fn on_worker_message(data: JsValue) {
         }
         FromWorker::Finished { reason, .. } => {
             set_state(RunState::Done);
-            if reason == StopReason::Diverged.name() {
+            if reason == StopReason::Diverged {
                 show_error(log::stop_reason(StopReason::Diverged));
             }
         }

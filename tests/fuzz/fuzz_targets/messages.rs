@@ -34,12 +34,12 @@ fuzz_target!(|bytes: &[u8]| {
         HELPER.with(|h| {
             let mut helper = h.borrow_mut();
             match message {
-                ToHelper::Hello { source } => drop(helper.hello(&source)),
-                ToHelper::Data { source } => {
+                ToHelper::Hello { data_url } => drop(helper.hello(&data_url)),
+                ToHelper::Data { data_url } => {
                     let arrays: Vec<Vec<u8>> = parts.by_ref().take(6).map(<[u8]>::to_vec).collect();
                     if let Ok(arrays) = <[Vec<u8>; 6]>::try_from(arrays) {
                         // A fresh helper, so that the shared one keeps its data.
-                        let _ = Helper::default().take_data(source, arrays);
+                        let _ = Helper::default().take_data(data_url, arrays);
                     }
                 }
                 ToHelper::Work { task, first, end, per, batch, from, to, params } => {
