@@ -37,6 +37,9 @@ fn every_message_survives_the_trip() {
         ToWorker::Load { data_url: "data/".into(), workers: 2 },
         ToWorker::Start { settings: settings(), data_url: "https://example.test/mnist/".into(), workers: 3 },
         ToWorker::Restore { data_url: "data/".into(), workers: 2 },
+        ToWorker::Keep { name: "lenet5-run.checkpoint.safetensors".into(), workers: 2 },
+        ToWorker::Forget,
+        ToWorker::SendRun,
         ToWorker::Evaluate { id: 7 },
         ToWorker::Images { indices: vec![0, 9_999, 42] },
         ToWorker::Serve,
@@ -83,7 +86,15 @@ fn every_message_survives_the_trip() {
         FromWorker::DataReady { train: 50_000, valid: 10_000, test: 10_000 },
         FromWorker::Progress(Box::new(progress)),
         FromWorker::Weights { best: true },
-        FromWorker::Checkpoint { epoch: 3, iterations: 1_000, finished: false },
+        FromWorker::Saved {
+            iterations: 1_000,
+            finished: false,
+            workers: 2,
+            not_stored: Some("QuotaExceededError: the quota has been exceeded".into()),
+        },
+        FromWorker::Forgotten { error: None },
+        FromWorker::RunFile,
+        FromWorker::Log { lines: vec!["... resumed on 2 worker(s)".into()] },
         FromWorker::Evaluated { id: 7 },
         FromWorker::Images { indices: vec![5, 6] },
         FromWorker::Paused,
@@ -137,7 +148,7 @@ fn bulk_numbers_travel_beside_a_message_in_a_transferred_buffer() {
     let (_, payload) = unpack::<FromWorker>(&packed).unwrap();
     assert!(payload_f32(&payload).is_err(), "no payload, no numbers");
     let bytes = [0u8, 255, 7];
-    let (packed, _) = pack(&ToWorker::Restore { data_url: "data/".into(), workers: 1 }, Some(&js_sys::Uint8Array::from(&bytes[..])));
+    let (packed, _) = pack(&ToWorker::Keep { name: "run.safetensors".into(), workers: 1 }, Some(&js_sys::Uint8Array::from(&bytes[..])));
     assert_eq!(payload_u8(&unpack::<ToWorker>(&packed).unwrap().1).unwrap(), bytes);
 }
 

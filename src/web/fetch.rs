@@ -6,6 +6,7 @@
 //! (a gzip bomb) is stopped at that point, never inflated whole. A server
 //! that does not answer within `ANSWER_MS`, or stops sending for
 //! `STALL_MS` mid-file, is given up on with an error naming the URL.
+//! `download_mnist` fetches the four files of MNIST this way.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -13,7 +14,8 @@ use wasm_bindgen_futures::JsFuture;
 use super::js::describe;
 use web_sys::{ReadableStreamDefaultReader, Response, WorkerGlobalScope, WritableStreamDefaultWriter};
 
-use crate::data::declared_len;
+use crate::data::{declared_len, Mnist, FILES};
+use crate::web::now_ms;
 
 /// How long a server may take to answer a file's request: generous, for a
 /// slow network, and short enough that a dead server is named within a minute.
@@ -166,4 +168,28 @@ fn chunk(result: &JsValue) -> Result<Option<js_sys::Uint8Array>, String> {
     }
     let value = js_sys::Reflect::get(result, &"value".into()).map_err(|e| describe(&e))?;
     Ok(Some(value.dyn_into::<js_sys::Uint8Array>().map_err(|_| "a stream gave something other than bytes".to_string())?))
+}
+
+/// MNIST's four `.gz` files from `base` (a URL ending in '/'), parsed
+/// and split. `progress(file, bytes so far, bytes in all)` hears of each
+/// file's bytes, at most every 50 ms (the page redraws no faster) and at
+/// each file's end.
+pub async fn download_mnist(base: &str, progress: impl Fn(String, f64, Option<f64>) + Clone + 'static) -> Result<Mnist, DownloadError> {
+    let mut files = Vec::new();
+    for name in FILES {
+        let file = format!("{name}.gz");
+        let url = format!("{base}{file}");
+        let (label, progress, mut last_post) = (file.clone(), progress.clone(), 0.0);
+        let bytes = fetch_idx_gz(&url, move |loaded, total| {
+            if now_ms() - last_post > 50.0 || Some(loaded) == total {
+                last_post = now_ms();
+                progress(label.clone(), loaded, total);
+            }
+        })
+        .await
+        .map_err(|e| DownloadError { message: format!("{file}: {}", e.message), ..e })?;
+        files.push((file, bytes));
+    }
+    let f = |i: usize| (files[i].0.as_str(), files[i].1.as_slice());
+    Ok(Mnist::from_bytes([f(0), f(1), f(2), f(3)]).map_err(|e| e.to_string())?)
 }

@@ -55,6 +55,47 @@ mod browser {
             .unwrap_or_else(|_| panic!("#{id} has an unexpected element type"))
     }
 
+    /// Calls `handler` on every `event` at `target` (an element, the
+    /// window, a worker, a worker's own scope), as the type the event
+    /// has. The listener is never removed: it lives as long as the page
+    /// or worker, as its target does.
+    pub fn listen<E: JsCast>(target: &web_sys::EventTarget, event: &str, mut handler: impl FnMut(E) + 'static) {
+        let closure =
+            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| handler(e.unchecked_into()));
+        target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref()).expect("an event target takes listeners");
+        // The target holds the listener for the rest of its life.
+        closure.forget();
+    }
+
+    /// Resolves in a task of its own, after whatever else is waiting
+    /// (messages from the page or the worker among them): a long piece of
+    /// work handed out in slices does not hold the thread. A message to
+    /// itself rather than `setTimeout(0)`, which browsers clamp to 4 ms
+    /// once timers nest. Any number of tasks may wait at once (a run and
+    /// an evaluation): each message wakes the oldest.
+    pub async fn next_task() {
+        thread_local! {
+            static WAITING: std::cell::RefCell<std::collections::VecDeque<js_sys::Function>> = const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+            static CHANNEL: web_sys::MessageChannel = {
+                let channel = web_sys::MessageChannel::new().expect("MessageChannel exists");
+                let wake = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(|| {
+                    if let Some(resolve) = WAITING.with_borrow_mut(|w| w.pop_front()) {
+                        let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+                    }
+                });
+                channel.port1().set_onmessage(Some(wake.as_ref().unchecked_ref()));
+                // The channel serves the thread's whole life.
+                wake.forget();
+                channel
+            };
+        }
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            WAITING.with_borrow_mut(|w| w.push_back(resolve));
+            CHANNEL.with(|c| c.port2().post_message(&wasm_bindgen::JsValue::NULL).expect("a port can post to its pair"));
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+
     /// Milliseconds from `performance.now()`, which pages, workers and Node
     /// all have as `globalThis.performance`.
     pub fn now_ms() -> f64 {

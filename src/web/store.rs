@@ -24,7 +24,7 @@ const CURRENT: &str = "current";
 /// tutorial run logs about 20,000 characters.
 pub const MAX_LOG_CHARS: u32 = 1 << 20;
 /// The most chart costs a stored run brings back (the chart keeps fewer).
-const MAX_COSTS: usize = 1 << 20;
+pub const MAX_COSTS: usize = 1 << 20;
 
 /// A run as stored.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,8 +1,8 @@
 //! Every message on the wire: between the page and its training worker,
 //! and between the lead worker and its helpers. They are plain Rust types
 //! (built natively too, so that the fuzzer reaches what reads them); `js`
-//! converts them, and payload numbers (weights, gradients, checkpoints, the
-//! data set) travel beside them as transferred typed arrays, never copied
+//! converts them, and the numbers (weights, gradients, checkpoints, the
+//! data set) travel beside them as payloads, transferred typed arrays never copied
 //! into JS arrays.
 
 use std::ops::Range;
@@ -112,12 +112,24 @@ pub enum ToWorker {
         data_url: String,
         workers: usize,
     },
-    /// Continue the run of the checkpoint file that comes as the payload
-    /// bytes, on `workers` workers (loading the data first if need be).
+    /// Continue the kept run (the one this worker kept last, else the
+    /// one in IndexedDB) on `workers` workers (loading the data first if
+    /// need be).
     Restore {
         data_url: String,
         workers: usize,
     },
+    /// Keep the checkpoint file of the payload as the run (a file the
+    /// page checked and opened), to be trained on `workers` workers;
+    /// answered by `Saved`.
+    Keep {
+        name: String,
+        workers: usize,
+    },
+    /// Delete the kept run; answered by `Forgotten`.
+    Forget,
+    /// Send the kept run's checkpoint file; answered by `RunFile`.
+    SendRun,
     /// Predict every test image with the model whose parameters come as
     /// the payload; answered by `Evaluated` with the same `id`, unless a
     /// newer evaluation was asked for meanwhile.
@@ -159,12 +171,25 @@ pub enum FromWorker {
     Weights {
         best: bool,
     },
-    /// The run at an epoch's end, a pause or its finish, as a checkpoint
-    /// file (the payload bytes) that `Restore` and `lenet train --resume` take.
-    Checkpoint {
-        epoch: usize,
+    /// The run is kept, at an epoch's end, a pause, its finish or a
+    /// `Keep`: in this worker for `Restore` and `SendRun`, and in
+    /// IndexedDB for a reload unless `not_stored` says why not.
+    Saved {
         iterations: usize,
         finished: bool,
+        workers: usize,
+        not_stored: Option<String>,
+    },
+    /// The kept run is deleted (or why it is not).
+    Forgotten {
+        error: Option<String>,
+    },
+    /// The kept run as a checkpoint file (the payload), which `lenet
+    /// train --resume` takes.
+    RunFile,
+    /// Lines for the log: the run's header, a resumed or opened run's note.
+    Log {
+        lines: Vec<String>,
     },
     /// The test set's predictions by model `id`: the payload holds, per image,
     /// its label, the predicted digit and that digit's probability.

@@ -7,7 +7,7 @@
 //! SIMD128 has no fused multiply-add: each step is a mul then an add. The
 //! `relaxed-simd` feature builds the same kernels with relaxed SIMD's
 //! `f32x4.relaxed_madd` instead (`madd`), for browsers that validate it;
-//! the page picks that build at load (see `page::worker_build`).
+//! the page picks that build at load (see `page::link::worker_build`).
 
 mod gemm;
 mod pooled;

@@ -16,36 +16,6 @@ use crate::{checkpoint, weights};
 /// (`www/pretrained/tutorial.log`), made by `lenet train`.
 pub const PRETRAINED_URL: &str = "pretrained/lenet5-tutorial.safetensors";
 
-/// Where the model in use came from: `#status[data-model]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    Pretrained,
-    Trained,
-    Uploaded,
-    Restored,
-}
-
-impl Source {
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Pretrained => "pretrained",
-            Source::Trained => "trained",
-            Source::Uploaded => "uploaded",
-            Source::Restored => "restored",
-        }
-    }
-
-    /// The model, in words.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Source::Pretrained => "pretrained (the tutorial's full run with `lenet train`)",
-            Source::Trained => "trained here",
-            Source::Uploaded => "uploaded",
-            Source::Restored => "the saved run's best",
-        }
-    }
-}
-
 /// A file the user gave the page.
 pub enum Opened {
     Weights(Vec<f32>),

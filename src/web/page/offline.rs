@@ -64,7 +64,7 @@ async fn cache_everything(data_url: &str) -> Result<(), String> {
         }
     }
     // The training worker this browser runs (and its helpers, the same script).
-    for file in super::worker_build().files() {
+    for file in super::link::worker_build().files() {
         urls.push(&file.into());
     }
     for file in FILES {

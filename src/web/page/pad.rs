@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, PointerEvent};
 
 use crate::model::{CLASSES, IMAGE_SIDE};
-use crate::web::element;
+use crate::web::{element, listen};
 
 /// Stroke width as a share of the pad's side: about the pen of MNIST's
 /// writers once the digit is scaled to 20 pixels.
@@ -48,39 +48,27 @@ impl Pad {
         let pad = Rc::new(RefCell::new(Pad { canvas: canvas.clone(), ctx, last: None }));
         pad.borrow().clear();
         let on_ink = Rc::new(on_ink);
-        let listen = |name: &str, handler: Box<dyn FnMut(PointerEvent)>| {
-            let closure = Closure::<dyn FnMut(PointerEvent)>::new(handler);
-            canvas.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref()).expect("listener");
-            // The pad lives as long as the page: its listeners do too.
-            closure.forget();
-        };
         let (p, ink) = (pad.clone(), on_ink.clone());
-        listen(
-            "pointerdown",
-            Box::new(move |e: PointerEvent| {
-                e.prevent_default();
-                let _ = p.borrow().canvas.set_pointer_capture(e.pointer_id());
-                let point = p.borrow().position(&e);
-                p.borrow_mut().last = Some(point);
-                p.borrow().segment(point, point);
-                ink();
-            }),
-        );
+        listen(&canvas, "pointerdown", move |e: PointerEvent| {
+            e.prevent_default();
+            let _ = p.borrow().canvas.set_pointer_capture(e.pointer_id());
+            let point = p.borrow().position(&e);
+            p.borrow_mut().last = Some(point);
+            p.borrow().segment(point, point);
+            ink();
+        });
         let (p, ink) = (pad.clone(), on_ink.clone());
-        listen(
-            "pointermove",
-            Box::new(move |e: PointerEvent| {
-                let Some(last) = p.borrow().last else { return };
-                e.prevent_default();
-                let point = p.borrow().position(&e);
-                p.borrow().segment(last, point);
-                p.borrow_mut().last = Some(point);
-                ink();
-            }),
-        );
+        listen(&canvas, "pointermove", move |e: PointerEvent| {
+            let Some(last) = p.borrow().last else { return };
+            e.prevent_default();
+            let point = p.borrow().position(&e);
+            p.borrow().segment(last, point);
+            p.borrow_mut().last = Some(point);
+            ink();
+        });
         for name in ["pointerup", "pointercancel"] {
             let p = pad.clone();
-            listen(name, Box::new(move |_| p.borrow_mut().last = None));
+            listen(&canvas, name, move |_: PointerEvent| p.borrow_mut().last = None);
         }
         pad
     }
