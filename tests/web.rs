@@ -533,3 +533,36 @@ fn opened_files_are_weights_runs_or_errors_with_a_reason() {
     let huge = vec![0u8; lenet::weights::MAX_FILE_BYTES + 1];
     assert!(err(&huge).contains("larger than any LeNet-5 file"));
 }
+
+/// Resolves after `ms` milliseconds, by the window's timer (not `next_task`).
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn tasks_that_wait_for_the_next_task_at_once_all_go_on() {
+    // A run's slice and an evaluation's piece yield at the same time in
+    // the worker: each must be woken, not only the last to ask.
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let done = Rc::new(Cell::new(0));
+    for _ in 0..3 {
+        let done = done.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            for _ in 0..5 {
+                lenet::web::next_task().await;
+            }
+            done.set(done.get() + 1);
+        });
+    }
+    for _ in 0..100 {
+        if done.get() == 3 {
+            break;
+        }
+        sleep_ms(10).await;
+    }
+    assert_eq!(done.get(), 3, "all three tasks went on past their five yields");
+}

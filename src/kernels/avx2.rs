@@ -14,7 +14,7 @@
 use core::arch::x86_64::*;
 
 use super::tanh::{horner, ALPHA, BETA, CLAMP};
-use super::{check_matmul, check_strided, for_each_patch_row, gemm_columns, ConvShape};
+use super::{check_matmul, check_pool, check_strided, for_each_patch_row, gemm_columns, ConvShape};
 
 /// Columns of a conv's transposed filter gradient are padded to this, so
 /// that whole 8-float vectors cover them.
@@ -351,10 +351,7 @@ pub unsafe fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes
     if !w.is_multiple_of(8) {
         return super::scalar::maxpool2x2(out, argmax, inp, planes, h, w);
     }
-    let (oh, ow) = (h / 2, w / 2);
-    assert_eq!(inp.len(), planes * h * w, "inp must be (N,H,W)");
-    assert_eq!(out.len(), planes * oh * ow, "out must be (N,H/2,W/2)");
-    assert_eq!(argmax.len(), out.len(), "argmax must be shaped like out");
+    let (oh, ow) = check_pool(out, argmax, inp, planes, h, w);
     for n in 0..planes {
         for oy in 0..oh {
             for ox in (0..ow).step_by(4) {

@@ -154,6 +154,17 @@ pub fn unpool_add(dinp: &mut [f32], pooled: Pooled, planes: usize, h: usize, w: 
 /// workspace, shape).
 pub(crate) type ConvKernel = fn(&mut [f32], &[f32], &[f32], &mut [f32], &ConvShape);
 
+/// The pooled sides (H/2, W/2) of a 2x2 max-pooling of inp (N,H,W) into
+/// out and argmax (N,H/2,W/2), whose lengths it checks.
+#[track_caller]
+pub(crate) fn check_pool(out: &[f32], argmax: &[u8], inp: &[f32], planes: usize, h: usize, w: usize) -> (usize, usize) {
+    let (oh, ow) = (h / 2, w / 2);
+    assert_eq!(inp.len(), planes * h * w, "inp must be (N,H,W)");
+    assert_eq!(out.len(), planes * oh * ow, "out must be (N,H/2,W/2)");
+    assert_eq!(argmax.len(), out.len(), "argmax must be shaped like out");
+    (oh, ow)
+}
+
 /// The operands of `conv2d_backward_pooled`, the backward pass of a
 /// convolution followed by 2x2 max-pooling, which every twin and the
 /// layer above them take as one.

@@ -2,7 +2,7 @@
 //! natively and as the oracle for `simd128`.
 //! Loop orders keep the innermost loop contiguous so compilers vectorise it.
 
-use super::{backward_pooled_dense, check_matmul, ConvShape, PooledBackward};
+use super::{backward_pooled_dense, check_matmul, check_pool, ConvShape, PooledBackward};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
@@ -150,10 +150,7 @@ pub fn tanh_inplace(x: &mut [f32]) {
 /// out (N,H/2,W/2) = max over each 2x2 window of inp (N,H,W); `argmax`
 /// records which of the four won (0..4, row-major), the first on ties.
 pub fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize, h: usize, w: usize) {
-    let (oh, ow) = (h / 2, w / 2);
-    assert_eq!(inp.len(), planes * h * w, "inp must be (N,H,W)");
-    assert_eq!(out.len(), planes * oh * ow, "out must be (N,H/2,W/2)");
-    assert_eq!(argmax.len(), out.len(), "argmax must be shaped like out");
+    let (oh, ow) = check_pool(out, argmax, inp, planes, h, w);
     for n in 0..planes {
         let img = &inp[n * h * w..(n + 1) * h * w];
         for oy in 0..oh {

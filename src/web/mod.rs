@@ -5,13 +5,16 @@
 //! | `wire`   | everywhere      | every message: page and worker, lead and helper        |
 //! | `helper` | helper worker   | works the chunks its lead sends                        |
 //! | `js`     | page, workers   | messages to and from JS values, endpoints              |
-//! | `worker` | training worker | its phases, MNIST's download, the run in slices        |
+//! | `worker` | training worker | its stages, the run in slices, evaluations, the kept run|
 //! | `lead`   | training worker | the trainer's steps shared out over helper workers     |
-//! | `fetch`  | training worker | streamed download, decompressed by the browser         |
-//! | `page`   | page            | controls, status, log, the model in use; `chart`,      |
-//! |          |                 | `form`, `pad`, `files` (in and out), `inside`          |
-//! | `store`  | page            | the run kept across reloads, in IndexedDB              |
+//! | `fetch`  | training worker | streamed download, decompressed by the browser; MNIST  |
+//! | `store`  | training worker | the run kept across reloads, in IndexedDB (the page    |
+//! |          | (and page)      | reads it once at its start)                            |
+//! | `page`   | page            | its rooms: state, worker link, messages, controls,     |
+//! |          |                 | kept run, model in use, status; chart, form, pad, ...  |
 //!
+//! Here too: `listen` (every event listener), `next_task` (every yield),
+//! `element`, the clocks.
 //! `wire` and `helper`'s logic build natively too, for the fuzzer.
 
 pub mod helper;

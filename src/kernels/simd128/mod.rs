@@ -19,7 +19,7 @@ use self::gemm::{gemm, pack_rows, packed_len, BOperand, Operand, Out, Patches, P
 pub use self::pooled::conv2d_backward_pooled;
 use self::unfold::{col2im_add, im2col, im2col_t};
 use super::tanh::{horner, ALPHA, BETA, CLAMP};
-use super::{check_matmul, ConvShape};
+use super::{check_matmul, check_pool, ConvShape};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {
@@ -165,10 +165,7 @@ pub fn maxpool2x2(out: &mut [f32], argmax: &mut [u8], inp: &[f32], planes: usize
     if !w.is_multiple_of(8) {
         return super::scalar::maxpool2x2(out, argmax, inp, planes, h, w);
     }
-    let (oh, ow) = (h / 2, w / 2);
-    assert_eq!(inp.len(), planes * h * w, "inp must be (N,H,W)");
-    assert_eq!(out.len(), planes * oh * ow, "out must be (N,H/2,W/2)");
-    assert_eq!(argmax.len(), out.len(), "argmax must be shaped like out");
+    let (oh, ow) = check_pool(out, argmax, inp, planes, h, w);
     let even = |x: v128, y: v128| i8x16_shuffle::<0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27>(x, y);
     let odd = |x: v128, y: v128| i8x16_shuffle::<4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31>(x, y);
     let load = |at: usize| -> (v128, v128) {

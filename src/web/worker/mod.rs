@@ -94,10 +94,15 @@ pub fn start(module: bool) {
         post(&FromWorker::Crashed { message: info.to_string() });
         console_error_panic_hook::hook(info);
     }));
-    super::listen(&scope(), "message", |e: MessageEvent| match unpack::<ToWorker>(&e.data()) {
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| match unpack::<ToWorker>(&e.data()) {
         Ok((message, payload)) => handle(message, &payload),
         Err(error) => post(&FromWorker::Error { message: error }),
     });
+    // The `onmessage` property, not a listener: a worker told to `Serve`
+    // becomes a helper, whose handler takes the property over.
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler serves the worker's whole life.
+    on_message.forget();
     post(&FromWorker::Ready);
 }
 
