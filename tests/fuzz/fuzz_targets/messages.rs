@@ -42,8 +42,8 @@ fuzz_target!(|bytes: &[u8]| {
                         let _ = Helper::default().take_data(data_url, arrays);
                     }
                 }
-                ToHelper::Work { task, first, end, per, batch, from, to, params } => {
-                    let plan = lenet::train::Plan { task: task.into(), first, end, per, batch };
+                ToHelper::Work { task, first, end, chunk_images, batch, from, to, params } => {
+                    let plan = lenet::train::Plan { task, first, end, chunk_images, batch };
                     let _ = helper.work(plan, from..to, |p| {
                         if params {
                             p.fill(0.01);
