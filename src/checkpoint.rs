@@ -8,6 +8,7 @@
 //! are written in Rust's shortest form that reads back to the same bits,
 //! so a resumed run is bit-identical to one never stopped.
 
+use crate::augment::Augment;
 use crate::model::{param_count, PARAMS};
 use crate::tensor::numel;
 use crate::train::{Protocol, Schedule, Snapshot, StopReason, Validation};
@@ -42,6 +43,7 @@ pub fn save(s: &Snapshot) -> Vec<u8> {
         ("patience_start", p.patience.to_string()),
         ("patience_increase", p.patience_increase.to_string()),
         ("improvement_threshold", format!("{:?}", p.improvement_threshold)),
+        ("augment", p.augment.to_string()),
         ("best_validation", format!("{:?}", s.best_validation)),
         ("best_iter", s.best_iter.to_string()),
         ("test_score", format!("{:?}", s.test_score)),
@@ -108,6 +110,11 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
         patience: num("patience_start")?,
         patience_increase: num("patience_increase")?,
         improvement_threshold: real("improvement_threshold")?,
+        // Checkpoints written before distortions existed had none.
+        augment: match meta.get("augment") {
+            None => Augment::NONE,
+            Some(text) => Augment::parse(text).map_err(|e| format!("the checkpoint's {e}"))?,
+        },
     };
     let finished = match field("finished")? {
         "" => None,

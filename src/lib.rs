@@ -8,6 +8,7 @@
 //! | core  | `tensor`     | a shaped `f32` buffer                                     |
 //! | core  | `rng`        | the seeded generator behind initialisation                |
 //! | core  | `kernels`    | conv / GEMM kernels: `scalar` reference, `simd128` twins  |
+//! | core  | `augment`    | distorted training images: affine, elastic, pen           |
 //! | core  | `layers`     | forward/backward pairs: conv, max-pool, bias+tanh, dense  |
 //! | core  | `loss`       | softmax + mean negative log-likelihood                    |
 //! | core  | `model`      | LeNet-5 of the Theano tutorial: shapes, parameters        |
@@ -21,6 +22,7 @@
 //! | edge  | `web`        | the browser shell (its messages also build natively)      |
 //! | above | `bench`      | the core measured: kernels alone, whole steps, throughput |
 
+pub mod augment;
 pub mod bench;
 pub mod checkpoint;
 pub mod confusion;

@@ -40,7 +40,8 @@ mod cli {
 
     const USAGE: &str = "usage:
   lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--schedule step|cosine]
-              [--batch N] [--seed N]
+              [--batch N] [--seed N] [--augment none|rotate=DEG,scale=S,shear=S,shift=PX,elastic=PX,
+              elastic_sigma=PX,stroke=PX,blur=PX]
               [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet train --resume FILE [--epochs N] [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
@@ -135,6 +136,7 @@ same file unless --checkpoint says otherwise)";
                 }
                 "batch" => protocol.batch_size = number(name, value)?,
                 "seed" => protocol.seed = number(name, value)?,
+                "augment" => protocol.augment = lenet::augment::Augment::parse(value).map_err(|e| format!("--{e}"))?,
                 "threads" => threads = number(name, value)?,
                 "data" => data = PathBuf::from(value),
                 "out" => out = PathBuf::from(value),
@@ -142,7 +144,7 @@ same file unless --checkpoint says otherwise)";
                 "resume" => resume = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
             }
-            if ["preset", "lr", "momentum", "decay", "schedule", "batch", "seed"].contains(&name.as_str()) {
+            if ["preset", "lr", "momentum", "decay", "schedule", "batch", "seed", "augment"].contains(&name.as_str()) {
                 settings.push(format!("--{name}"));
             }
         }

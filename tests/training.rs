@@ -146,12 +146,34 @@ fn a_minibatch_in_several_steps_is_one_sgd_step_on_the_whole_batch() {
 fn threads_change_the_speed_not_the_weights() {
     // Batches over `CHUNK_IMAGES` go in chunks of 50 whatever the width.
     let data = noise_mnist(8, 240, 60, 60);
-    let (one, v1) = run_threads(small(120, 2), &data, 1);
-    for threads in [2, 3] {
-        let (many, v) = run_threads(small(120, 2), &data, threads);
-        assert!(same_bits(&one, &many), "{threads} threads, same bits");
-        assert_eq!(v, v1);
+    for protocol in [small(120, 2), distorted(small(120, 2))] {
+        let (one, v1) = run_threads(protocol.clone(), &data, 1);
+        for threads in [2, 3] {
+            let (many, v) = run_threads(protocol.clone(), &data, threads);
+            assert!(same_bits(&one, &many), "{threads} threads, same bits ({})", protocol.augment);
+            assert_eq!(v, v1);
+        }
     }
+}
+
+/// `protocol`, its training images distorted every way at once.
+fn distorted(protocol: Protocol) -> Protocol {
+    Protocol { augment: lenet::augment::Augment::parse(common::EVERY_DISTORTION).unwrap(), ..protocol }
+}
+
+#[test]
+fn distortions_change_what_a_run_learns_and_only_its_training_images() {
+    let data = noise_mnist(8, 120, 60, 60);
+    let (plain, _) = run_threads(small(60, 2), &data, 1);
+    let (augmented, _) = run_threads(distorted(small(60, 2)), &data, 1);
+    assert!(!same_bits(&plain, &augmented), "distorted images train other weights");
+    // Evaluation reads the images as they are.
+    let mut model = lenet::LeNet5::from_params(augmented.clone());
+    let errors = Threads::new(1).count_errors(&mut model, &data, HeldOut::Validation, 0, 60);
+    let mut images = vec![0.0; 60 * 784];
+    let labels = data.valid.batch(&mut images, 0, 60).to_vec();
+    let plain_errors = lenet::LeNet5::from_params(augmented).count_errors(&images, &labels);
+    assert_eq!(errors, plain_errors, "validation images are not distorted");
 }
 
 #[test]
@@ -333,7 +355,7 @@ fn a_resumed_run_is_bit_identical_to_one_never_stopped() {
     use lenet::checkpoint;
     let data = noise_mnist(15, 60, 20, 20);
     let decayed = Protocol { momentum: 0.9, lr_decay: 0.7, ..small(20, 4) };
-    for protocol in [small(20, 4), decayed] {
+    for protocol in [small(20, 4), decayed, distorted(small(20, 4))] {
         let mut straight = Trainer::new(protocol.clone(), data.clone()).unwrap();
         let end = run(&mut straight, |_, _| {});
         // Two epochs, saved, dropped; then read back and run to the end.
@@ -347,6 +369,7 @@ fn a_resumed_run_is_bit_identical_to_one_never_stopped() {
         drop(first);
         let mut resumed = Trainer::resume(checkpoint::load(&bytes).unwrap(), data.clone()).unwrap();
         assert_eq!((resumed.epoch(), resumed.iterations()), (3, 6));
+        assert_eq!(resumed.protocol.augment, protocol.augment, "the checkpoint keeps the distortions");
         assert_eq!(run(&mut resumed, |_, _| {}), end, "the same ending");
         assert!(same_bits(&resumed.model.params, &straight.model.params), "the same weights, to the bit");
         assert!(same_bits(&resumed.best_params, &straight.best_params));

@@ -28,6 +28,7 @@ fn settings() -> Settings {
         batch_size: 20,
         epochs: 3,
         seed: 7,
+        augment: lenet::augment::Augment { rotate: 10.0, stroke: 1.0, ..lenet::augment::Augment::NONE },
     }
 }
 
@@ -403,9 +404,12 @@ fn run_threads(protocol: lenet::Protocol, data: &lenet::Mnist) -> (Vec<f32>, Vec
 #[wasm_bindgen_test]
 async fn the_lead_over_helpers_trains_exactly_as_the_synchronous_driver() {
     let data = common::noise_mnist(9, 240, 60, 60);
-    for (batch, helpers, chunks_per_worker) in [(120, 1, 1), (120, 2, 1), (120, 1, 3), (240, 2, 2)] {
-        let (shared, v1) = run_lead(small(batch, 2), &data, helpers, chunks_per_worker).await;
-        let (threaded, v2) = run_threads(small(batch, 2), &data);
+    let distorted =
+        |p: lenet::Protocol| lenet::Protocol { augment: lenet::augment::Augment::parse(common::EVERY_DISTORTION).unwrap(), ..p };
+    for (batch, helpers, chunks_per_worker, distort) in [(120, 1, 1, false), (120, 2, 1, false), (120, 1, 3, true), (240, 2, 2, true)] {
+        let protocol = if distort { distorted(small(batch, 2)) } else { small(batch, 2) };
+        let (shared, v1) = run_lead(protocol.clone(), &data, helpers, chunks_per_worker).await;
+        let (threaded, v2) = run_threads(protocol, &data);
         assert!(same_bits(&shared, &threaded), "batch {batch}, {helpers} helpers, chunks_per_worker {chunks_per_worker}: the same bits");
         assert_eq!(v1, v2);
         assert_ne!(shared, lenet::LeNet5::new(small(batch, 2).seed).params, "it trained");
@@ -437,7 +441,7 @@ async fn a_helper_works_chunks_exactly_as_the_lead_would() {
     // The second minibatch of 120 (images 120..240) in chunks of 40. Its
     // tree is 0..2 and 2..3: chunks 1..3 come back as two sums, 0..2 as
     // one. The parameters change between the two and must follow.
-    let plan = Plan { task: Task::Train, first: 120, end: 240, chunk_images: 40, batch: 120 };
+    let plan = Plan { task: Task::Train, first: 120, end: 240, chunk_images: 40, batch: 120, distortion: None };
     for (chunks, version, sums) in [(1..3, 0, 2), (0..2, 1, 1)] {
         if version == 1 {
             model.params.iter_mut().for_each(|p| *p *= 0.5);
@@ -463,17 +467,17 @@ async fn a_helper_refuses_work_outside_its_data_with_a_reason() {
     let mut link = linked_helper();
     link.connect(&data, "noise 6").await.unwrap();
     let params = lenet::LeNet5::new(1).params;
-    let plan = Plan { task: Task::Train, first: 50, end: 100, chunk_images: 25, batch: 50 };
+    let plan = Plan { task: Task::Train, first: 50, end: 100, chunk_images: 25, batch: 50, distortion: None };
     let err = ask(&mut link, &plan, 1..2, &params, 0).await.unwrap_err();
     assert!(err.contains("is not in a set of 60"), "{err}");
     // Chunks that straddle two minibatches have no place in one tree.
-    let plan = Plan { task: Task::Train, first: 0, end: 60, chunk_images: 20, batch: 40 };
+    let plan = Plan { task: Task::Train, first: 0, end: 60, chunk_images: 20, batch: 40, distortion: None };
     let err = ask(&mut link, &plan, 0..3, &params, 0).await.unwrap_err();
     assert!(err.contains("not chunks of one minibatch of 40"), "{err}");
     let err = ask(&mut link, &Plan { batch: 0, ..plan }, 0..1, &params, 0).await.unwrap_err();
     assert!(err.contains("not chunks of one minibatch of 0"), "{err}");
     // The refusals gave the link's buffers back: the next work goes through.
-    let plan = Plan { task: Task::Train, first: 0, end: 50, chunk_images: 25, batch: 50 };
+    let plan = Plan { task: Task::Train, first: 0, end: 50, chunk_images: 25, batch: 50, distortion: None };
     let (outcomes, sums) = ask(&mut link, &plan, 1..2, &params, 0).await.unwrap();
     let here = worked_here(&mut lenet::LeNet5::from_params(params.clone()), &data, &plan, 1..2);
     assert_eq!(outcomes, here.0);
@@ -496,7 +500,7 @@ async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
     let second = common::noise_mnist(8, 60, 10, 10);
     link.connect(&second, "two").await.unwrap();
     let mut model = lenet::LeNet5::new(2);
-    let plan = Plan { task: Task::Train, first: 0, end: 60, chunk_images: 30, batch: 60 };
+    let plan = Plan { task: Task::Train, first: 0, end: 60, chunk_images: 30, batch: 60, distortion: None };
     let (outcomes, _) = ask(&mut link, &plan, 1..2, &model.params, 0).await.unwrap();
     assert_eq!(outcomes, worked_here(&mut model, &second, &plan, 1..2).0, "the helper trains on the second data set");
 }
@@ -565,4 +569,10 @@ async fn tasks_that_wait_for_the_next_task_at_once_all_go_on() {
         sleep_ms(10).await;
     }
     assert_eq!(done.get(), 3, "all three tasks went on past their five yields");
+}
+
+#[wasm_bindgen_test]
+fn the_browser_distorts_as_the_command_line_does() {
+    // tests/augment.rs asserts the same checksum natively.
+    assert_eq!(common::distorted_checksum(), common::DISTORTED_CHECKSUM, "the distorted rings' bits differ from the command line's");
 }

@@ -12,7 +12,7 @@ pub const COST_EVERY: usize = 100;
 pub fn header(p: &Protocol, workers: usize, kind: &str) -> String {
     let plural = if workers == 1 { "" } else { "s" };
     format!(
-        "... training (lr {}, momentum {}, {}, batch {}, {} epochs, seed {}) on {workers} {kind}{plural}",
+        "... training (lr {}, momentum {}, {}, batch {}, {} epochs, seed {}{}) on {workers} {kind}{plural}",
         p.learning_rate,
         p.momentum,
         match p.schedule {
@@ -21,7 +21,8 @@ pub fn header(p: &Protocol, workers: usize, kind: &str) -> String {
         },
         p.batch_size,
         p.epochs,
-        p.seed
+        p.seed,
+        if p.augment.is_on() { format!(", distortions {}", p.augment) } else { String::new() }
     )
 }
 

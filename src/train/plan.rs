@@ -2,6 +2,7 @@
 //! Workers, a test) hands out, works and gives back in chunk order.
 
 use super::sum::GradTree;
+use crate::augment::Distortion;
 use crate::data::{HeldOut, Mnist};
 use crate::model::{LeNet5, IMAGE_LEN};
 
@@ -22,7 +23,7 @@ pub enum Task {
 /// One step's work: examples `first..end` of the task's set, in chunks of
 /// `chunk_images` (the last may be short). Chunks are independent of each other,
 /// so threads or Web Workers can share them out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Plan {
     pub task: Task,
     pub first: usize,
@@ -32,12 +33,14 @@ pub struct Plan {
     /// `k * batch..`), whose chunks' gradients are summed along a tree
     /// (`tree`). Unused by evaluations.
     pub batch: usize,
+    /// Training: how its images are distorted, if they are.
+    pub distortion: Option<Distortion>,
 }
 
 impl Plan {
     /// A whole evaluation pass over examples `first..end` of `set`.
     pub fn evaluation(set: HeldOut, first: usize, end: usize) -> Plan {
-        Plan { task: Task::Evaluate(set), first, end, chunk_images: CHUNK_IMAGES, batch: 0 }
+        Plan { task: Task::Evaluate(set), first, end, chunk_images: CHUNK_IMAGES, batch: 0, distortion: None }
     }
 
     /// Training: where the plan's chunk 0 is among its minibatch's chunks,
@@ -93,6 +96,9 @@ impl Plan {
         if chunk_images == 0 || chunk_images > CHUNK_IMAGES || end > size || start.is_none_or(|s| s >= end) {
             return Err(format!("chunk {chunk} of {first}..{end} by {chunk_images} is not in a set of {size}"));
         }
+        if let Some(d) = &self.distortion {
+            d.augment.check()?;
+        }
         // A training plan lies within one minibatch, starting at one of its chunks.
         if self.task == Task::Train && (batch == 0 || (first % batch) % chunk_images != 0 || end - first > batch - first % batch) {
             return Err(format!("examples {first}..{end} by {chunk_images} are not chunks of one minibatch of {batch}"));
@@ -123,6 +129,9 @@ pub fn work(model: &mut LeNet5, data: &Mnist, plan: &Plan, i: usize, x: &mut [f3
     match plan.task {
         Task::Train => {
             let labels = data.train.batch(images, first, count);
+            if let Some(distortion) = &plan.distortion {
+                distortion.apply(images, first);
+            }
             Outcome::Trained { loss: model.loss_and_grad(images, labels), count }
         }
         Task::Evaluate(set) => {

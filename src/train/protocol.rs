@@ -1,6 +1,8 @@
 //! The hyper-parameters of a run: one source of truth for the command
 //! line, the page and the tests.
 
+use crate::augment::Augment;
+
 /// How the learning rate moves during a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Schedule {
@@ -49,6 +51,8 @@ pub struct Protocol {
     pub patience: usize,
     pub patience_increase: usize,
     pub improvement_threshold: f64,
+    /// How training images are distorted (the tutorial: not at all).
+    pub augment: Augment,
 }
 
 impl Protocol {
@@ -65,6 +69,7 @@ impl Protocol {
             patience: 10_000,
             patience_increase: 2,
             improvement_threshold: 0.995,
+            augment: Augment::NONE,
         }
     }
 
@@ -114,6 +119,6 @@ impl Protocol {
         if !(self.improvement_threshold > 0.0 && self.improvement_threshold <= 1.0) {
             return Err(format!("the improvement threshold must be above 0 and at most 1, got {}", self.improvement_threshold));
         }
-        Ok(())
+        self.augment.check()
     }
 }

@@ -17,6 +17,7 @@ use super::plan::{Outcome, Plan, Task, CHUNK_IMAGES};
 use super::protocol::{Protocol, Schedule};
 use super::snapshot::Snapshot;
 use super::sum::GradTree;
+use crate::augment::Distortion;
 use crate::data::HeldOut;
 use crate::data::Mnist;
 use crate::model::LeNet5;
@@ -213,6 +214,7 @@ impl Trainer {
                     end: batch_end.min(first + chunk_images * self.workers * self.chunks_per_worker),
                     chunk_images,
                     batch: b,
+                    distortion: self.distortion(),
                 })
             }
             Phase::Evaluate { set, done, .. } => {
@@ -221,6 +223,12 @@ impl Trainer {
             }
             Phase::Finished(_) => None,
         }
+    }
+
+    /// How this epoch's training images are distorted, if they are.
+    fn distortion(&self) -> Option<Distortion> {
+        let p = &self.protocol;
+        p.augment.is_on().then_some(Distortion { augment: p.augment, seed: p.seed, epoch: self.epoch })
     }
 
     /// Images in a training chunk. A batch that fits in one chunk is

@@ -155,14 +155,14 @@ mod glue {
                 let arrays: [Vec<u8>; 6] = arrays.try_into().expect("one array per name");
                 helper.take_data(data_url, arrays).err().map(|message| FromHelper::Failed { message })
             }
-            ToHelper::Work { task, first, end, chunk_images, batch, from, to, params } => {
+            ToHelper::Work { task, first, end, chunk_images, batch, from, to, params, distortion } => {
                 let n = param_count();
                 let buffers: Vec<js_sys::Float32Array> = buffers.iter().filter_map(|b| b.dyn_into().ok()).collect();
                 if buffers.is_empty() || buffers.iter().any(|b| b.length() as usize != n) {
                     return failed(format!("work came without buffers of the {n} parameters"));
                 }
                 let start = now_ms();
-                let plan = Plan { task, first, end, chunk_images, batch };
+                let plan = Plan { task, first, end, chunk_images, batch, distortion };
                 let outcomes = match helper.work(plan, from..to, |p| {
                     if params {
                         buffers[0].copy_to(p);

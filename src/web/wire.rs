@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::augment::{Augment, Distortion};
 use crate::data::HeldOut;
 use crate::train::{Plan, Protocol, Schedule, StopReason, Task};
 
@@ -31,6 +32,45 @@ enum StopReasonDef {
     Epochs,
     Patience,
     Diverged,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Augment")]
+struct AugmentDef {
+    rotate: f32,
+    scale: f32,
+    shear: f32,
+    shift: f32,
+    elastic: f32,
+    elastic_sigma: f32,
+    stroke: f32,
+    blur: f32,
+}
+
+/// `Option<Distortion>` on the wire: its settings, and its seed as text
+/// (a `u64` may be past what a JS number holds exactly).
+mod distortion_wire {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Augment, AugmentDef, Distortion};
+
+    #[derive(Serialize, Deserialize)]
+    struct Wire {
+        #[serde(with = "AugmentDef")]
+        augment: Augment,
+        seed: String,
+        epoch: usize,
+    }
+
+    pub fn serialize<S: Serializer>(d: &Option<Distortion>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(|d| Wire { augment: d.augment, seed: d.seed.to_string(), epoch: d.epoch }).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Distortion>, D::Error> {
+        let wire = Option::<Wire>::deserialize(d)?;
+        wire.map(|w| Ok(Distortion { augment: w.augment, seed: w.seed.parse().map_err(D::Error::custom)?, epoch: w.epoch })).transpose()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -63,6 +103,9 @@ pub struct Settings {
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u32,
+    /// None when a message has none.
+    #[serde(with = "AugmentDef", default)]
+    pub augment: Augment,
 }
 
 impl Settings {
@@ -75,6 +118,7 @@ impl Settings {
             batch_size: p.batch_size,
             epochs: p.epochs,
             seed: p.seed as u32,
+            augment: p.augment,
         }
     }
 
@@ -89,6 +133,7 @@ impl Settings {
             batch_size: self.batch_size,
             epochs: self.epochs,
             seed: u64::from(self.seed),
+            augment: self.augment,
             ..Protocol::tutorial()
         };
         protocol.check(train_len)?;
@@ -300,6 +345,8 @@ pub enum ToHelper {
         from: usize,
         to: usize,
         params: bool,
+        #[serde(with = "distortion_wire", default)]
+        distortion: Option<Distortion>,
     },
 }
 
@@ -347,7 +394,8 @@ impl ToHelper {
     /// The work message for chunks `chunks` of `plan`.
     pub fn work(plan: &Plan, chunks: Range<usize>, params: bool) -> ToHelper {
         let (first, end, chunk_images, batch) = (plan.first, plan.end, plan.chunk_images, plan.batch);
-        ToHelper::Work { task: plan.task, first, end, chunk_images, batch, from: chunks.start, to: chunks.end, params }
+        let distortion = plan.distortion;
+        ToHelper::Work { task: plan.task, first, end, chunk_images, batch, from: chunks.start, to: chunks.end, params, distortion }
     }
 }
 

@@ -32,3 +32,46 @@ pub fn noise_mnist(seed: u64, train: usize, valid: usize, test: usize) -> Mnist 
 pub fn mnist_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
 }
+
+/// Every kind of distortion at once, each well within its range.
+pub const EVERY_DISTORTION: &str = "rotate=15,scale=0.15,shear=0.3,shift=2,elastic=8,elastic_sigma=3,stroke=1.5,blur=1";
+
+/// A digit-like test image, a 9: a ring of ink above a stem on its
+/// right, greys at their edges.
+pub fn ring() -> Vec<f32> {
+    (0..lenet::model::IMAGE_LEN)
+        .map(|i| {
+            let (x, y) = ((i % 28) as f32 - 13.5, (i / 28) as f32 - 9.5);
+            let r = (x * x + y * y).sqrt();
+            let ring = (2.5 - (r - 5.0).abs()) / 2.5;
+            let stem = if y > 0.0 && y < 15.0 { (2.0 - (x - 5.0).abs()) / 2.0 } else { 0.0 };
+            ring.max(stem).clamp(0.0, 255.0 / 256.0)
+        })
+        .collect()
+}
+
+/// FNV-1a over the bits of 32 distorted rings (four seeds, four epochs,
+/// two indices): the command line's and the browser's builds must agree
+/// on it, bit for bit.
+pub fn distorted_checksum() -> u64 {
+    let augment = lenet::augment::Augment::parse(EVERY_DISTORTION).unwrap();
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for seed in [0, 1, 23455, u64::MAX] {
+        for epoch in [1, 2, 3, 200] {
+            for index in [0, 49_999] {
+                let mut image = ring();
+                augment.distort(&mut image, seed, epoch, index);
+                for v in image {
+                    for b in v.to_bits().to_le_bytes() {
+                        hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                    }
+                }
+            }
+        }
+    }
+    hash
+}
+/// `distorted_checksum()` as this code computes it on x86-64 and in both
+/// browsers; a change to the distortions changes it (and must change it
+/// everywhere at once).
+pub const DISTORTED_CHECKSUM: u64 = 6_633_354_800_981_860_897;

@@ -3,6 +3,7 @@
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 
+use crate::augment::Augment;
 use crate::train::{Protocol, Schedule};
 use crate::web::wire::{Settings, MAX_WORKERS};
 use crate::web::{element, window};
@@ -17,7 +18,7 @@ pub fn preset(name: &str) -> Option<Settings> {
 }
 
 /// The inputs a preset fills (and query parameters of the same names).
-pub const FORM_FIELDS: [&str; 6] = ["lr", "momentum", "decay", "batch", "epochs", "seed"];
+pub const FORM_FIELDS: [&str; 7] = ["lr", "momentum", "decay", "batch", "epochs", "seed", "augment"];
 
 /// `#workers`: a whole number from 1 to `MAX_WORKERS`.
 pub fn read_workers() -> Result<usize, String> {
@@ -67,6 +68,7 @@ pub fn fill_form(s: &Settings) {
     element::<HtmlInputElement>("batch").set_value(&s.batch_size.to_string());
     element::<HtmlInputElement>("epochs").set_value(&s.epochs.to_string());
     element::<HtmlInputElement>("seed").set_value(&s.seed.to_string());
+    element::<HtmlInputElement>("augment").set_value(&s.augment.to_string());
 }
 
 /// The form's settings, or a message naming the field that is wrong.
@@ -86,5 +88,6 @@ pub fn read_form() -> Result<Settings, String> {
         batch_size: field("batch", "batch size")?,
         epochs: field("epochs", "epochs")?,
         seed: field("seed", "seed")?,
+        augment: Augment::parse(&element::<HtmlInputElement>("augment").value())?,
     })
 }

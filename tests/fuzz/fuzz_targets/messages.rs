@@ -42,8 +42,8 @@ fuzz_target!(|bytes: &[u8]| {
                         let _ = Helper::default().take_data(data_url, arrays);
                     }
                 }
-                ToHelper::Work { task, first, end, chunk_images, batch, from, to, params } => {
-                    let plan = lenet::train::Plan { task, first, end, chunk_images, batch };
+                ToHelper::Work { task, first, end, chunk_images, batch, from, to, params, distortion } => {
+                    let plan = lenet::train::Plan { task, first, end, chunk_images, batch, distortion };
                     let _ = helper.work(plan, from..to, |p| {
                         if params {
                             p.fill(0.01);
