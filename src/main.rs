@@ -39,7 +39,7 @@ mod cli {
     use lenet::{checkpoint, weights, LeNet5, Mnist, Protocol, Threads, Trainer};
 
     const USAGE: &str = "usage:
-  lenet train [--preset tutorial|fast] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--schedule step|cosine]
+  lenet train [--preset tutorial|fast|accurate] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--schedule step|cosine]
               [--batch N] [--seed N] [--augment none|rotate=DEG,scale=S,shear=S,shift=PX,elastic=PX,
               elastic_sigma=PX,stroke=PX,blur=PX]
               [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
@@ -119,7 +119,8 @@ same file unless --checkpoint says otherwise)";
             protocol = match preset.as_str() {
                 "tutorial" => Protocol::tutorial(),
                 "fast" => Protocol::fast(),
-                other => return Err(format!("--preset: unknown preset {other:?} (tutorial, fast)")),
+                "accurate" => Protocol::accurate(),
+                other => return Err(format!("--preset: unknown preset {other:?} (tutorial, fast, accurate)")),
             };
         }
         let mut settings = Vec::new();

@@ -9,6 +9,9 @@ fn every_documented_train_flag_is_accepted() {
     let flags = [
         ["--preset", "fast"],
         ["--preset", "tutorial"],
+        ["--preset", "accurate"],
+        ["--augment", "rotate=10,stroke=0.7"],
+        ["--augment", "none"],
         ["--epochs", "2"],
         ["--lr", "0.1"],
         ["--momentum", "0.9"],
@@ -34,6 +37,8 @@ fn every_documented_train_flag_is_accepted() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown flag --presets"));
     let out = Command::new(env!("CARGO_BIN_EXE_lenet")).args(["train", "--schedule", "linear"]).output().expect("lenet runs");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--schedule: \"linear\" is neither step nor cosine"));
+    let out = Command::new(env!("CARGO_BIN_EXE_lenet")).args(["train", "--augment", "rotate=200"]).output().expect("lenet runs");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--augment: rotate must be between 0 and 90, got 200"));
 }
 
 fn lenet(args: &[&str]) -> std::process::Output {

@@ -157,6 +157,7 @@ fn bulk_numbers_travel_beside_a_message_in_a_transferred_buffer() {
 fn presets_are_the_cores_protocols() {
     assert_eq!(form::preset("tutorial").unwrap().protocol(50_000), Ok(lenet::Protocol::tutorial()));
     assert_eq!(form::preset("fast").unwrap().protocol(50_000), Ok(lenet::Protocol::fast()));
+    assert_eq!(form::preset("accurate").unwrap().protocol(50_000), Ok(lenet::Protocol::accurate()));
     assert_eq!(form::preset("custom"), None);
     assert_eq!(settings().protocol(50_000).unwrap().patience, 10_000, "form settings keep the tutorial's early stopping");
     let wrong = Settings { momentum: 1.5, ..settings() };

@@ -12,9 +12,9 @@ use crate::web::js::describe;
 use crate::web::{document, window};
 use crate::{checkpoint, weights};
 
-/// The model the page starts with: the best of the tutorial's full run
-/// (`www/pretrained/tutorial.log`), made by `lenet train`.
-pub const PRETRAINED_URL: &str = "pretrained/lenet5-tutorial.safetensors";
+/// The model the page starts with: the best of the Accurate preset's run
+/// (`www/pretrained/accurate.log`), made by `lenet train --preset accurate`.
+pub const PRETRAINED_URL: &str = "pretrained/lenet5-accurate.safetensors";
 
 /// A file the user gave the page.
 pub enum Opened {

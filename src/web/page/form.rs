@@ -8,11 +8,12 @@ use crate::train::{Protocol, Schedule};
 use crate::web::wire::{Settings, MAX_WORKERS};
 use crate::web::{element, window};
 
-/// The form's presets: `fast` and `tutorial` come from the core's `Protocol`.
+/// The form's presets, the core's `Protocol`s: `fast`, `accurate`, `tutorial`.
 pub fn preset(name: &str) -> Option<Settings> {
     match name {
         "tutorial" => Some(Settings::from_protocol(&Protocol::tutorial())),
         "fast" => Some(Settings::from_protocol(&Protocol::fast())),
+        "accurate" => Some(Settings::from_protocol(&Protocol::accurate())),
         _ => None,
     }
 }

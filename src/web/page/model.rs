@@ -38,7 +38,7 @@ impl Origin {
     /// The model, in words.
     pub fn describe(self) -> &'static str {
         match self {
-            Origin::Pretrained => "pretrained (the tutorial's full run with `lenet train`)",
+            Origin::Pretrained => "pretrained (the Accurate preset's run with `lenet train`)",
             Origin::Trained => "trained here",
             Origin::Uploaded => "uploaded",
             Origin::Restored => "the saved run's best",
