@@ -264,6 +264,9 @@ same file unless --checkpoint says otherwise)";
         std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))
     }
 
+    /// Drawings of each digit in `lenet evaluate`'s second test set.
+    const STROKE_DIGITS: usize = 400;
+
     fn evaluate(args: &[String]) -> Result<(), String> {
         let (flags, bare) = parse(args)?;
         let [file] = &bare[..] else { return Err(format!("evaluate takes one weights file\n{USAGE}")) };
@@ -288,6 +291,19 @@ same file unless --checkpoint says otherwise)";
         let mut predictions = Vec::with_capacity(mnist.test.len());
         predict(&mut model, &mnist.test, 0, mnist.test.len(), &mut predictions);
         say!("test set, true digit (rows) by prediction (columns):\n{}", Confusion::of(&predictions).to_text());
+        // Digits MNIST does not hold: drawn from stroke templates by random
+        // hands, through the pad's preprocessing (the same set every time).
+        let drawn = lenet::data::strokes::stroke_digits(STROKE_DIGITS, 1);
+        let mut drawn_predictions = Vec::with_capacity(drawn.len());
+        predict(&mut model, &drawn, 0, drawn.len(), &mut drawn_predictions);
+        let confusion = Confusion::of(&drawn_predictions);
+        say!(
+            "drawn digits (not MNIST: stroke templates through the pad's preprocessing) error {:.2} % ({} of {}):\n{}",
+            confusion.error_percent(),
+            confusion.errors(),
+            confusion.total(),
+            confusion.to_text()
+        );
         Ok(())
     }
 

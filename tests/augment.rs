@@ -95,3 +95,26 @@ fn the_command_line_distorts_as_the_browsers_do() {
     // tests/web.rs asserts the same checksum in Firefox and Chromium.
     assert_eq!(distorted_checksum(), common::DISTORTED_CHECKSUM, "the distorted rings' bits changed");
 }
+
+#[test]
+fn the_drawn_digits_are_the_same_set_every_time_in_mnists_form() {
+    use lenet::data::strokes::stroke_digits;
+    let set = stroke_digits(30, 1);
+    assert_eq!(set.len(), 300);
+    assert_eq!(set.images, stroke_digits(30, 1).images, "the same hands draw the same digits");
+    assert_ne!(set.images, stroke_digits(30, 2).images, "other hands, other drawings");
+    for digit in 0..10 {
+        assert_eq!(set.labels.iter().filter(|&&l| l == digit).count(), 30, "digit {digit}");
+    }
+    // As the pad makes them: ink in a 20-pixel box, centred by its mass.
+    for image in set.images.chunks_exact(784) {
+        let mass: f64 = image.iter().map(|&v| f64::from(v)).sum();
+        let centre = |coordinate: fn(usize) -> usize| {
+            image.iter().enumerate().map(|(i, &v)| coordinate(i) as f64 * f64::from(v)).sum::<f64>() / mass
+        };
+        let (cx, cy) = (centre(|i| i % 28), centre(|i| i / 28));
+        assert!(mass > 0.0 && (cx - 13.5).abs() < 1.5 && (cy - 13.5).abs() < 1.5, "centre of mass at ({cx:.1}, {cy:.1})");
+        let inked = |x: usize, y: usize| image[y * 28 + x] > 0;
+        assert!((0..28).all(|k| !inked(k, 0) && !inked(0, k) && !inked(k, 27) && !inked(27, k)), "a margin around the ink");
+    }
+}

@@ -4,6 +4,7 @@
 //! the scaling of the tutorial's `mnist.pkl.gz`.
 
 pub mod idx;
+pub mod strokes;
 
 use std::fmt;
 
