@@ -42,7 +42,7 @@ mod cli {
   lenet train [--preset tutorial|fast|accurate] [--epochs N] [--lr RATE] [--momentum MU] [--decay D] [--schedule step|cosine]
               [--batch N] [--seed N] [--augment none|rotate=DEG,scale=S,shear=S,shift=PX,elastic=PX,
               elastic_sigma=PX,stroke=PX,blur=PX]
-              [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
+              [--threads N] [--data DIR] [--extra DIR] [--out FILE] [--checkpoint FILE]
   lenet train --resume FILE [--epochs N] [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
   lenet bench [--batch N] [--threads N] [--data DIR] [--profile yes|no]
@@ -52,7 +52,9 @@ data from data/mnist (fetched by `cargo xtask fetch-data`), weights to lenet5.sa
 as many threads as cores (the weights do not depend on the thread count).
 --checkpoint FILE saves the whole run at the end of every epoch (Ctrl-C loses at most the epoch
 in progress); --resume FILE continues one exactly, with its own settings (and checkpoints to the
-same file unless --checkpoint says otherwise)";
+same file unless --checkpoint says otherwise); --extra DIR adds the digits of DIR's
+personal-images-idx3-ubyte and personal-labels-idx1-ubyte (the page's Download my digits)
+to the training set (a run that used it resumes with the same --extra)";
 
     /// Standard output failed: quietly done if its reader went away.
     pub fn stdout_failed(e: std::io::Error) -> ! {
@@ -113,7 +115,7 @@ same file unless --checkpoint says otherwise)";
         }
         let mut protocol = Protocol::tutorial();
         let (mut data, mut out) = (PathBuf::from("data/mnist"), PathBuf::from("lenet5.safetensors"));
-        let (mut checkpoint, mut resume, mut threads, mut epochs) = (None, None, cores(), None);
+        let (mut checkpoint, mut resume, mut threads, mut epochs, mut extra) = (None, None, cores(), None, None);
         // The preset first, so that explicit flags override it.
         if let Some((_, preset)) = flags.iter().find(|(n, _)| n == "preset") {
             protocol = match preset.as_str() {
@@ -140,6 +142,7 @@ same file unless --checkpoint says otherwise)";
                 "augment" => protocol.augment = lenet::augment::Augment::parse(value).map_err(|e| format!("--{e}"))?,
                 "threads" => threads = number(name, value)?,
                 "data" => data = PathBuf::from(value),
+                "extra" => extra = Some(PathBuf::from(value)),
                 "out" => out = PathBuf::from(value),
                 "checkpoint" => checkpoint = Some(PathBuf::from(value)),
                 "resume" => resume = Some(PathBuf::from(value)),
@@ -149,7 +152,15 @@ same file unless --checkpoint says otherwise)";
                 settings.push(format!("--{name}"));
             }
         }
-        let mnist = load_data(&data)?;
+        let mut mnist = load_data(&data)?;
+        if let Some(dir) = &extra {
+            let added = lenet::data::load_extra(dir).map_err(|e| e.to_string())?;
+            say!("... {} digits of {} added to the training set, ahead of MNIST's", added.len(), dir.display());
+            // Ahead, so that they are in every epoch: a last partial
+            // minibatch is not trained, and MNIST's last images lose out.
+            mnist.train.images.splice(0..0, added.images);
+            mnist.train.labels.splice(0..0, added.labels);
+        }
         let mut trainer = match &resume {
             Some(file) => {
                 if !settings.is_empty() {

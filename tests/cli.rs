@@ -12,6 +12,7 @@ fn every_documented_train_flag_is_accepted() {
         ["--preset", "accurate"],
         ["--augment", "rotate=10,stroke=0.7"],
         ["--augment", "none"],
+        ["--extra", "/tmp/no-extra-digits"],
         ["--epochs", "2"],
         ["--lr", "0.1"],
         ["--momentum", "0.9"],

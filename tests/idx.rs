@@ -85,3 +85,27 @@ fn mnist_split_names_the_file_at_fault() {
     let err = Mnist::from_bytes([("a", &train), ("b", &train_labels), ("c", &no_test), ("d", &no_labels)]).unwrap_err();
     assert_eq!(err.to_string(), "c: no test images: the test set must not be empty");
 }
+
+#[test]
+fn extra_digits_come_in_as_the_page_writes_them_and_bad_ones_are_named() {
+    use lenet::data::{load_extra, write_images, write_labels, EXTRA_FILES};
+    let dir = std::env::temp_dir().join(format!("lenet-extra-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |images: Vec<u8>, labels: Vec<u8>| {
+        std::fs::write(dir.join(EXTRA_FILES[0]), images).unwrap();
+        std::fs::write(dir.join(EXTRA_FILES[1]), labels).unwrap();
+    };
+    let pixels: Vec<u8> = (0..3 * 784).map(|i| (i % 251) as u8).collect();
+    write(write_images(&pixels, 3, 28, 28), write_labels(&[4, 0, 9]));
+    let extra = load_extra(&dir).unwrap();
+    assert_eq!((extra.images, extra.labels), (pixels.clone(), vec![4, 0, 9]));
+    write(write_images(&pixels, 3, 28, 28), write_labels(&[4, 0, 10]));
+    assert!(load_extra(&dir).unwrap_err().to_string().contains("10"), "a label past 9 is named");
+    write(write_images(&pixels, 3, 28, 28), write_labels(&[4, 0]));
+    assert!(load_extra(&dir).unwrap_err().to_string().contains("2 labels for 3 images"));
+    write(write_images(&pixels[..2 * 784], 1, 28, 56), write_labels(&[4]));
+    assert!(load_extra(&dir).unwrap_err().to_string().contains("28x56"));
+    std::fs::remove_file(dir.join(EXTRA_FILES[1])).unwrap();
+    assert!(load_extra(&dir).unwrap_err().to_string().contains(EXTRA_FILES[1]), "a missing file is named");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

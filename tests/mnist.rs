@@ -66,3 +66,48 @@ fn the_tutorial_protocol_learns_on_real_data() {
     let error = validation.expect("validated once, at the end of the epoch");
     assert!(error < 0.6, "validation error after 10 minibatches: {error}");
 }
+
+#[test]
+#[ignore = "needs MNIST: `cargo xtask fetch-data`, then `cargo test --test mnist -- --ignored`"]
+fn learning_a_users_digits_reads_them_as_corrected_and_keeps_mnist() {
+    use lenet::train::finetune::{FineTune, Learner};
+    let data = mnist();
+    let params = lenet::weights::load(&std::fs::read("www/pretrained/lenet5-accurate.safetensors").unwrap()).unwrap();
+    // Drawings the model misreads: 1s with a long flag, read as 7s.
+    let drawn = lenet::data::strokes::stroke_digits(400, 1);
+    let mut model = LeNet5::from_params(params.clone());
+    let mut misread = lenet::data::Dataset::default();
+    let mut image = vec![0.0; 784];
+    for i in 0..drawn.len() {
+        let label = drawn.batch(&mut image, i, 1)[0];
+        if label == 1 && model.count_errors(&image, &[1]) == 1 {
+            misread.images.extend_from_slice(&drawn.images[i * 784..(i + 1) * 784]);
+            misread.labels.push(1);
+        }
+    }
+    assert!(misread.len() >= 10, "the model misreads {} drawn 1s", misread.len());
+    let (personal, unseen) = (misread.slice(0, 5), misread.slice(5, misread.len()));
+    let test_errors = |params: &[f32]| {
+        let mut model = LeNet5::from_params(params.to_vec());
+        Threads::new(2).count_errors(&mut model, &data, lenet::data::HeldOut::Test, 0, data.test.len())
+    };
+    let before = test_errors(&params);
+    let mut learner = Learner::new(params, FineTune::default());
+    while !learner.done() {
+        learner.step(&personal, &data.train).unwrap();
+    }
+    let count = |set: &lenet::data::Dataset, model: &mut LeNet5| {
+        let mut images = vec![0.0; set.len() * 784];
+        let labels = set.batch(&mut images, 0, set.len()).to_vec();
+        model.count_errors(&images, &labels)
+    };
+    assert_eq!(count(&personal, &mut learner.model), 0, "the corrected drawings now read as 1s");
+    let still = count(&unseen, &mut learner.model);
+    assert!(still * 2 < unseen.len(), "most other such 1s read right too: {still} of {} misread", unseen.len());
+    let after = test_errors(&learner.model.params);
+    assert!(after <= before + 15, "MNIST's test error moved from {before} to {after} errors in 10,000 (at most 0.15 points)");
+    assert!(Learner::new(learner.model.params.clone(), FineTune::default())
+        .step(&lenet::data::Dataset::default(), &data.train)
+        .unwrap_err()
+        .contains("no examples"));
+}

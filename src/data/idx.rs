@@ -79,6 +79,25 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
     Ok(data.to_vec())
 }
 
+/// An IDX image file of `count` images of rows x cols bytes.
+pub fn write_images(pixels: &[u8], count: usize, rows: usize, cols: usize) -> Vec<u8> {
+    assert_eq!(pixels.len(), count * rows * cols, "pixels must be (count, rows, cols)");
+    let mut out = IMAGES_MAGIC.to_be_bytes().to_vec();
+    for d in [count, rows, cols] {
+        out.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(pixels);
+    out
+}
+
+/// An IDX label file.
+pub fn write_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = LABELS_MAGIC.to_be_bytes().to_vec();
+    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    out.extend_from_slice(labels);
+    out
+}
+
 /// The whole length (header and data) of the IDX file that starts with
 /// `prefix`, once the prefix holds its header: None while it is too short
 /// to tell. For a reader that receives a file in pieces and must not take

@@ -9,7 +9,7 @@ pub mod strokes;
 use std::fmt;
 
 use crate::model::IMAGE_LEN;
-pub use idx::{declared_len, parse_images, parse_labels, IdxError, Images};
+pub use idx::{declared_len, parse_images, parse_labels, write_images, write_labels, IdxError, Images};
 
 /// The four files of the MNIST distribution, in the order `Mnist::from_bytes` takes them.
 pub const FILES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
@@ -160,4 +160,35 @@ impl Mnist {
         let f = |i: usize| (contents[i].0.as_str(), contents[i].1.as_slice());
         Mnist::from_bytes([f(0), f(1), f(2), f(3)])
     }
+}
+
+/// The files of a set of extra digits, as the page's *Download my digits*
+/// writes them.
+pub const EXTRA_FILES: [&str; 2] = ["personal-images-idx3-ubyte", "personal-labels-idx1-ubyte"];
+
+/// Extra training digits from `dir` (`EXTRA_FILES`): 28x28 images, one
+/// digit label each.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_extra(dir: &std::path::Path) -> Result<Dataset, DataError> {
+    let read = |name: &str| -> Result<(String, Vec<u8>), DataError> {
+        let path = dir.join(name);
+        let file = path.display().to_string();
+        let len = std::fs::metadata(&path).map_err(|e| DataError { file: file.clone(), message: e.to_string() })?.len();
+        if len > (idx::MAX_DATA_BYTES + 16) as u64 {
+            return Err(DataError { file, message: format!("{len} bytes, more than an IDX file this reader accepts holds") });
+        }
+        let bytes = std::fs::read(&path).map_err(|e| DataError { file: file.clone(), message: e.to_string() })?;
+        Ok((file, bytes))
+    };
+    let ((image_file, images), (label_file, labels)) = (read(EXTRA_FILES[0])?, read(EXTRA_FILES[1])?);
+    let fail = |file: &str, message: String| DataError { file: file.to_string(), message };
+    let images = parse_images(&images).map_err(|e| fail(&image_file, e.to_string()))?;
+    if (images.rows, images.cols) != (crate::model::IMAGE_SIDE, crate::model::IMAGE_SIDE) {
+        return Err(fail(&image_file, format!("images of {}x{}, where MNIST's are 28x28", images.rows, images.cols)));
+    }
+    let labels = parse_labels(&labels).map_err(|e| fail(&label_file, e.to_string()))?;
+    if labels.len() != images.count {
+        return Err(fail(&label_file, format!("{} labels for {} images", labels.len(), images.count)));
+    }
+    Ok(Dataset { images: images.pixels, labels })
 }

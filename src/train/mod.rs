@@ -7,11 +7,13 @@
 //! | `trainer`  | the state machine: plan, add outcomes, finish; its events     |
 //! | `snapshot` | a run's state between minibatches, and its one check          |
 //! | `sum`      | a minibatch's gradient, summed along a fixed tree of chunks    |
+//! | `finetune` | learning a user's own digits without forgetting MNIST       |
 //! | `log`      | the log lines of those events, for every front end            |
 //! | `threads`  | the synchronous driver: chunks on native threads              |
 //!
 //! The lead Web Worker (`web::lead`) is the asynchronous driver.
 
+pub mod finetune;
 pub mod log;
 pub mod plan;
 pub mod protocol;

@@ -13,11 +13,18 @@ use web_sys::{IdbDatabase, IdbFactory, IdbRequest, IdbTransactionMode};
 
 use super::js::{describe, get, set};
 use super::wire::MAX_WORKERS;
+use crate::data::Dataset;
 
 /// The database's name on the page; tests open others.
 pub const DATABASE: &str = "lenet";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const RUNS: &str = "runs";
+/// The user's own digits (`DIGITS`) and the model fine-tuned on them (`MODEL`).
+const PERSONAL: &str = "personal";
+const DIGITS: &str = "digits";
+const MODEL: &str = "model";
+/// The most digits of their own a user keeps.
+pub const MAX_PERSONAL: usize = 1000;
 /// The one record's key: the page keeps one run.
 const CURRENT: &str = "current";
 /// The most of a stored log the page shows: its end, past a cut. A full
@@ -63,9 +70,11 @@ impl Store {
                 return;
             };
             if let Ok(db) = request.result().map(|r| r.unchecked_into::<IdbDatabase>()) {
-                if !db.object_store_names().contains(RUNS) {
-                    // An error here fails the open request, which reports it.
-                    let _ = db.create_object_store(RUNS);
+                for name in [RUNS, PERSONAL] {
+                    if !db.object_store_names().contains(name) {
+                        // An error here fails the open request, which reports it.
+                        let _ = db.create_object_store(name);
+                    }
                 }
             }
         });
@@ -86,7 +95,7 @@ impl Store {
         set(&record, "costs", &js_sys::Float32Array::from(&costs[..]));
         set(&record, "log", &run.log.as_str().into());
         set(&record, "workers", &(run.workers as f64).into());
-        self.write(|store| store.put_with_key(&record, &CURRENT.into())).await.map_err(|e| format!("the run cannot be saved: {e}"))
+        self.write(RUNS, |store| store.put_with_key(&record, &CURRENT.into())).await.map_err(|e| format!("the run cannot be saved: {e}"))
     }
 
     /// The stored run, if there is one.
@@ -127,16 +136,72 @@ impl Store {
         }))
     }
 
+    /// Keeps the user's own digits (replacing those kept before).
+    pub async fn save_personal(&self, digits: &Dataset) -> Result<(), String> {
+        let record = js_sys::Object::new();
+        set(&record, "images", &js_sys::Uint8Array::from(&digits.images[..]));
+        set(&record, "labels", &js_sys::Uint8Array::from(&digits.labels[..]));
+        self.write(PERSONAL, |store| store.put_with_key(&record, &DIGITS.into()))
+            .await
+            .map_err(|e| format!("your digits cannot be saved: {e}"))
+    }
+
+    /// The user's own digits (none if none are kept), checked like an upload.
+    pub async fn load_personal(&self) -> Result<Dataset, String> {
+        let fail = |e: String| format!("your saved digits cannot be read: {e}");
+        let record = self.read(PERSONAL, DIGITS).await.map_err(fail)?;
+        if record.is_undefined() {
+            return Ok(Dataset::default());
+        }
+        let bytes =
+            |name: &str| get(&record, name).dyn_into::<js_sys::Uint8Array>().map(|a| a.to_vec()).map_err(|_| fail(format!("no {name}")));
+        let digits = Dataset { images: bytes("images")?, labels: bytes("labels")? };
+        check_personal(&digits).map_err(fail)?;
+        Ok(digits)
+    }
+
+    /// Keeps the model fine-tuned on the user's digits, for a reload.
+    pub async fn save_model(&self, params: &[f32]) -> Result<(), String> {
+        let array = js_sys::Float32Array::from(params);
+        self.write(PERSONAL, |store| store.put_with_key(&array, &MODEL.into())).await.map_err(|e| format!("the model cannot be saved: {e}"))
+    }
+
+    /// The model fine-tuned on the user's digits, if one is kept.
+    pub async fn load_model(&self) -> Result<Option<Vec<f32>>, String> {
+        let value = self.read(PERSONAL, MODEL).await.map_err(|e| format!("the saved model cannot be read: {e}"))?;
+        if value.is_undefined() {
+            return Ok(None);
+        }
+        let params = value.dyn_into::<js_sys::Float32Array>().map_err(|_| "the saved model holds no numbers".to_string())?;
+        if params.length() as usize != crate::model::param_count() || !params.to_vec().iter().all(|v| v.is_finite()) {
+            return Err("the saved model is not a LeNet-5".into());
+        }
+        Ok(Some(params.to_vec()))
+    }
+
+    /// Deletes the user's digits (`DIGITS`) or their model (`MODEL`).
+    pub async fn forget_personal(&self, model: bool) -> Result<(), String> {
+        let key = if model { MODEL } else { DIGITS };
+        self.write(PERSONAL, |store| store.delete(&key.into())).await.map_err(|e| format!("cannot delete: {e}"))
+    }
+
+    async fn read(&self, name: &str, key: &str) -> Result<JsValue, String> {
+        let transaction = self.db.transaction_with_str(name).map_err(|e| describe(&e))?;
+        let store = transaction.object_store(name).map_err(|e| describe(&e))?;
+        let request = store.get(&key.into()).map_err(|e| describe(&e))?;
+        settle(&request).await
+    }
+
     /// Deletes the stored run.
     pub async fn forget(&self) -> Result<(), String> {
-        self.write(|store| store.delete(&CURRENT.into())).await.map_err(|e| format!("the saved run cannot be deleted: {e}"))
+        self.write(RUNS, |store| store.delete(&CURRENT.into())).await.map_err(|e| format!("the saved run cannot be deleted: {e}"))
     }
 
     /// Runs one request in a read-write transaction and waits for the
     /// transaction to commit (or fail: a full quota shows only then).
-    async fn write(&self, request: impl FnOnce(&web_sys::IdbObjectStore) -> Result<IdbRequest, JsValue>) -> Result<(), String> {
-        let transaction = self.db.transaction_with_str_and_mode(RUNS, IdbTransactionMode::Readwrite).map_err(|e| describe(&e))?;
-        let store = transaction.object_store(RUNS).map_err(|e| describe(&e))?;
+    async fn write(&self, name: &str, request: impl FnOnce(&web_sys::IdbObjectStore) -> Result<IdbRequest, JsValue>) -> Result<(), String> {
+        let transaction = self.db.transaction_with_str_and_mode(name, IdbTransactionMode::Readwrite).map_err(|e| describe(&e))?;
+        let store = transaction.object_store(name).map_err(|e| describe(&e))?;
         request(&store).map_err(|e| describe(&e))?;
         let outcome = Rc::new(RefCell::new(None));
         let promise = js_sys::Promise::new(&mut |resolve, _| {
@@ -193,4 +258,21 @@ async fn settle(request: &IdbRequest) -> Result<JsValue, String> {
 
 fn reason(what: &str, error: &JsValue) -> String {
     format!("{what}: {}", describe(error))
+}
+
+/// Why a set of the user's digits cannot be used, if it cannot: images
+/// and labels that do not pair up, a label that is not a digit, or more
+/// than `MAX_PERSONAL`.
+pub fn check_personal(digits: &Dataset) -> Result<(), String> {
+    let n = digits.labels.len();
+    if digits.images.len() != n * crate::model::IMAGE_LEN {
+        return Err(format!("{} bytes of images for {n} labels", digits.images.len()));
+    }
+    if let Some(bad) = digits.labels.iter().find(|&&l| l > 9) {
+        return Err(format!("a label of {bad}, where labels are digits 0 to 9"));
+    }
+    if n > MAX_PERSONAL {
+        return Err(format!("{n} digits, more than the {MAX_PERSONAL} a set of your own holds"));
+    }
+    Ok(())
 }

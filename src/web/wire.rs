@@ -181,6 +181,14 @@ pub enum ToWorker {
     Evaluate {
         id: u32,
     },
+    /// Fine-tune a model on the user's own digits (`labels`, one each),
+    /// mixed with MNIST's training images: the payload holds the model's
+    /// parameters, then the digits' images (784 values each, the
+    /// network's scale). Answered by `Learned` or `NotLearned`.
+    Learn {
+        id: u32,
+        labels: Vec<u8>,
+    },
     /// Test images by index, answered by `Images`.
     Images {
         indices: Vec<u32>,
@@ -240,6 +248,15 @@ pub enum FromWorker {
     /// its label, the predicted digit and that digit's probability.
     Evaluated {
         id: u32,
+    },
+    /// The model fine-tuned for `Learn { id }`, its parameters as the payload.
+    Learned {
+        id: u32,
+    },
+    /// Why `Learn { id }` could not run.
+    NotLearned {
+        id: u32,
+        message: String,
     },
     /// The asked-for test images, 784 bytes each, as the payload.
     Images {

@@ -353,6 +353,64 @@ async function runBrowser(name, base, port) {
     await d.waitFor("the dropped file's error", async () => /notes\.txt: not a valid safetensors file/.test(await d.js(`return document.getElementById("error").textContent`)), 10000);
     check((await d.attr("status", "data-model")) === "uploaded", "a dropped text file is refused too, the model stays");
 
+    // Teach it: a drawing it misreads, corrected a few times, learned;
+    // the pad then reads it as corrected, and MNIST's test error stays
+    // within 0.15 points. A 1 with a long flag, as many write it.
+    const flagged = (dx) => [[95 + dx, 105], [125 + dx, 75], [155 + dx, 45], [155 + dx, 100], [152 + dx, 160], [150 + dx, 225]];
+    const drawn = async (points) => {
+      await d.click("#clear");
+      await d.waitFor("a cleared pad", async () => (await d.attr("prediction", "data-digit")) === null, 5000);
+      const pad = Object.values(await d.element("#pad"))[0];
+      await d.s("/actions", "POST", stroke(pad, points));
+      await d.s("/actions", "DELETE");
+      return d.waitFor("a prediction", () => d.attr("prediction", "data-digit"), 5000);
+    };
+    check(await d.js(`return document.getElementById("learn").disabled`), "with no digits of your own, Learn my digits is disabled");
+    const firstRead = await drawn(flagged(0));
+    const target = firstRead === "1" ? "7" : "1";
+    for (const dx of [-12, 0, 12, 24]) {
+      await drawn(flagged(dx));
+      await d.click(`#correct [data-digit="${target}"]`);
+    }
+    check((await d.attr("status", "data-personal")) === "4", `four corrections kept (the pad read it as ${firstRead}, corrected to ${target})`);
+    const labels = await d.js(`return [...document.querySelectorAll("#personal canvas")].map(c => c.dataset.label)`);
+    check(labels.length === 4 && labels.every((l) => l === target), `#personal shows them with data-label ${target}`);
+    const beforeTest = await modelTest("uploaded");
+    await d.click("#learn");
+    await d.waitFor("the learned model", async () => (await d.attr("status", "data-model")) === "personal", 120000);
+    const afterTest = await modelTest("personal");
+    const learnedBefore = await d.attr("status", "data-learned-before");
+    check(learnedBefore === beforeTest, `the page kept the test error before learning (${learnedBefore} %)`);
+    check(Number(afterTest) - Number(beforeTest) <= 0.15, `MNIST's test error moved from ${beforeTest} % to ${afterTest} %, within 0.15 points`);
+    check((await drawn(flagged(6))) === target, `the pad now reads the drawing as ${target}`);
+    // A reload keeps the digits and the learned model.
+    await d.go(`${base}/?preset=fast&epochs=2`);
+    await d.waitFor("the learned model after a reload", async () => (await d.attr("status", "data-model")) === "personal", 30000);
+    check((await d.attr("status", "data-personal")) === "4", "after a reload: the four digits and the learned model");
+    await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    // Out as MNIST's IDX files, cleared, and back in.
+    await d.js(`window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push([this.download, this.href]); };`);
+    await d.click("#personal-download");
+    const idx = await d.waitFor("the two IDX files", async () => { const l = await d.js(`return window.__downloads`); return l.length === 2 && l; }, 5000);
+    const idxFiles = [];
+    for (const [file, link] of idx) {
+      const path = join(OUT, `${name}-${file}`);
+      writeFileSync(path, await download(d, link));
+      idxFiles.push(path);
+    }
+    const images = readFileSync(idxFiles.find((f) => f.includes("images")));
+    check(images.readUInt32BE(0) === 0x803 && images.readUInt32BE(4) === 4 && images.length === 16 + 4 * 784, `the images download as MNIST's IDX (${images.length} bytes)`);
+    await d.click("#personal-clear");
+    await d.waitFor("the cleared set", async () => (await d.attr("status", "data-personal")) === "0", 5000);
+    await d.type("#personal-upload", idxFiles.join("\n"));
+    await d.waitFor("the uploaded set", async () => (await d.attr("status", "data-personal")) === "4", 10000);
+    check(true, "Add digits takes the two IDX files back");
+    const badLabels = join(OUT, `${name}-bad-labels-idx1-ubyte`);
+    writeFileSync(badLabels, Buffer.concat([idxHeader(0x801, [4]), Buffer.from([1, 7, 10, 1])]));
+    await d.type("#personal-upload", [idxFiles.find((f) => f.includes("images")), badLabels].join("\n"));
+    await d.waitFor("the bad labels' refusal", async () => /bad-labels-idx1-ubyte: .*10/.test(await errorText()), 10000);
+    check((await d.attr("status", "data-personal")) === "4", `a label of 10 is refused ("${await errorText()}"), and the set stays`);
+
     // Everyone: an accessibility audit, the keyboard, phone widths, touch,
     // dark mode, and the page offline after this first visit.
     await audit(d, "at desktop width");

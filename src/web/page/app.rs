@@ -88,6 +88,11 @@ pub struct App {
     /// `?test-crash`: ask the first worker to panic once it is ready, so
     /// that the end-to-end test sees the page recover.
     pub crash_test: bool,
+    /// The user's own digits (see `personal`).
+    pub personal: crate::data::Dataset,
+    /// The id of the latest Learn, and the test error of the model it started from.
+    pub learning: u32,
+    pub learned_before: Option<String>,
 }
 
 impl App {
@@ -113,6 +118,9 @@ impl App {
             data_missing: false,
             queued: Vec::new(),
             crash_test,
+            personal: crate::data::Dataset::default(),
+            learning: 0,
+            learned_before: None,
         }
     }
 }

@@ -143,6 +143,7 @@ pub fn start_training() {
         return;
     }
     with_app(|app| app.chart.clear());
+    super::personal::forget_model();
     element::<HtmlElement>("log").set_text_content(Some(""));
     set_state(RunState::Training);
     set_status_text(&if with_app(|app| app.data_ready) { "starting ...".into() } else { loading_text() });
@@ -174,6 +175,7 @@ async fn open_file(file: web_sys::File) {
         Err(e) => show_error(&format!("{name}: {e}. The model in use stays.")),
         Ok((Opened::Weights(params), _)) => {
             show_error("");
+            super::personal::forget_model();
             use_model(Origin::Uploaded, params);
         }
         Ok((Opened::Run(snapshot), bytes)) => {

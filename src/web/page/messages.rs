@@ -8,6 +8,7 @@ use super::controls::{resume_run, start_training};
 use super::form::read_workers;
 use super::link::send;
 use super::model::{evaluate_model, model_moving, on_evaluated, on_images, on_weights, set_model_text, unmeasured};
+use super::personal::{on_learned, on_not_learned};
 use super::runs::{on_forgotten, on_run_file, on_saved, send_keep};
 use super::status::{loading_text, log_line, on_progress, set_state, set_status_text, show_error};
 use super::{link, DATA_URL};
@@ -48,6 +49,12 @@ pub fn on_worker_message(data: JsValue) {
                 on_images(&indices, &pixels);
             }
         }
+        FromWorker::Learned { id } => {
+            if let Ok(params) = floats("the learned model") {
+                on_learned(id, params);
+            }
+        }
+        FromWorker::NotLearned { id, message } => on_not_learned(id, &message),
         FromWorker::Saved { iterations, finished, workers, not_stored } => on_saved(iterations, finished, workers, not_stored),
         FromWorker::Forgotten { error } => on_forgotten(error),
         FromWorker::RunFile => {

@@ -9,6 +9,7 @@
 //! | `controls` | buttons, form, files in; Train, Resume, opening a file      |
 //! | `runs`     | the kept run: found at the start, opened, resumed, forgotten|
 //! | `model`    | the model in use: origin, pad reading, measured test error  |
+//! | `personal` | the user's own digits: corrections, Learn, IDX out and in   |
 //! | `status`   | state, status line, log, error box, chart redraws           |
 //! | `chart`, `form`, `pad`, `files`, `inside`, `offline`: as named      |
 
@@ -23,6 +24,7 @@ pub mod messages;
 pub mod model;
 pub mod offline;
 pub mod pad;
+pub mod personal;
 pub mod runs;
 pub mod status;
 
@@ -55,6 +57,7 @@ pub fn start() {
     let pad = Pad::install(classify_soon);
     with_app(|app| app.pad = Some(pad));
     controls::wire();
+    personal::wire();
     set_state(if started { RunState::Loading } else { RunState::Error });
     set_status_text("starting the training worker ...");
     inside::draw_maps(None, scheme().palette.ink);

@@ -10,7 +10,7 @@ use web_sys::{HtmlCanvasElement, HtmlElement};
 use super::app::with_app;
 use super::link::{send, send_with};
 use super::status::{scheme, show_error};
-use super::{files, inside, pad, runs};
+use super::{files, inside, pad, personal, runs};
 use crate::confusion::{Confusion, Prediction};
 use crate::model::LeNet5;
 use crate::web::wire::ToWorker;
@@ -23,6 +23,8 @@ pub enum Origin {
     Trained,
     Uploaded,
     Restored,
+    /// Fine-tuned on the user's own digits.
+    Personal,
 }
 
 impl Origin {
@@ -32,6 +34,7 @@ impl Origin {
             Origin::Trained => "trained",
             Origin::Uploaded => "uploaded",
             Origin::Restored => "restored",
+            Origin::Personal => "personal",
         }
     }
 
@@ -42,15 +45,21 @@ impl Origin {
             Origin::Trained => "trained here",
             Origin::Uploaded => "uploaded",
             Origin::Restored => "the saved run's best",
+            Origin::Personal => "fine-tuned on your digits",
         }
     }
 }
 
 /// The saved run's best model if a run is saved, else the pretrained one.
 pub async fn first_model() {
-    if runs::restore_saved().await {
-        return;
+    if !runs::restore_saved().await {
+        pretrained().await;
     }
+    // A model fine-tuned on the user's digits comes back over either.
+    personal::restore().await;
+}
+
+async fn pretrained() {
     set_model_text("loading the pretrained model ...");
     match files::fetch_pretrained().await {
         // A model the user chose meanwhile stays.
@@ -209,6 +218,13 @@ pub fn redraw_model() {
     if let Some(c) = confusion {
         inside::show_confusion(&c, scheme().card);
     }
+}
+
+/// The drawing on the pad as the network sees it (None for a blank pad).
+pub fn pad_image() -> Option<Vec<f32>> {
+    let canvas = with_app(|app| app.pad.as_ref().map(|pad| pad.borrow().canvas.clone()))?;
+    let (w, h) = (canvas.width() as usize, canvas.height() as usize);
+    crate::preprocess::to_mnist(&pad::ink(&canvas), w, h)
 }
 
 thread_local! {

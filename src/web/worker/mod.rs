@@ -9,9 +9,11 @@
 //! | `run`      | a run driven in slices: progress, weights, checkpoints     |
 //! | `evaluate` | the page's evaluations and gallery images                  |
 //! | `keep`     | the kept run: in this worker and in IndexedDB              |
+//! | `learn`    | the model fine-tuned on the user's own digits              |
 
 mod evaluate;
 mod keep;
+mod learn;
 mod run;
 
 use std::cell::{Cell, RefCell};
@@ -156,6 +158,10 @@ fn handle(message: ToWorker, payload: &JsValue) {
             Err(message) => post(&FromWorker::Error { message }),
         },
         ToWorker::Images { indices } => evaluate::images(&indices),
+        ToWorker::Learn { id, labels } => match payload_f32(payload) {
+            Ok(floats) => learn::learn(id, labels, floats),
+            Err(message) => post(&FromWorker::NotLearned { id, message }),
+        },
         ToWorker::Serve => super::helper::serve(scope().unchecked_ref()),
         ToWorker::Crash => panic!("a deliberate panic, asked for by the page's ?test-crash"),
         // The run posts `Paused` once it has stopped stepping.
