@@ -388,6 +388,7 @@ async function runBrowser(name, base, port) {
     await d.waitFor("the learned model after a reload", async () => (await d.attr("status", "data-model")) === "personal", 30000);
     check((await d.attr("status", "data-personal")) === "4", "after a reload: the four digits and the learned model");
     await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    check((await modelTest("personal")) === afterTest, `and it measures the same after the reload: ${afterTest} %`);
     // Out as MNIST's IDX files, cleared, and back in.
     await d.js(`window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push([this.download, this.href]); };`);
     await d.click("#personal-download");
