@@ -5,16 +5,18 @@
 //! | `wire`   | everywhere      | every message: page and worker, lead and helper        |
 //! | `helper` | helper worker   | works the chunks its lead sends                        |
 //! | `js`     | page, workers   | messages to and from JS values, endpoints              |
-//! | `worker` | training worker | its stages, the run in slices, evaluations, the kept run|
+//! | `worker` | training worker | its stages, the run in slices, evaluations, the kept  |
+//! |          |                 | run, the model fine-tuned on the user's own digits    |
 //! | `lead`   | training worker | the trainer's steps shared out over helper workers     |
 //! | `fetch`  | training worker | streamed download, decompressed by the browser; MNIST  |
-//! | `store`  | training worker | the run kept across reloads, in IndexedDB (the page    |
-//! |          | (and page)      | reads it once at its start)                            |
+//! | `store`  | training worker | IndexedDB: the run kept across reloads (the page reads |
+//! |          | and page        | it once at its start); the user's digits (the page's)  |
 //! | `page`   | page            | its rooms: state, worker link, messages, controls,     |
 //! |          |                 | kept run, model in use, status; chart, form, pad, ...  |
 //!
 //! Here too: `listen` (every event listener), `next_task` (every yield),
 //! `element`, the clocks.
+//!
 //! `wire` and `helper`'s logic build natively too, for the fuzzer.
 
 pub mod helper;

@@ -8,6 +8,7 @@
 //!                                    PyTorch's CPU rows (installs torch into target/torch-venv)
 //!   cargo xtask bench --native [--torch]   the native rows alone (www/bench/native.md)
 //!   cargo xtask sweep                schedules for the fast preset (www/bench/sweep.md)
+//!   cargo xtask sweep --accurate     the distortions of the Accurate preset (www/bench/accurate.md)
 //!   cargo xtask fuzz [SECONDS]       every fuzz target for SECONDS each (default 60)
 //!   cargo xtask fetch-data           MNIST only
 //!   cargo xtask web-data             MNIST for the page if it can be had (trunk's pre-build hook)
@@ -29,7 +30,7 @@ use std::process::Command;
 type Result<T = ()> = std::result::Result<T, String>;
 
 const USAGE: &str =
-    "usage: cargo xtask serve [trunk args]|dist|test|bench [--native] [--torch]|sweep|fuzz [SECONDS]|fetch-data|web-data|install";
+    "usage: cargo xtask serve [trunk args]|dist|test|bench [--native] [--torch]|sweep [--accurate]|fuzz [SECONDS]|fetch-data|web-data|install";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,7 +51,11 @@ fn main() {
             },
             _ => Err(format!("fuzz takes at most a number of seconds\n{USAGE}")),
         },
-        Some("sweep") => none("sweep").and_then(|()| data::fetch()).and_then(|()| sweep::run()),
+        Some("sweep") => match rest {
+            [] => data::fetch().and_then(|()| sweep::run()),
+            [flag] if flag == "--accurate" => data::fetch().and_then(|()| sweep::accurate()),
+            _ => Err(format!("sweep takes at most --accurate\n{USAGE}")),
+        },
         Some("fetch-data") => none("fetch-data").and_then(|()| data::fetch()),
         Some("web-data") => none("web-data").and_then(|()| data::for_the_page()),
         Some("install") => none("install").and_then(|()| install::for_testing()),
