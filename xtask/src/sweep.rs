@@ -115,12 +115,20 @@ pub fn accurate() -> Result {
         let out = "target/xtask/accurate.safetensors";
         let args = ["train", "--preset", "accurate", "--augment", augment, "--out", out];
         let log = lenet(&args)?;
-        let best = log.lines().find(|l| l.starts_with("Best validation score")).ok_or_else(|| format!("lenet {}: no closing line", args.join(" ")))?;
+        let best = log
+            .lines()
+            .find(|l| l.starts_with("Best validation score"))
+            .ok_or_else(|| format!("lenet {}: no closing line", args.join(" ")))?;
         let scored = lenet(&["evaluate", out])?;
         let error = |prefix: &str| {
-            scored.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.split(" error ").nth(1)).and_then(|r| r.split(" %").next()).map(str::to_string)
+            scored
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .and_then(|l| l.split(" error ").nth(1))
+                .and_then(|r| r.split(" %").next())
+                .map(str::to_string)
         };
-        let (test, drawn) = (error("test error").or_else(|| error("test")), error("drawn digits"));
+        let (test, drawn) = (error("test error"), error("drawn digits"));
         let (Some(test), Some(drawn)) = (test, drawn) else {
             return Err(format!("lenet evaluate {out}: unreadable output {scored:?}"));
         };
