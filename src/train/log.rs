@@ -2,8 +2,8 @@
 //! the page shows them, so the two read the same. The wording follows the
 //! tutorial's own prints.
 
+use super::event::{Event, StopReason};
 use super::protocol::{Protocol, Schedule};
-use super::trainer::{Event, StopReason};
 
 /// Costs are logged every this many minibatches, as the tutorial does.
 pub const COST_EVERY: usize = 100;

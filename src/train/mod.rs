@@ -4,7 +4,8 @@
 //! |------------|---------------------------------------------------------------|
 //! | `protocol` | the hyper-parameters, the tutorial's and the fast preset      |
 //! | `plan`     | a step's work as chunks of `CHUNK_IMAGES`, and working one    |
-//! | `trainer`  | the state machine: plan, add outcomes, finish; its events     |
+//! | `trainer`  | the state machine: plan, add outcomes, finish                 |
+//! | `event`    | what a step reports, a run's validations, why it ended        |
 //! | `snapshot` | a run's state between minibatches, and its one check          |
 //! | `sum`      | a minibatch's gradient, summed along a fixed tree of chunks    |
 //! | `finetune` | learning a user's own digits without forgetting MNIST       |
@@ -13,6 +14,7 @@
 //!
 //! The lead Web Worker (`web::lead`) is the asynchronous driver.
 
+pub mod event;
 pub mod finetune;
 pub mod log;
 pub mod plan;
@@ -22,9 +24,10 @@ pub mod sum;
 pub mod threads;
 pub mod trainer;
 
+pub use event::{Event, StopReason, Validation};
 pub use plan::{work, Outcome, Plan, Task, CHUNK_IMAGES};
 pub use protocol::{Protocol, Schedule};
 pub use snapshot::Snapshot;
 pub use sum::GradTree;
 pub use threads::Threads;
-pub use trainer::{Event, StopReason, Trainer, Validation};
+pub use trainer::Trainer;

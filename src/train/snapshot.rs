@@ -2,8 +2,8 @@
 //! holds it (`crate::checkpoint`), and the one check every reader of a
 //! run makes before it keeps or resumes one.
 
+use super::event::{StopReason, Validation};
 use super::protocol::Protocol;
-use super::trainer::{StopReason, Validation};
 
 /// Everything a run needs to continue exactly where it was: what a
 /// checkpoint file holds (see `crate::checkpoint`). Taken between

@@ -6,8 +6,9 @@
 //! chunks one after another. (The lead worker in `web::lead` is its
 //! asynchronous twin, over Web Workers.)
 
+use super::event::Event;
 use super::plan::{work, Outcome, Plan, CHUNK_IMAGES};
-use super::trainer::{Event, Trainer};
+use super::trainer::Trainer;
 use crate::data::HeldOut;
 use crate::data::Mnist;
 use crate::model::{LeNet5, IMAGE_LEN};
