@@ -8,7 +8,7 @@
 //! line and the page all train on the same images, bit for bit.
 
 mod geometry;
-pub mod math;
+mod math;
 mod pen;
 
 use crate::model::IMAGE_LEN;

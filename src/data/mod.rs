@@ -181,14 +181,20 @@ pub fn load_extra(dir: &std::path::Path) -> Result<Dataset, DataError> {
         Ok((file, bytes))
     };
     let ((image_file, images), (label_file, labels)) = (read(EXTRA_FILES[0])?, read(EXTRA_FILES[1])?);
-    let fail = |file: &str, message: String| DataError { file: file.to_string(), message };
-    let images = parse_images(&images).map_err(|e| fail(&image_file, e.to_string()))?;
+    digits_from_idx(&images, &labels).map_err(|(images, message)| DataError { file: if images { image_file } else { label_file }, message })
+}
+
+/// 28x28 digits from an IDX pair (images, labels), or what is wrong, and
+/// whether with the images (true) or the labels (false): what `lenet
+/// train --extra` and the page's *Add digits* both read.
+pub fn digits_from_idx(images: &[u8], labels: &[u8]) -> Result<Dataset, (bool, String)> {
+    let images = parse_images(images).map_err(|e| (true, e.to_string()))?;
     if (images.rows, images.cols) != (crate::model::IMAGE_SIDE, crate::model::IMAGE_SIDE) {
-        return Err(fail(&image_file, format!("images of {}x{}, where MNIST's are 28x28", images.rows, images.cols)));
+        return Err((true, format!("images of {}x{}, where MNIST's are 28x28", images.rows, images.cols)));
     }
-    let labels = parse_labels(&labels).map_err(|e| fail(&label_file, e.to_string()))?;
+    let labels = parse_labels(labels).map_err(|e| (false, e.to_string()))?;
     if labels.len() != images.count {
-        return Err(fail(&label_file, format!("{} labels for {} images", labels.len(), images.count)));
+        return Err((false, format!("{} labels for {} images", labels.len(), images.count)));
     }
     Ok(Dataset { images: images.pixels, labels })
 }

@@ -83,10 +83,10 @@ impl Learner {
         }
         let s = self.settings;
         for k in 0..s.personal + s.mnist {
-            let (set, at) = if k < s.personal { (personal, k) } else { (train, k) };
+            let set = if k < s.personal { personal } else { train };
             let index = (self.rng.next_u32() as usize) % set.len();
-            let image = &mut self.images[at * IMAGE_LEN..(at + 1) * IMAGE_LEN];
-            self.labels[at] = set.batch(image, index, 1)[0];
+            let image = &mut self.images[k * IMAGE_LEN..(k + 1) * IMAGE_LEN];
+            self.labels[k] = set.batch(image, index, 1)[0];
             if k < s.personal {
                 s.augment.distort(image, s.seed, self.step, k);
             }

@@ -101,10 +101,7 @@ impl Store {
     /// The stored run, if there is one.
     pub async fn load(&self) -> Result<Option<StoredRun>, String> {
         let fail = |e: String| format!("the saved run cannot be read: {e}");
-        let transaction = self.db.transaction_with_str(RUNS).map_err(|e| fail(describe(&e)))?;
-        let store = transaction.object_store(RUNS).map_err(|e| fail(describe(&e)))?;
-        let request = store.get(&CURRENT.into()).map_err(|e| fail(describe(&e)))?;
-        let record = settle(&request).await.map_err(fail)?;
+        let record = self.read(RUNS, CURRENT).await.map_err(fail)?;
         if record.is_undefined() {
             return Ok(None);
         }

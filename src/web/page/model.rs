@@ -13,6 +13,7 @@ use super::status::{scheme, show_error};
 use super::{files, inside, pad, personal, runs};
 use crate::confusion::{Confusion, Prediction};
 use crate::model::LeNet5;
+use crate::web::store::{Store, DATABASE};
 use crate::web::wire::ToWorker;
 use crate::web::{element, window};
 
@@ -52,11 +53,26 @@ impl Origin {
 
 /// The saved run's best model if a run is saved, else the pretrained one.
 pub async fn first_model() {
-    if !runs::restore_saved().await {
+    // The page's database, read once here: the kept run, the user's digits.
+    let store = match Store::open(DATABASE).await {
+        Ok(store) => Some(std::rc::Rc::new(store)),
+        // Training works without storage; nothing just survives a reload.
+        Err(e) => {
+            show_error(&format!("{e}: runs and your digits will not survive a reload"));
+            None
+        }
+    };
+    let restored = match &store {
+        Some(store) => runs::restore_saved(store).await,
+        None => false,
+    };
+    if !restored {
         pretrained().await;
     }
     // A model fine-tuned on the user's digits comes back over either.
-    personal::restore().await;
+    if let Some(store) = store {
+        personal::restore(store).await;
+    }
 }
 
 async fn pretrained() {

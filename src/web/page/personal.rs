@@ -15,9 +15,9 @@ use super::files;
 use super::link::send_with;
 use super::model::{pad_image, use_model, Origin};
 use super::status::{log_line, report, set_status_text, show_error};
-use crate::data::{parse_images, parse_labels, write_images, write_labels, Dataset};
+use crate::data::{digits_from_idx, write_images, write_labels, Dataset};
 use crate::model::{IMAGE_LEN, IMAGE_SIDE};
-use crate::web::store::{check_personal, Store, DATABASE, MAX_PERSONAL};
+use crate::web::store::{check_personal, Store, MAX_PERSONAL};
 use crate::web::wire::ToWorker;
 use crate::web::{document, element, listen};
 
@@ -55,13 +55,9 @@ pub fn wire() {
     show();
 }
 
-/// The digits and the fine-tuned model kept from an earlier visit.
-pub async fn restore() {
-    let store = match Store::open(DATABASE).await {
-        Ok(store) => Rc::new(store),
-        // Said once already, by the kept run's restore.
-        Err(_) => return,
-    };
+/// The digits and the fine-tuned model kept from an earlier visit, in
+/// `store` (the page's database, which this module keeps for its saves).
+pub async fn restore(store: Rc<Store>) {
     STORE.with_borrow_mut(|s| *s = Some(store.clone()));
     match store.load_personal().await {
         Ok(digits) => {
@@ -236,8 +232,8 @@ async fn upload(files: Vec<web_sys::File>) {
             Err(e) => return show_error(&format!("{name}: {e}. Your digits stay as they were.")),
         };
         match bytes.get(2..4) {
-            Some([8, 3]) => images = Some((name, parse_images(&bytes))),
-            Some([8, 1]) => labels = Some((name, parse_labels(&bytes))),
+            Some([8, 3]) => images = Some((name, bytes)),
+            Some([8, 1]) => labels = Some((name, bytes)),
             _ => return show_error(&format!("{name}: not an IDX file of images or labels. Your digits stay as they were.")),
         }
     }
@@ -246,21 +242,16 @@ async fn upload(files: Vec<web_sys::File>) {
             "choose two files together: the images and the labels (personal-images-idx3-ubyte and personal-labels-idx1-ubyte)",
         );
     };
-    let images = match images {
-        Ok(i) if i.rows == IMAGE_SIDE && i.cols == IMAGE_SIDE => i,
-        Ok(i) => return show_error(&format!("{image_file}: images of {}x{}, where MNIST's are 28x28", i.rows, i.cols)),
-        Err(e) => return show_error(&format!("{image_file}: {e}. Your digits stay as they were.")),
+    let added = match digits_from_idx(&images, &labels) {
+        Ok(added) => added,
+        Err((in_images, e)) => {
+            let file = if in_images { image_file } else { label_file };
+            return show_error(&format!("{file}: {e}. Your digits stay as they were."));
+        }
     };
-    let labels = match labels {
-        Ok(l) => l,
-        Err(e) => return show_error(&format!("{label_file}: {e}. Your digits stay as they were.")),
-    };
-    if labels.len() != images.count {
-        return show_error(&format!("{} images and {} labels: they do not pair up", images.count, labels.len()));
-    }
     let mut set = with_app(|app| app.personal.clone());
-    set.images.extend_from_slice(&images.pixels);
-    set.labels.extend_from_slice(&labels);
+    set.images.extend_from_slice(&added.images);
+    set.labels.extend_from_slice(&added.labels);
     if let Err(e) = check_personal(&set) {
         return show_error(&format!("with those files your set would hold {e}. Your digits stay as they were."));
     }

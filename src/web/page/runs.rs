@@ -12,21 +12,13 @@ use super::model::{use_model, Origin};
 use super::status::{log_line, report, request_redraw, show_error};
 use crate::data::TRAIN_SIZE;
 use crate::train::Snapshot;
-use crate::web::store::{Store, DATABASE};
+use crate::web::store::Store;
 use crate::web::wire::ToWorker;
 use crate::web::{element, next_task};
 
-/// Shows the run IndexedDB holds, if any: its best model in use, its
-/// chart and log, Resume offered if it can go on. Whether there was one.
-pub async fn restore_saved() -> bool {
-    let store = match Store::open(DATABASE).await {
-        Ok(store) => store,
-        // Training works without storage; runs just do not survive a reload.
-        Err(e) => {
-            show_error(&format!("{e}: runs will not survive a reload"));
-            return false;
-        }
-    };
+/// Shows the run `store` holds, if any: its best model in use, its chart
+/// and log, Resume offered if it can go on. Whether there was one.
+pub async fn restore_saved(store: &Store) -> bool {
     match store.load().await {
         Ok(Some(run)) => match crate::checkpoint::open(&run.checkpoint, TRAIN_SIZE) {
             Ok(snapshot) => {
