@@ -19,6 +19,7 @@
 //! | edge  | `data`       | IDX parsing, the 50k/10k/10k MNIST split                  |
 //! | edge  | `weights`    | safetensors weight files (the format's reference crate)   |
 //! | edge  | `checkpoint` | a run's whole state, as a safetensors file                |
+//! | edge  | `onnx`       | the model as an ONNX file, for other tools                |
 //! | edge  | `web`        | the browser shell (its messages also build natively)      |
 //! | above | `bench`      | the core measured: kernels alone, whole steps, throughput |
 
@@ -31,6 +32,7 @@ pub mod kernels;
 pub mod layers;
 pub mod loss;
 pub mod model;
+pub mod onnx;
 pub mod preprocess;
 pub mod rng;
 pub mod sgd;

@@ -45,6 +45,7 @@ mod cli {
               [--threads N] [--data DIR] [--extra DIR] [--out FILE] [--checkpoint FILE]
   lenet train --resume FILE [--epochs N] [--threads N] [--data DIR] [--out FILE] [--checkpoint FILE]
   lenet evaluate FILE [--threads N] [--data DIR]
+  lenet export FILE --onnx OUT
   lenet bench [--batch N] [--threads N] [--data DIR] [--profile yes|no]
 
 defaults: the tutorial's protocol (lr 0.1, batch 500, 200 epochs, seed 23455),
@@ -69,6 +70,7 @@ to the training set (a run that used it resumes with the same --extra)";
         match args.first().map(String::as_str) {
             Some("train") => train(&args[1..]),
             Some("evaluate") => evaluate(&args[1..]),
+            Some("export") => export(&args[1..]),
             Some("bench") => bench(&args[1..]),
             Some("-h" | "--help") => {
                 say!("{USAGE}");
@@ -315,6 +317,26 @@ to the training set (a run that used it resumes with the same --extra)";
             confusion.total(),
             confusion.to_text()
         );
+        Ok(())
+    }
+
+    /// A weights file as an ONNX model (opset 13, any batch), for ONNX
+    /// Runtime, Netron and the importers of other frameworks.
+    fn export(args: &[String]) -> Result<(), String> {
+        let (flags, bare) = parse(args)?;
+        let [file] = &bare[..] else { return Err(format!("export takes one weights file\n{USAGE}")) };
+        let mut onnx = None;
+        for (name, value) in &flags {
+            match name.as_str() {
+                "onnx" => onnx = Some(PathBuf::from(value)),
+                _ => return Err(format!("unknown flag --{name}\n{USAGE}")),
+            }
+        }
+        let onnx = onnx.ok_or_else(|| format!("export needs --onnx OUT\n{USAGE}"))?;
+        let params = weights::load(&read_bounded(Path::new(file))?).map_err(|e| format!("{file}: {e}"))?;
+        let bytes = lenet::onnx::export(&params, lenet::data::Collection::Mnist.classes());
+        std::fs::write(&onnx, &bytes).map_err(|e| format!("{}: {e}", onnx.display()))?;
+        say!("{} written: {} bytes, input {:?} (N,1,28,28) float32 as grey level / 256, output {:?} (N,10)", onnx.display(), bytes.len(), lenet::onnx::INPUT, lenet::onnx::OUTPUT);
         Ok(())
     }
 

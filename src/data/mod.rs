@@ -3,12 +3,14 @@
 //! test). Images stay `u8`; batches are converted to `f32` as value/256,
 //! the scaling of the tutorial's `mnist.pkl.gz`.
 
+pub mod collection;
 pub mod idx;
 pub mod strokes;
 
 use std::fmt;
 
 use crate::model::IMAGE_LEN;
+pub use collection::Collection;
 pub use idx::{declared_len, parse_images, parse_labels, write_images, write_labels, IdxError, Images};
 
 /// The four files of the MNIST distribution, in the order `Mnist::from_bytes` takes them.
