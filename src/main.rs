@@ -336,7 +336,13 @@ to the training set (a run that used it resumes with the same --extra)";
         let params = weights::load(&read_bounded(Path::new(file))?).map_err(|e| format!("{file}: {e}"))?;
         let bytes = lenet::onnx::export(&params, lenet::data::Collection::Mnist.classes());
         std::fs::write(&onnx, &bytes).map_err(|e| format!("{}: {e}", onnx.display()))?;
-        say!("{} written: {} bytes, input {:?} (N,1,28,28) float32 as grey level / 256, output {:?} (N,10)", onnx.display(), bytes.len(), lenet::onnx::INPUT, lenet::onnx::OUTPUT);
+        say!(
+            "{} written: {} bytes, input {:?} (N,1,28,28) float32 as grey level / 256, output {:?} (N,10)",
+            onnx.display(),
+            bytes.len(),
+            lenet::onnx::INPUT,
+            lenet::onnx::OUTPUT
+        );
         Ok(())
     }
 

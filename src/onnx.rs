@@ -155,8 +155,8 @@ fn value_info(name: &str, dims: &[Dim]) -> Message {
     for d in dims {
         let mut dim = Message::default();
         match d {
-            Dim::Fixed(v) => dim.varint(1, *v),  // Dimension.dim_value
-            Dim::Named(n) => dim.string(2, n), // dim_param
+            Dim::Fixed(v) => dim.varint(1, *v), // Dimension.dim_value
+            Dim::Named(n) => dim.string(2, n),  // dim_param
         }
         shape.message(1, dim); // TensorShapeProto.dim
     }
@@ -208,5 +208,30 @@ impl Message {
             v >>= 7;
         }
         self.0.push(v as u8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Message;
+
+    #[test]
+    fn varints_are_written_as_protobuf_writes_them() {
+        // The encoding guide's examples: 1 is 01, 150 is 96 01, 300 is ac 02.
+        for (value, bytes) in [
+            (1u64, &[0x01u8][..]),
+            (150, &[0x96, 0x01]),
+            (300, &[0xac, 0x02]),
+            (u64::MAX, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+        ] {
+            let mut m = Message::default();
+            m.raw_varint(value);
+            assert_eq!(m.0, bytes, "{value}");
+        }
+        // Field 1, varint 150: 08 96 01; field 2, "testing": 12 07 74 65 73 74 69 6e 67.
+        let mut m = Message::default();
+        m.varint(1, 150);
+        m.string(2, "testing");
+        assert_eq!(m.0, [0x08, 0x96, 0x01, 0x12, 0x07, b't', b'e', b's', b't', b'i', b'n', b'g']);
     }
 }

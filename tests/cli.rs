@@ -67,6 +67,8 @@ fn unknown_or_malformed_arguments_are_errors_with_the_usage() {
         &["evaluate", "a.safetensors", "--colour", "red"],
         &["train", "--epochs", "many"],
         &["train", "stray"],
+        &["export", "a.safetensors"],
+        &["export", "--onnx", "out.onnx"],
         &["frobnicate"],
     ] {
         let out = lenet(args);
@@ -76,4 +78,24 @@ fn unknown_or_malformed_arguments_are_errors_with_the_usage() {
     }
     assert!(String::from_utf8_lossy(&lenet(&["bench", "extra"]).stderr).contains("unexpected argument \"extra\""));
     assert!(String::from_utf8_lossy(&lenet(&["bench", "--profile", "maybe"]).stderr).contains("neither yes nor no"));
+}
+
+#[test]
+fn export_writes_onnx_and_refuses_a_file_that_is_not_weights() {
+    let dir = std::env::temp_dir().join(format!("lenet-cli-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let (weights, onnx) = (dir.join("model.safetensors"), dir.join("model.onnx"));
+    std::fs::write(&weights, lenet::weights::save(&lenet::LeNet5::new(1).params)).expect("weights written");
+    let out = lenet(&["export", weights.to_str().unwrap(), "--onnx", onnx.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::metadata(&onnx).expect("the ONNX file").len() > 1_700_000, "431,080 weights of four bytes, and the graph");
+
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "not weights").expect("written");
+    let out = lenet(&["export", notes.to_str().unwrap(), "--onnx", dir.join("no.onnx").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error: ") && err.contains("notes.txt: ") && !err.contains("panicked"), "{err}");
+    assert!(!dir.join("no.onnx").exists(), "nothing written for a bad input");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -337,8 +337,14 @@ async function runBrowser(name, base, port) {
     const [fileName, href] = await d.waitFor("the download", async () => (await d.js(`return window.__downloads[0]`)), 5000);
     const model = join(OUT, `${name}-model.safetensors`);
     writeFileSync(model, await download(d, href));
-    writeFileSync(join(OUT, `${name}-model.json`), JSON.stringify({ file: model, test: pretrained }));
     check(fileName.endsWith(".safetensors") && readFileSync(model).length > 1_700_000, `the model downloads as ${fileName} (${readFileSync(model).length} bytes)`);
+    // And as ONNX: the test command scores it with onnxruntime.
+    await d.click("#download-onnx");
+    const [onnxName, onnxHref] = await d.waitFor("the ONNX download", async () => (await d.js(`return window.__downloads[1]`)), 5000);
+    const onnx = join(OUT, `${name}-model.onnx`);
+    writeFileSync(onnx, await download(d, onnxHref));
+    check(onnxName.endsWith(".onnx") && readFileSync(onnx).length > 1_700_000, `the model downloads as ONNX, ${onnxName} (${readFileSync(onnx).length} bytes)`);
+    writeFileSync(join(OUT, `${name}-model.json`), JSON.stringify({ file: model, onnx, test: pretrained }));
     await d.type("#upload", model);
     await d.waitFor("the uploaded model", async () => (await d.attr("status", "data-model")) === "uploaded", 10000);
     check((await modelTest("uploaded")) === pretrained, `uploaded again, it measures the same: ${pretrained} %`);

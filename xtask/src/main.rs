@@ -21,6 +21,7 @@ mod bench;
 mod data;
 mod fuzz;
 mod install;
+mod interop;
 mod sweep;
 mod test;
 

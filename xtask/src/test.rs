@@ -7,16 +7,16 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::{fuzz, output, run, step, Result};
+use crate::{fuzz, interop, output, run, step, Result};
 
 /// Seconds of each fuzz target in the test command: a smoke run that
 /// catches a reader made fragile again; `cargo xtask fuzz` runs longer.
 const FUZZ_SMOKE_SECONDS: u32 = 15;
 /// The browsers the end-to-end test drives.
-const BROWSERS: [&str; 2] = ["chromium", "firefox"];
+pub const BROWSERS: [&str; 2] = ["chromium", "firefox"];
 /// The checkpoint `safetensors_check`'s one-epoch run leaves, which
 /// `resume_check` continues.
-const CHECKPOINT: &str = "target/xtask/check.checkpoint.safetensors";
+pub const CHECKPOINT: &str = "target/xtask/check.checkpoint.safetensors";
 
 pub fn all() -> Result {
     let mut tally = Tally::default();
@@ -40,7 +40,8 @@ pub fn all() -> Result {
         "kernel and gradient tests again on AVX2 alone (LENET_KERNELS=avx2)",
         Command::new("cargo").args(["test", "--release", "--test", "kernels", "--test", "gradients"]).env("LENET_KERNELS", "avx2"),
     );
-    tally.check("weights file: train one epoch, open it in Python's safetensors, evaluate it", safetensors_check);
+    tally.check("weights file: train one epoch, open it in Python's safetensors, evaluate it", interop::safetensors_check);
+    tally.check("ONNX: export the one-epoch model, ONNX's checker and ONNX Runtime score it as `lenet evaluate` does", interop::onnx_check);
     tally.check("resume: one epoch checkpointed and resumed to two = two epochs straight, to the byte", resume_check);
     tally.suite(
         "browser tests (wasm-pack test --headless --firefox)",
@@ -80,8 +81,8 @@ pub fn all() -> Result {
         Command::new("node").args(["tests/e2e/e2e.mjs"]).args(BROWSERS),
     );
     tally.check(
-        "the models the pages downloaded: Python's safetensors opens them, `lenet evaluate` measures what the pages did",
-        downloaded_models_check,
+        "the models the pages downloaded: Python's safetensors and ONNX Runtime open them, and measure what the pages did",
+        interop::downloaded_models_check,
     );
     tally.check("`cargo xtask serve` where apt-get fails and no nightly is listed: it serves the page", serve_without_root_check);
     step("fuzzing: a short run of every target");
@@ -197,71 +198,6 @@ fn trunk_build_fetches_data() -> Result {
     }
     eprintln!("the fresh copy's build holds MNIST (dist/data), fetched by its pre-build hook");
     let _ = std::fs::remove_dir_all(copy);
-    Ok(())
-}
-
-/// Each model the end-to-end test downloaded from a page opens in Python's
-/// `safetensors`, and `lenet evaluate` gives it the test error the page
-/// measured; each run it downloaded goes on with `lenet train --resume`.
-fn downloaded_models_check() -> Result {
-    for browser in BROWSERS {
-        let note = format!("target/e2e/{browser}-model.json");
-        let json = std::fs::read_to_string(&note).map_err(|e| format!("{note}: {e} (the end-to-end test writes it)"))?;
-        // {"file":"...","test":"1.00"}: two plain strings.
-        let field = |key: &str| json.split(&format!("\"{key}\":\"")).nth(1).and_then(|v| v.split('"').next()).map(str::to_string);
-        let (file, page) = field("file").zip(field("test")).ok_or_else(|| format!("{note}: unreadable: {json}"))?;
-        run(Command::new("python3").arg("tests/check_safetensors.py").arg(&file))?;
-        let eval = output("cargo", &["run", "--release", "--quiet", "--", "evaluate", &file]).ok_or("lenet evaluate failed")?;
-        let evaluated = eval
-            .lines()
-            .find_map(|l| l.strip_prefix("test error "))
-            .and_then(|v| v.split_whitespace().next())
-            .ok_or("no test error from evaluate")?;
-        if evaluated != page {
-            return Err(format!("{file}: lenet evaluate gives {evaluated} %, the page measured {page} %"));
-        }
-        eprintln!("{browser}: the downloaded model measures {evaluated} % in lenet evaluate, as in the page");
-        // The page's run (fast preset, two epochs), one epoch further.
-        let run_file = format!("target/e2e/{browser}-run.safetensors");
-        let out = format!("target/e2e/{browser}-run-continued.safetensors");
-        let log = output("cargo", &["run", "--release", "--quiet", "--", "train", "--resume", &run_file, "--epochs", "3", "--out", &out])
-            .ok_or_else(|| format!("lenet train --resume {run_file} failed"))?;
-        if !log.contains("epoch 3, minibatch 500/500, validation error") {
-            return Err(format!("lenet train --resume {run_file} did not train epoch 3:\n{log}"));
-        }
-        eprintln!("{browser}: lenet train --resume continued the page's run through epoch 3");
-    }
-    Ok(())
-}
-
-/// Trains briefly with the command line, opens its weights file in Python's
-/// `safetensors`, and checks `evaluate` reports the trainer's test error.
-fn safetensors_check() -> Result {
-    if output("python3", &["-c", "import safetensors.numpy, numpy"]).is_none() {
-        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "safetensors", "numpy"]))?;
-    }
-    std::fs::create_dir_all("target/xtask").map_err(|e| e.to_string())?;
-    let weights = "target/xtask/check.safetensors";
-    let train = Command::new("cargo")
-        .args(["run", "--release", "--quiet", "--", "train", "--epochs", "1", "--batch", "500", "--out", weights])
-        .args(["--checkpoint", CHECKPOINT])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let log = String::from_utf8_lossy(&train.stdout).into_owned();
-    eprint!("{log}");
-    if !train.status.success() {
-        return Err(format!("lenet train failed: {}", String::from_utf8_lossy(&train.stderr)));
-    }
-    run(Command::new("python3").arg("tests/check_safetensors.py").arg(weights))?;
-    let eval = output("cargo", &["run", "--release", "--quiet", "--", "evaluate", weights]).ok_or("lenet evaluate failed")?;
-    eprint!("{eval}");
-    let trained = log.lines().find_map(|l| l.split("test performance ").nth(1)).ok_or("no test score in the log")?;
-    let evaluated = eval.lines().find_map(|l| l.strip_prefix("test error ")).ok_or("no test error from evaluate")?;
-    let pct = |s: &str| s.split_whitespace().next().unwrap_or("").to_string();
-    if pct(trained) != pct(evaluated) {
-        return Err(format!("evaluate gives {} %, training reported {} %", pct(evaluated), pct(trained)));
-    }
-    eprintln!("evaluate reproduces the trained model's test error: {} %", pct(evaluated));
     Ok(())
 }
 

@@ -40,6 +40,14 @@ pub fn wire() {
             None => show_error("there is no model to download yet"),
         }
     });
+    on_click("download-onnx", || {
+        let classes = crate::data::Collection::Mnist.classes();
+        let bytes = with_app(|app| app.model.as_ref().map(|m| crate::onnx::export(&m.params, classes)));
+        match bytes {
+            Some(bytes) => report(files::download(&bytes, "lenet5.onnx")),
+            None => show_error("there is no model to download yet"),
+        }
+    });
     on_click("random-seed", || {
         let mut bytes = [0u8; 4];
         match getrandom::fill(&mut bytes) {
