@@ -9,6 +9,7 @@
 //! so a resumed run is bit-identical to one never stopped.
 
 use crate::augment::Augment;
+use crate::data::Collection;
 use crate::model::{param_count, PARAMS};
 use crate::tensor::numel;
 use crate::train::{Protocol, Schedule, Snapshot, StopReason, Validation};
@@ -18,6 +19,9 @@ use crate::weights::{read_safetensors, read_safetensors_metadata, take_params, w
 pub const KEY: &str = "lenet-checkpoint";
 /// The `format` the state names: a file of another format is refused.
 pub const FORMAT: &str = "lenet-checkpoint-1";
+
+/// The `dataset` of a run on data that is neither MNIST nor Fashion-MNIST.
+const OTHER_DATA: &str = "other";
 
 /// The snapshot as a checkpoint file.
 #[track_caller]
@@ -53,6 +57,7 @@ pub fn save(s: &Snapshot) -> Vec<u8> {
         ("patience", s.patience.to_string()),
         ("finished", finished.into()),
         ("history", history.join(";")),
+        ("dataset", s.dataset.map_or(OTHER_DATA, Collection::name).into()),
     ];
     let state: String = fields.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     let mut offset = 0;
@@ -135,6 +140,12 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
             Ok(Validation { epoch: count("history", epoch)?, iter: count("history", iter)?, error: number("history", error)?, test })
         })
         .collect::<Result<Vec<_>, String>>()?;
+    // Checkpoints written before Fashion-MNIST came were MNIST's.
+    let dataset = match meta.get("dataset").copied() {
+        None => Some(Collection::Mnist),
+        Some(OTHER_DATA) => None,
+        Some(name) => Some(Collection::parse(name).ok_or_else(|| format!("the checkpoint's data set {name:?} is unknown"))?),
+    };
     let mut tensors = read_safetensors(bytes)?;
     let mut flat = |name: &str| -> Result<Vec<f32>, String> {
         let t = tensors.remove(name).ok_or_else(|| format!("the checkpoint has no tensor {name:?}"))?;
@@ -159,6 +170,7 @@ pub fn load(bytes: &[u8]) -> Result<Snapshot, String> {
         iterations: num("iterations")?,
         patience: num("patience")?,
         finished,
+        dataset,
         history,
     })
 }

@@ -303,6 +303,13 @@ to the training set (a run that used it resumes with the same --extra)";
         }
         let mut predictions = Vec::with_capacity(mnist.test.len());
         predict(&mut model, &mnist.test, 0, mnist.test.len(), &mut predictions);
+        let collection = mnist.collection();
+        if collection == Some(lenet::data::Collection::Fashion) {
+            let classes = lenet::data::Collection::Fashion.classes().iter().enumerate().map(|(i, c)| format!("{i} {c}"));
+            say!("test set, true class (rows) by prediction (columns); {}:", classes.collect::<Vec<_>>().join(", "));
+            say!("{}", Confusion::of(&predictions).to_text());
+            return Ok(());
+        }
         say!("test set, true digit (rows) by prediction (columns):\n{}", Confusion::of(&predictions).to_text());
         // Digits MNIST does not hold: drawn from stroke templates by random
         // hands, through the pad's preprocessing (the same set every time).

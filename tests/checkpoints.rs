@@ -8,6 +8,7 @@ mod common;
 
 use common::noise_mnist;
 use lenet::checkpoint;
+use lenet::data::Collection;
 use lenet::train::{Protocol, Schedule, Snapshot, StopReason, Threads, Trainer, Validation};
 
 const TRAIN: usize = 240;
@@ -118,4 +119,15 @@ fn counts_past_this_machine_are_named_not_called_unreadable() {
     let file = lenet::weights::write_safetensors(&views, Some((checkpoint::KEY, &tampered)));
     let err = checkpoint::load(&file).unwrap_err();
     assert_eq!(err, "the checkpoint's epochs is not a number: \"18446744073709551616\"");
+}
+
+#[test]
+fn a_run_remembers_its_data_set_and_goes_on_with_no_other() {
+    let s = one_epoch_in();
+    assert_eq!(s.dataset, None, "noise is neither MNIST nor Fashion-MNIST");
+    let fashion = Snapshot { dataset: Some(Collection::Fashion), ..s };
+    let opened = checkpoint::open(&checkpoint::save(&fashion), TRAIN).unwrap();
+    assert_eq!(opened.dataset, Some(Collection::Fashion), "the checkpoint keeps it");
+    let err = Trainer::resume(opened, noise_mnist(21, TRAIN, 20, 20)).err().expect("a Fashion-MNIST run on other data");
+    assert_eq!(err, "this run trained on Fashion-MNIST: it cannot go on with other data");
 }

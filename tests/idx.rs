@@ -109,3 +109,33 @@ fn extra_digits_come_in_as_the_page_writes_them_and_bad_ones_are_named() {
     assert!(load_extra(&dir).unwrap_err().to_string().contains(EXTRA_FILES[1]), "a missing file is named");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn gzipped_folders_read_and_bad_or_hostile_gzip_files_are_named() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("lenet-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gzip = |bytes: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    let labels = |n: u32| encode(LABELS_MAGIC, &[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>());
+    // Raw training files, gzipped test files: each read as it is.
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images(50_010)).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels(50_010)).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip(&images(7))).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&labels(7))).unwrap();
+    let m = Mnist::load_dir(&dir).unwrap();
+    assert_eq!((m.train.len(), m.valid.len(), m.test.len()), (50_000, 10, 7));
+    assert_eq!(m.test.labels, [0, 1, 2, 3, 4, 5, 6]);
+
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), b"not gzip at all").unwrap();
+    let err = Mnist::load_dir(&dir).unwrap_err();
+    assert!(err.file.ends_with("t10k-labels-idx1-ubyte.gz"), "{err}");
+    // A small file that would expand past any IDX file: cut short, refused.
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&vec![0u8; MAX_DATA_BYTES + 100])).unwrap();
+    let err = Mnist::load_dir(&dir).unwrap_err();
+    assert!(err.message.contains("more than"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

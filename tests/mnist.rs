@@ -6,6 +6,7 @@
 
 mod common;
 
+use lenet::data::Collection;
 use lenet::train::{Event, Protocol, Threads, Trainer};
 use lenet::{LeNet5, Mnist};
 
@@ -110,4 +111,27 @@ fn learning_a_users_digits_reads_them_as_corrected_and_keeps_mnist() {
         .step(&lenet::data::Dataset::default(), &data.train)
         .unwrap_err()
         .contains("no examples"));
+}
+
+#[test]
+#[ignore = "needs MNIST and Fashion-MNIST: `cargo xtask fetch-data`, then `cargo test --test mnist -- --ignored`"]
+fn both_collections_are_recognised_and_gzipped_folders_read_as_raw_ones() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let m = mnist();
+    assert_eq!(m.collection(), Some(Collection::Mnist));
+    // The page's gzipped copies (www/data) are the same images and labels.
+    let gz = Mnist::load_dir(&root.join("www/data")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(gz.train == m.train && gz.valid == m.valid && gz.test == m.test, "gzipped MNIST reads as the raw files");
+
+    let fashion = Mnist::load_dir(&root.join(Collection::Fashion.dir())).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fashion.collection(), Some(Collection::Fashion));
+    assert_eq!((fashion.train.len(), fashion.valid.len(), fashion.test.len()), (50_000, 10_000, 10_000));
+    // The test set opens with an ankle boot, a pullover, two trousers and a shirt.
+    assert_eq!(fashion.test.labels[..5], [9, 2, 1, 1, 6]);
+    let gz = Mnist::load_dir(&root.join("www/data/fashion-mnist")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(gz.test == fashion.test && gz.train == fashion.train, "gzipped Fashion-MNIST reads as the raw files");
+    // One label changed, and the test set is neither.
+    let mut other = fashion.clone();
+    other.test.labels[0] = 0;
+    assert_eq!(other.collection(), None);
 }

@@ -80,6 +80,8 @@ impl HeldOut {
     }
 }
 
+/// The tutorial's split of a collection in MNIST's format: MNIST itself,
+/// Fashion-MNIST, or any four IDX files of 28x28 images and ten labels.
 #[derive(Clone, Debug, Default)]
 pub struct Mnist {
     pub train: Dataset,
@@ -88,6 +90,11 @@ pub struct Mnist {
 }
 
 impl Mnist {
+    /// Which collection these are (MNIST, Fashion-MNIST), if one of them.
+    pub fn collection(&self) -> Option<Collection> {
+        Collection::recognize(&self.test.labels)
+    }
+
     /// Parses the four raw IDX files, given in `FILES` order as
     /// (name, bytes), and splits them as the tutorial does.
     pub fn from_bytes(files: [(&str, &[u8]); 4]) -> Result<Mnist, DataError> {
@@ -140,28 +147,43 @@ impl Mnist {
         }
     }
 
-    /// Reads the four raw files from `dir`.
+    /// Reads the four files from `dir`, each raw or gzipped (`NAME.gz`).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_dir(dir: &std::path::Path) -> Result<Mnist, DataError> {
-        let mut contents = Vec::new();
-        for name in FILES {
-            let path = dir.join(name);
-            let file = path.display().to_string();
-            let missing = |e: std::io::Error| DataError {
-                file: file.clone(),
-                message: format!("{e} (run `cargo xtask fetch-data` to download MNIST)"),
-            };
-            let len = std::fs::metadata(&path).map_err(missing)?.len();
-            if len > (idx::MAX_DATA_BYTES + 16) as u64 {
-                let message = format!("{len} bytes, more than an IDX file this reader accepts holds");
-                return Err(DataError { file, message });
-            }
-            let bytes = std::fs::read(&path).map_err(missing)?;
-            contents.push((path.display().to_string(), bytes));
+        let contents = FILES.map(|name| read_idx(dir, name));
+        let mut read = Vec::with_capacity(4);
+        for c in contents {
+            read.push(c?);
         }
-        let f = |i: usize| (contents[i].0.as_str(), contents[i].1.as_slice());
+        let f = |i: usize| (read[i].0.as_str(), read[i].1.as_slice());
         Mnist::from_bytes([f(0), f(1), f(2), f(3)])
     }
+}
+
+/// The IDX file `name` in `dir`, raw or else gzipped (`name.gz`), as
+/// (path, bytes); never more than an IDX file this reader accepts holds,
+/// however much a compressed file would expand to.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_idx(dir: &std::path::Path, name: &str) -> Result<(String, Vec<u8>), DataError> {
+    use std::io::Read;
+    let limit = (idx::MAX_DATA_BYTES + 16) as u64;
+    let (raw, gz) = (dir.join(name), dir.join(format!("{name}.gz")));
+    let path = if raw.exists() || !gz.exists() { raw } else { gz };
+    let file = path.display().to_string();
+    let error = |message: String| DataError { file: file.clone(), message };
+    let opened = std::fs::File::open(&path)
+        .map_err(|e| error(format!("{e} (nor is there {name}.gz; `cargo xtask fetch-data` downloads MNIST and Fashion-MNIST)")))?;
+    let mut bytes = Vec::new();
+    let read = if path.extension().is_some_and(|x| x == "gz") {
+        flate2::read::GzDecoder::new(opened).take(limit + 1).read_to_end(&mut bytes)
+    } else {
+        opened.take(limit + 1).read_to_end(&mut bytes)
+    };
+    read.map_err(|e| error(e.to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(error(format!("more than {limit} bytes, more than an IDX file this reader accepts holds")));
+    }
+    Ok((file, bytes))
 }
 
 /// The files of a set of extra digits, as the page's *Download my digits*

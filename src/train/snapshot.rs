@@ -4,6 +4,7 @@
 
 use super::event::{StopReason, Validation};
 use super::protocol::Protocol;
+use crate::data::Collection;
 
 /// Everything a run needs to continue exactly where it was: what a
 /// checkpoint file holds (see `crate::checkpoint`). Taken between
@@ -25,6 +26,8 @@ pub struct Snapshot {
     /// Some once the run is over.
     pub finished: Option<StopReason>,
     pub history: Vec<Validation>,
+    /// What it trains on: MNIST, Fashion-MNIST, or other data (None).
+    pub dataset: Option<Collection>,
 }
 
 impl Snapshot {

@@ -20,7 +20,7 @@ use super::snapshot::Snapshot;
 use super::sum::GradTree;
 use crate::augment::Distortion;
 use crate::data::HeldOut;
-use crate::data::Mnist;
+use crate::data::{Collection, Mnist};
 use crate::model::LeNet5;
 use crate::sgd::{momentum_step, sgd_step};
 
@@ -372,6 +372,7 @@ impl Trainer {
             patience: self.patience,
             finished,
             history: self.history.clone(),
+            dataset: self.data.collection(),
         })
     }
 
@@ -388,6 +389,10 @@ impl Trainer {
             (s.finished, s.epoch) = (None, s.epoch + 1);
         }
         s.check(data.train.len()).map_err(|e| format!("the checkpoint cannot resume here: {e}"))?;
+        if s.dataset != data.collection() {
+            let name = |c: Option<Collection>| c.map_or("other data", Collection::title);
+            return Err(format!("this run trained on {}: it cannot go on with {}", name(s.dataset), name(data.collection())));
+        }
         let mut t = Trainer::new(s.protocol.clone(), data)?;
         t.model.params = s.params;
         t.velocity = s.velocity;

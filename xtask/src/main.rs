@@ -10,7 +10,7 @@
 //!   cargo xtask sweep                schedules for the fast preset (www/bench/sweep.md)
 //!   cargo xtask sweep --accurate     the distortions of the Accurate preset (www/bench/accurate.md)
 //!   cargo xtask fuzz [SECONDS]       every fuzz target for SECONDS each (default 60)
-//!   cargo xtask fetch-data           MNIST only
+//!   cargo xtask fetch-data           MNIST and Fashion-MNIST only
 //!   cargo xtask web-data             MNIST for the page if it can be had (trunk's pre-build hook)
 //!   cargo xtask install              the test command's tools only
 //!
