@@ -17,6 +17,7 @@ use crate::{output, step, Result};
 pub fn run() -> Result {
     step("sweep: schedules for the fast preset (lenet train, natively; www/bench/sweep.md)");
     crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "lenet"]))?;
+    std::fs::create_dir_all("target/xtask").map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     for (schedule, epochs) in [("decay 0.5", 3), ("decay 0.3", 3), ("cosine", 2), ("cosine", 3)] {
         for batch in ["100", "200"] {
@@ -114,6 +115,7 @@ const SEEDS: [&str; 3] = ["23455", "1", "2"];
 pub fn accurate() -> Result {
     step("sweep: the Accurate preset's distortions on three seeds (lenet train and lenet evaluate, natively; www/bench/accurate.md)");
     crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "lenet"]))?;
+    std::fs::create_dir_all("target/xtask").map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     for (name, augment) in DISTORTIONS {
         let (mut tests, mut drawn) = (Vec::new(), Vec::new());
