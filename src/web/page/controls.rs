@@ -41,7 +41,7 @@ pub fn wire() {
         }
     });
     on_click("download-onnx", || {
-        let classes = crate::data::Collection::Mnist.classes();
+        let classes = super::dataset::collection().classes();
         let bytes = with_app(|app| app.model.as_ref().map(|m| crate::onnx::export(&m.params, classes)));
         match bytes {
             Some(bytes) => report(files::download(&bytes, "lenet5.onnx")),

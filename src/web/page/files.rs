@@ -6,15 +6,23 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Response, Url};
 
-use crate::data::TRAIN_SIZE;
+use crate::data::{Collection, TRAIN_SIZE};
 use crate::train::Snapshot;
 use crate::web::js::describe;
 use crate::web::{document, window};
 use crate::{checkpoint, weights};
 
-/// The model the page starts with: the best of the Accurate preset's run
-/// (`www/pretrained/accurate.log`), made by `lenet train --preset accurate`.
-pub const PRETRAINED_URL: &str = "pretrained/lenet5-accurate.safetensors";
+/// The model the page starts with on its data set: on MNIST the best of
+/// the Accurate preset's run (`www/pretrained/accurate.log`, made by
+/// `lenet train --preset accurate`); on Fashion-MNIST the best of the
+/// tutorial's protocol (`www/pretrained/fashion.log`, made by `lenet
+/// train --data data/fashion-mnist`).
+pub fn pretrained_url() -> &'static str {
+    match super::dataset::collection() {
+        Collection::Mnist => "pretrained/lenet5-accurate.safetensors",
+        Collection::Fashion => "pretrained/lenet5-fashion.safetensors",
+    }
+}
 
 /// A file the user gave the page.
 pub enum Opened {
@@ -24,19 +32,36 @@ pub enum Opened {
 }
 
 /// What `bytes` hold, or what is wrong with them: a checkpoint is taken
-/// only if its run can go on (`Snapshot::check`, on MNIST's split).
+/// only if its run can go on (`Snapshot::check`, on the tutorial's split)
+/// on the page's data set.
 pub fn open(bytes: &[u8]) -> Result<Opened, String> {
     let metadata = weights::read_safetensors_metadata(bytes)?;
     if metadata.contains_key(checkpoint::KEY) {
-        return checkpoint::open(bytes, TRAIN_SIZE).map(|s| Opened::Run(Box::new(s)));
+        let snapshot = checkpoint::open(bytes, TRAIN_SIZE)?;
+        return match other_data_set(&snapshot) {
+            Some(why) => Err(why),
+            None => Ok(Opened::Run(Box::new(snapshot))),
+        };
     }
     weights::load(bytes).map(Opened::Weights)
 }
 
+/// Why the page cannot take `run` as it is: a run on another data set
+/// than the page's (None if it trained on the page's).
+pub fn other_data_set(run: &Snapshot) -> Option<String> {
+    let here = super::dataset::collection();
+    match run.dataset {
+        Some(c) if c == here => None,
+        Some(c) => Some(format!("a run on {}: switch the data set to {} to use or resume it", c.title(), c.title())),
+        None => Some(format!("a run on data that is neither MNIST nor Fashion-MNIST: this page trains on {}", here.title())),
+    }
+}
+
 /// The pretrained model's parameters.
 pub async fn fetch_pretrained() -> Result<Vec<f32>, String> {
-    let bytes = fetch_bytes(PRETRAINED_URL).await?;
-    weights::load(&bytes).map_err(|e| format!("{PRETRAINED_URL}: {e}"))
+    let url = pretrained_url();
+    let bytes = fetch_bytes(url).await?;
+    weights::load(&bytes).map_err(|e| format!("{url}: {e}"))
 }
 
 async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {

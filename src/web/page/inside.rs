@@ -7,6 +7,8 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, ImageDat
 
 use super::pad::context_2d;
 use crate::confusion::{Confusion, Prediction};
+use super::dataset::{class_name, collection};
+use crate::data::Collection;
 use crate::model::{FeatureMaps, CLASSES, CONV1_FILTERS, CONV1_SIDE, CONV2_FILTERS, CONV2_SIDE, IMAGE_LEN, IMAGE_SIDE, KERNEL};
 use crate::web::{element, window};
 
@@ -115,21 +117,21 @@ pub fn draw_maps(maps: Option<&FeatureMaps>, ink: &str) {
     g2.draw(&ctx, below + caption, false);
 }
 
-/// Fills `#confusion`: a header row of predicted digits, a row per true
-/// digit; each count shaded by its share of the row (the diagonal blue,
+/// Fills `#confusion`: a header row of predicted classes, a row per true
+/// class; each count shaded by its share of the row (the diagonal blue,
 /// errors red) over the page's `background`, its text black or white,
 /// whichever reads better on that shade (at least 4.6:1 either way).
 pub fn show_confusion(c: &Confusion, background: [f64; 3]) {
-    let mut html =
-        String::from("<caption>Test images by true digit (rows) and prediction (columns); click a cell to see its images</caption>");
-    html += "<thead><tr><th scope=\"col\"><span class=\"sr\">true digit, then predicted</span></th>";
+    let what = if collection() == Collection::Mnist { "digit" } else { "class" };
+    let mut html = format!("<caption>Test images by true {what} (rows) and prediction (columns); click a cell to see its images</caption>");
+    html += &format!("<thead><tr><th scope=\"col\"><span class=\"sr\">true {what}, then predicted</span></th>");
     for d in 0..CLASSES {
-        html += &format!("<th scope=\"col\">{d}</th>");
+        html += &format!("<th scope=\"col\">{}</th>", class_name(d));
     }
     html += "</tr></thead><tbody>";
     for truth in 0..CLASSES {
         let row: usize = (0..CLASSES).map(|p| c.count(truth, p)).sum();
-        html += &format!("<tr><th scope=\"row\">{truth}</th>");
+        html += &format!("<tr><th scope=\"row\">{}</th>", class_name(truth));
         for pred in 0..CLASSES {
             let count = c.count(truth, pred);
             let share = if row == 0 { 0.0 } else { count as f64 / row as f64 };
@@ -138,8 +140,12 @@ pub fn show_confusion(c: &Confusion, background: [f64; 3]) {
             let shade: Vec<f64> = (0..3).map(|i| alpha * hue[i] + (1.0 - alpha) * background[i]).collect();
             let text = if contrast(&shade, &[0.0; 3]) >= contrast(&shade, &[255.0; 3]) { "#000" } else { "#fff" };
             html += &format!(
-                "<td data-true=\"{truth}\" data-pred=\"{pred}\" tabindex=\"0\" style=\"background:rgb({:.0},{:.0},{:.0});color:{text}\" title=\"true {truth}, read as {pred}: {count}\">{count}</td>",
-                shade[0], shade[1], shade[2]
+                "<td data-true=\"{truth}\" data-pred=\"{pred}\" tabindex=\"0\" style=\"background:rgb({:.0},{:.0},{:.0});color:{text}\" title=\"true {}, read as {}: {count}\">{count}</td>",
+                shade[0],
+                shade[1],
+                shade[2],
+                class_name(truth),
+                class_name(pred)
             );
         }
         html += "</tr>";
@@ -182,8 +188,8 @@ pub fn show_gallery(indices: &[u32], pixels: &[u8], predictions: &[Prediction], 
             "<figure class=\"item\" data-index=\"{i}\" data-label=\"{}\" data-predicted=\"{}\"><canvas width=\"{IMAGE_SIDE}\" height=\"{IMAGE_SIDE}\" role=\"img\" aria-label=\"test image {i}\"></canvas><figcaption>#{i}: {} read as {} ({:.0} %)</figcaption></figure>",
             p.label,
             p.predicted,
-            p.label,
-            p.predicted,
+            class_name(usize::from(p.label)),
+            class_name(usize::from(p.predicted)),
             p.probability * 100.0
         );
     }

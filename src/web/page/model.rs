@@ -12,6 +12,7 @@ use super::link::{send, send_with};
 use super::status::{scheme, show_error};
 use super::{files, inside, pad, personal, runs};
 use crate::confusion::{Confusion, Prediction};
+use crate::data::Collection;
 use crate::model::LeNet5;
 use crate::web::store::{Store, DATABASE};
 use crate::web::wire::ToWorker;
@@ -42,6 +43,9 @@ impl Origin {
     /// The model, in words.
     pub fn describe(self) -> &'static str {
         match self {
+            Origin::Pretrained if super::dataset::collection() == Collection::Fashion => {
+                "pretrained (the tutorial's protocol on Fashion-MNIST with `lenet train`)"
+            }
             Origin::Pretrained => "pretrained (the Accurate preset's run with `lenet train`)",
             Origin::Trained => "trained here",
             Origin::Uploaded => "uploaded",
@@ -69,8 +73,9 @@ pub async fn first_model() {
     if !restored {
         pretrained().await;
     }
-    // A model fine-tuned on the user's digits comes back over either.
-    if let Some(store) = store {
+    // A model fine-tuned on the user's digits comes back over either
+    // (digits: on MNIST's page).
+    if let Some(store) = store.filter(|_| super::dataset::collection() == Collection::Mnist) {
         personal::restore(store).await;
     }
 }

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, ServiceWorkerContainer, ServiceWorkerRegistration};
 
-use super::files::PRETRAINED_URL;
+use super::files::pretrained_url;
 use crate::data::FILES;
 use crate::web::js::{describe, get};
 use crate::web::{element, window};
@@ -70,7 +70,7 @@ async fn cache_everything(data_url: &str) -> Result<(), String> {
     for file in FILES {
         urls.push(&format!("{data_url}{file}.gz").into());
     }
-    urls.push(&PRETRAINED_URL.into());
+    urls.push(&pretrained_url().into());
     let message = js_sys::Object::new();
     crate::web::js::set(&message, "cache", &urls);
     active.post_message(&message).map_err(|e| describe(&e))

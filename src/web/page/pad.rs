@@ -10,6 +10,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, PointerEvent};
 
+use super::dataset::class_name;
 use crate::model::{CLASSES, IMAGE_SIDE};
 use crate::web::{element, listen};
 
@@ -111,7 +112,8 @@ pub fn show_preview(canvas: &HtmlCanvasElement, image: Option<&[f32]>) {
     ctx.put_image_data(&data, 0.0, 0.0).expect("preview is same-origin");
 }
 
-/// Fills #prediction: `data-digit`, `data-probs`, and the ten bars.
+/// Fills #prediction: `data-digit` (the class's label, a digit on either
+/// data set), `data-class` (its name), `data-probs`, and the ten bars.
 pub fn show_prediction(probs: Option<&[f32]>) {
     let out: HtmlElement = element("prediction");
     match probs {
@@ -120,10 +122,12 @@ pub fn show_prediction(probs: Option<&[f32]>) {
             let _ = out.set_attribute("data-digit", &digit.to_string());
             let list: Vec<String> = p.iter().map(|v| format!("{v:.4}")).collect();
             let _ = out.set_attribute("data-probs", &list.join(","));
-            element::<HtmlElement>("guess").set_text_content(Some(&format!("{digit}")));
+            let _ = out.set_attribute("data-class", class_name(digit));
+            element::<HtmlElement>("guess").set_text_content(Some(class_name(digit)));
         }
         None => {
             let _ = out.remove_attribute("data-digit");
+            let _ = out.remove_attribute("data-class");
             let _ = out.remove_attribute("data-probs");
             element::<HtmlElement>("guess").set_text_content(Some("?"));
         }
@@ -132,7 +136,7 @@ pub fn show_prediction(probs: Option<&[f32]>) {
         let bar: HtmlElement = element(&format!("bar{c}"));
         let v = probs.map_or(0.0, |p| p[c]);
         let _ = bar.style().set_property("width", &format!("{:.1}%", v * 100.0));
-        let _ = bar.set_attribute("title", &format!("{c}: {:.1} %", v * 100.0));
+        let _ = bar.set_attribute("title", &format!("{}: {:.1} %", class_name(c), v * 100.0));
         let is_best = probs.is_some_and(|p| crate::tensor::argmax(p) == c);
         let _ = bar.class_list().toggle_with_force("best", is_best);
     }

@@ -50,7 +50,7 @@ pub fn set_status_text(text: &str) {
 
 /// The status while MNIST downloads, with how long a server may keep it waiting.
 pub fn loading_text() -> String {
-    format!("loading MNIST ... (a file is given up after {} s without an answer)", ANSWER_MS / 1000)
+    format!("loading {} ... (a file is given up after {} s without an answer)", super::dataset::collection().title(), ANSWER_MS / 1000)
 }
 
 pub fn log_line(line: &str) {
