@@ -670,6 +670,45 @@ async function runBrowser(name, base, port) {
       const build = simd ? "SIMD128" : "relaxed SIMD";
       check(one !== undefined && one === two, `${build}: one and two workers, the same cost at iteration 100 (${one} and ${two})`);
     }
+
+    // Fashion-MNIST: the picker brings the page back on the other data
+    // set, with its classes' names wherever a class shows and its own
+    // pretrained model; the MNIST run saved above is kept, neither used
+    // nor resumed; a sketch of a trouser reads as one; a one-epoch run
+    // trains (the test command compares it with the command line's).
+    await d.go(`${base}/?preset=fast&epochs=1`);
+    await d.waitFor("the data to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    await d.js(`const s = document.getElementById("dataset"); s.value = "fashion"; s.dispatchEvent(new Event("change"));`);
+    await d.waitFor("the Fashion-MNIST page", async () => (await d.attr("status", "data-dataset")) === "fashion", 30000);
+    await d.waitFor("Fashion-MNIST to load", async () => (await d.attr("status", "data-state")) === "ready", 120000);
+    const address = await d.js(`return location.search`);
+    check(/dataset=fashion/.test(address) && /epochs=1/.test(address), `the picker reloads the page on Fashion-MNIST, its settings kept (${address})`);
+    const CLOTHES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+    const names = await d.js(`return [...Array(10).keys()].map(i => document.getElementById("class" + i).textContent)`);
+    check(JSON.stringify(names) === JSON.stringify(CLOTHES), `the bars are named for the clothes: ${names.join(", ")}`);
+    check(await d.js(`return document.getElementById("teach").hidden`), "teaching your handwriting (digits) is not offered");
+    check(/a run on MNIST/.test(await d.js(`return document.getElementById("log").textContent`)) && (await d.js(`return document.getElementById("resume").hidden`)),
+      "the saved MNIST run is kept, not offered for Resume");
+    await d.waitFor("the pretrained model", async () => (await d.attr("status", "data-model")) === "pretrained", 30000);
+    const fashionTest = await modelTest("pretrained Fashion-MNIST");
+    check(Number(fashionTest) > 5 && Number(fashionTest) < 12, `the pretrained Fashion-MNIST model's test error, measured in the page: ${fashionTest} %`);
+    const headers = await d.js(`return [...document.querySelectorAll("#confusion thead th")].map(t => t.textContent)`);
+    check(headers.includes("Ankle boot") && headers.includes("T-shirt/top"), "the confusion table's columns are the clothes");
+    await d.click(`#confusion td[data-true="1"][data-pred="1"]`);
+    await d.waitFor("the trousers' gallery", async () => (await d.js(`return document.querySelectorAll("#gallery .item").length`)) > 0, 30000);
+    check(/Trouser read as Trouser/.test(await d.js(`return document.querySelector("#gallery figcaption").textContent`)), "the gallery names the class");
+    // A pair of trousers: two legs from a waistband.
+    await read("pair of trousers", [[75, 235], [90, 45], [140, 45], [190, 45], [205, 235]], "1");
+    check((await d.attr("prediction", "data-class")) === "Trouser" && (await d.js(`return document.getElementById("guess").textContent`)) === "Trouser", "it says Trouser");
+    await d.click("#train");
+    await d.waitFor("the Fashion-MNIST epoch", async () => (await d.attr("status", "data-state")) === "done", 600000);
+    const fashionRun = await d.attr("status", "data-test");
+    check(Number(fashionRun) > 5 && Number(fashionRun) < 25, `one epoch of the fast preset on Fashion-MNIST: test error ${fashionRun} %`);
+    writeFileSync(join(OUT, `${name}-fashion.json`), JSON.stringify({ test: fashionRun }));
+    // A checkpoint of the other data set is refused at the door.
+    await d.type("#upload", CLI_RUN);
+    await d.waitFor("the MNIST run's refusal", async () => /a run on MNIST: switch the data set to MNIST/.test(await errorText()), 10000);
+    check(true, `an MNIST run opened on the Fashion-MNIST page is refused: "${await errorText()}"`);
   } catch (e) {
     check(false, `${name}: ${e.message}`);
     try { await d.screenshot(`${name}-failure.png`); } catch { /* no session */ }

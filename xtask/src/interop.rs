@@ -24,22 +24,23 @@ fn lenet(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `lenet evaluate`'s test line, "test error 1.00 % (100 of 10000)":
-/// the percentage as written, and the count of errors.
-fn evaluated(weights: &str) -> Result<(String, usize)> {
-    let eval = lenet(&["evaluate", weights])?;
+/// `lenet evaluate`'s test line, "test error 1.00 % (100 of 10000)", on
+/// the data in `data`: the percentage as written, and the count of errors.
+fn evaluated(weights: &str, data: &str) -> Result<(String, usize)> {
+    let eval = lenet(&["evaluate", weights, "--data", data])?;
     let line = eval.lines().find_map(|l| l.strip_prefix("test error ")).ok_or("no test error from lenet evaluate")?;
     let percent = line.split_whitespace().next().unwrap_or_default().to_string();
     let count = line.split('(').nth(1).and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok());
     Ok((percent, count.ok_or_else(|| format!("unreadable line from lenet evaluate: {line:?}"))?))
 }
 
-/// `onnx` through ONNX's checker and ONNX Runtime on MNIST's test set: the
-/// number of errors must be the one `lenet evaluate` counts for `weights`.
-fn onnx_scores_as_evaluate(onnx: &str, weights: &str) -> Result {
+/// `onnx` through ONNX's checker and ONNX Runtime on the test set in
+/// `data`: the number of errors must be the one `lenet evaluate` counts
+/// for `weights`.
+fn onnx_scores_as_evaluate(onnx: &str, weights: &str, data: &str) -> Result {
     python_modules("onnx, onnxruntime, numpy", &["onnx", "onnxruntime", "numpy"])?;
     let report =
-        output("python3", &["tests/check_onnx.py", onnx, "data/mnist"]).ok_or_else(|| format!("tests/check_onnx.py {onnx} failed"))?;
+        output("python3", &["tests/check_onnx.py", onnx, data]).ok_or_else(|| format!("tests/check_onnx.py {onnx} {data} failed"))?;
     eprint!("{report}");
     let errors: usize = report
         .split("test errors ")
@@ -47,7 +48,7 @@ fn onnx_scores_as_evaluate(onnx: &str, weights: &str) -> Result {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .ok_or("unreadable report")?;
-    let (_, expected) = evaluated(weights)?;
+    let (_, expected) = evaluated(weights, data)?;
     if errors != expected {
         return Err(format!("{onnx}: ONNX Runtime counts {errors} test errors, lenet evaluate {expected} for {weights}"));
     }
@@ -65,7 +66,7 @@ pub fn safetensors_check() -> Result {
     run(Command::new("python3").arg("tests/check_safetensors.py").arg(CHECKED))?;
     let trained = log.lines().find_map(|l| l.split("test performance ").nth(1)).ok_or("no test score in the log")?;
     let trained = trained.split_whitespace().next().unwrap_or_default();
-    let (evaluated, _) = evaluated(CHECKED)?;
+    let (evaluated, _) = evaluated(CHECKED, MNIST)?;
     if trained != evaluated {
         return Err(format!("evaluate gives {evaluated} %, training reported {trained} %"));
     }
@@ -76,12 +77,30 @@ pub fn safetensors_check() -> Result {
 /// The one-epoch model of `safetensors_check`.
 const CHECKED: &str = "target/xtask/check.safetensors";
 
-/// `lenet export --onnx` of the one-epoch model: ONNX's checker passes it
-/// and ONNX Runtime counts the errors `lenet evaluate` does.
+const MNIST: &str = "data/mnist";
+const FASHION: &str = "data/fashion-mnist";
+/// One epoch of the fast preset on Fashion-MNIST, as the end-to-end test
+/// trains it in the pages.
+const FASHION_EPOCH: &str = "target/xtask/fashion-epoch.safetensors";
+
+/// `lenet export --onnx` of the one-epoch MNIST model and of a one-epoch
+/// Fashion-MNIST one: ONNX's checker passes them and ONNX Runtime counts
+/// the errors `lenet evaluate` does, each on its own test set.
 pub fn onnx_check() -> Result {
     let onnx = "target/xtask/check.onnx";
     eprint!("{}", lenet(&["export", CHECKED, "--onnx", onnx])?);
-    onnx_scores_as_evaluate(onnx, CHECKED)
+    onnx_scores_as_evaluate(onnx, CHECKED, MNIST)?;
+    eprint!("{}", lenet(&["train", "--preset", "fast", "--epochs", "1", "--data", FASHION, "--out", FASHION_EPOCH])?);
+    let onnx = "target/xtask/fashion.onnx";
+    eprint!("{}", lenet(&["export", FASHION_EPOCH, "--onnx", onnx])?);
+    onnx_scores_as_evaluate(onnx, FASHION_EPOCH, FASHION)
+}
+
+/// The test error of the one-epoch Fashion-MNIST model (`onnx_check`
+/// trains it), as `lenet evaluate` gives it.
+fn fashion_epoch_error() -> Result<f64> {
+    let (percent, _) = evaluated(FASHION_EPOCH, FASHION)?;
+    percent.parse().map_err(|_| format!("unreadable test error {percent:?}"))
 }
 
 /// Each model the end-to-end test downloaded from a page opens in Python's
@@ -99,12 +118,12 @@ pub fn downloaded_models_check() -> Result {
             return Err(format!("{note}: unreadable: {json}"));
         };
         run(Command::new("python3").arg("tests/check_safetensors.py").arg(&file))?;
-        let (evaluated, _) = evaluated(&file)?;
+        let (evaluated, _) = evaluated(&file, MNIST)?;
         if evaluated != page {
             return Err(format!("{file}: lenet evaluate gives {evaluated} %, the page measured {page} %"));
         }
         eprintln!("{browser}: the downloaded model measures {evaluated} % in lenet evaluate, as in the page");
-        onnx_scores_as_evaluate(&onnx, &file)?;
+        onnx_scores_as_evaluate(&onnx, &file, MNIST)?;
         // The page's run (fast preset, two epochs), one epoch further.
         let run_file = format!("target/e2e/{browser}-run.safetensors");
         let out = format!("target/e2e/{browser}-run-continued.safetensors");
@@ -113,6 +132,20 @@ pub fn downloaded_models_check() -> Result {
             return Err(format!("lenet train --resume {run_file} did not train epoch 3:\n{log}"));
         }
         eprintln!("{browser}: lenet train --resume continued the page's run through epoch 3");
+        // One epoch of the fast preset on Fashion-MNIST, in the page and here.
+        let note = format!("target/e2e/{browser}-fashion.json");
+        let json = std::fs::read_to_string(&note).map_err(|e| format!("{note}: {e} (the end-to-end test writes it)"))?;
+        let page: f64 = json
+            .split("\"test\":\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{note}: unreadable: {json}"))?;
+        let here = fashion_epoch_error()?;
+        if (page - here).abs() > 1.0 {
+            return Err(format!("{browser}: one epoch on Fashion-MNIST ends at {page} % in the page, {here} % in the command line"));
+        }
+        eprintln!("{browser}: one epoch on Fashion-MNIST: {page} % in the page, {here} % in the command line");
     }
     Ok(())
 }

@@ -61,7 +61,7 @@ pub fn all() -> Result {
             cmd.args(["--test", "kernels", "--test", "gradients"]),
         );
     }
-    tally.check("a copy of the repository without www/data: plain `trunk build` fetches MNIST for the page", trunk_build_fetches_data);
+    tally.check("a copy of the repository without www/data: plain `trunk build` fetches MNIST and Fashion-MNIST for the page", trunk_build_fetches_data);
     tally.check("end-to-end: build the app (trunk build --release)", || {
         run(Command::new("trunk").args(["build", "--release", "--offline"]))
     });
@@ -75,6 +75,7 @@ pub fn all() -> Result {
     for browser in BROWSERS {
         let _ = std::fs::remove_file(format!("target/e2e/{browser}-model.json"));
         let _ = std::fs::remove_file(format!("target/e2e/{browser}-run.safetensors"));
+        let _ = std::fs::remove_file(format!("target/e2e/{browser}-fashion.json"));
     }
     tally.suite(
         "end-to-end: the release build under /lenet/ of a static server, in headless Chromium and Firefox",
@@ -189,14 +190,15 @@ fn trunk_build_fetches_data() -> Result {
     }
     let target = std::fs::canonicalize("target").map_err(|e| e.to_string())?;
     run(Command::new("trunk").args(["build", "--offline"]).current_dir(copy).env("CARGO_TARGET_DIR", &target))?;
-    for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+    let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    for name in names.iter().flat_map(|n| [n.to_string(), format!("fashion-mnist/{n}")]) {
         let built = copy.join(format!("dist/data/{name}.gz"));
         let len = std::fs::metadata(&built).map_err(|e| format!("{}: {e}: the build has no MNIST", built.display()))?.len();
         if len < 1000 {
             return Err(format!("{} has {len} bytes", built.display()));
         }
     }
-    eprintln!("the fresh copy's build holds MNIST (dist/data), fetched by its pre-build hook");
+    eprintln!("the fresh copy's build holds MNIST and Fashion-MNIST (dist/data), fetched by its pre-build hook");
     let _ = std::fs::remove_dir_all(copy);
     Ok(())
 }

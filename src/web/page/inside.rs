@@ -5,9 +5,9 @@
 use wasm_bindgen::Clamped;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement, ImageData};
 
+use super::dataset::{class_name, collection};
 use super::pad::context_2d;
 use crate::confusion::{Confusion, Prediction};
-use super::dataset::{class_name, collection};
 use crate::data::Collection;
 use crate::model::{FeatureMaps, CLASSES, CONV1_FILTERS, CONV1_SIDE, CONV2_FILTERS, CONV2_SIDE, IMAGE_LEN, IMAGE_SIDE, KERNEL};
 use crate::web::{element, window};

@@ -5,16 +5,16 @@ use wasm_bindgen::JsValue;
 
 use super::app::{with_app, Queued, RunState};
 use super::controls::{resume_run, start_training};
+use super::dataset::{self, collection};
 use super::form::read_workers;
 use super::link::send;
 use super::model::{evaluate_model, model_moving, on_evaluated, on_images, on_weights, set_model_text, unmeasured};
 use super::personal::{on_learned, on_not_learned};
 use super::runs::{on_forgotten, on_run_file, on_saved, send_keep};
 use super::status::{loading_text, log_line, on_progress, set_state, set_status_text, show_error};
-use super::dataset::{self, collection};
 use super::{link, DATA_URL};
-use crate::data::Collection;
 use crate::confusion::Prediction;
+use crate::data::Collection;
 use crate::train::{log, StopReason};
 use crate::web::fetch::STALL_MS;
 use crate::web::js::{payload_f32, payload_u8, unpack};
