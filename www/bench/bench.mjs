@@ -8,7 +8,9 @@
 // and the Accurate preset's time to 0.60 % test error.
 // Results accumulate in `window.__bench`; `window.__done` is set at the
 // end. `?tta=0` skips the time-to-accuracy runs;
-// `?only=ours|tfjs-wasm|tfjs-cpu|convnet|workers|messages|tta|accurate` runs one part;
+// `?only=ours|tfjs-wasm|tfjs-cpu|convnet|ort|workers|messages|tta|accurate` runs one part;
+// `?ort-threads=N` runs ONNX Runtime Web on N threads (a cross-origin
+// isolated page only: run.mjs loads one for it);
 // `?preset=fast` has the app rows train the fast preset, not the tutorial;
 // `?fast={...}` overrides the fast preset's settings for the time to
 // accuracy, and `?runs=N` runs it N times.
@@ -95,6 +97,28 @@ async function ours(label, module, dir) {
     record(`profile (ms per 50-image step), ${dir}`, "profile", profile.trim().replaceAll("\n", "; "));
   }
   bench.free();
+}
+
+/// ONNX Runtime Web (npm, pinned in package.json), its wasm backend on
+/// `threads` threads, running our own exported model (`lenet export
+/// --onnx`, target/bench/lenet5.onnx) at batch 500: inference only, as
+/// ONNX Runtime Web does not train. Its own module, loaded here, so that
+/// a failure says why and the other rows still run.
+async function onnxRuntime(threads) {
+  const label = `onnxruntime-web wasm, ${threads === 1 ? "1 thread" : `${threads} threads`}`;
+  try {
+    const ort = await import("/www/bench/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs");
+    record("onnxruntime-web", "version", ort.env.versions?.web ?? "unknown");
+    ort.env.wasm.wasmPaths = "/www/bench/node_modules/onnxruntime-web/dist/";
+    ort.env.wasm.numThreads = threads;
+    const model = await fetch("/target/bench/lenet5.onnx");
+    if (!model.ok) throw new Error(`/target/bench/lenet5.onnx: HTTP ${model.status}`);
+    const session = await ort.InferenceSession.create(new Uint8Array(await model.arrayBuffer()), { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+    const input = new ort.Tensor("float32", Float32Array.from({ length: BATCH * 784 }, () => Math.random()), [BATCH, 1, 28, 28]);
+    record(label, "infer", await measure(() => session.run({ image: input }), BATCH, { warmup: 3, runs: 5, warmupMs: 2000, runsMs: 3000 }));
+  } catch (e) {
+    record(label, "infer", "n/a", `(${e.message})`);
+  }
 }
 
 function tfModel() {
@@ -379,8 +403,8 @@ const only = params.get("only");
 /// The worker build the page picks in this browser (`page::worker_build`).
 let pageBuild = { dir: "simd", label: "SIMD128" };
 const part = (name) => only === null || only === name;
-try {
-  record("browser", "agent", navigator.userAgent);
+/// Every part `?only` allows, in turn.
+async function everything() {
   record("profile rounds", "clock", { step: CLOCK_STEP, ...PROFILE });
   await initSimd({ module_or_path: "/target/bench/simd/lenet_bg.wasm" });
   // Measured at the start and at the end: a slow spell rarely spans both.
@@ -404,6 +428,7 @@ try {
     record(c.label, "train", await measure(c.trainAll, BATCH, { warmup: 1, runs: 2 }));
     record(c.label, "infer", await measure(c.inferAll, BATCH, { warmup: 1, runs: 3 }));
   }
+  if (part("ort")) await onnxRuntime(1);
   const cores = Math.max(1, Math.min(16, navigator.hardwareConcurrency || 1));
   if (part("workers")) await scaling(cores);
   if (part("messages")) await messageCost();
@@ -413,6 +438,13 @@ try {
   if (part("accurate") && tta) await timeToAccuracy("accurate", 0.6, cores, 1);
   record("simd128 ceiling", "gflops", Math.max(firstCeiling, ceiling(2000)));
   if (relaxedOk) record("relaxed-simd ceiling", "gflops", Math.max(firstRelaxedCeiling, ceiling(2000, relaxed)));
+}
+
+try {
+  record("browser", "agent", navigator.userAgent);
+  // run.mjs's cross-origin isolated page: ONNX Runtime Web on many threads, alone.
+  if (params.has("ort-threads")) await onnxRuntime(Number(params.get("ort-threads")));
+  else await everything();
 } catch (e) {
   record("error", "error", String(e && e.stack || e));
 }

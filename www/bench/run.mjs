@@ -18,12 +18,11 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const TRAIN_MFLOP = 7.95;
 const INFER_MFLOP = 4.59;
 
-async function runIn(name, base, port) {
+async function runIn(name, base, port, query = new URLSearchParams({ ...(only ? { only } : {}), ...(preset ? { preset } : {}), ...extra })) {
   const { driver: d, capabilities } = BROWSERS[name](port, join(ROOT, "target/bench"));
   try {
     // TensorFlow.js cpu and ConvNetJS hold the main thread for long stretches.
     await d.start(capabilities, 30 * 60 * 1000);
-    const query = new URLSearchParams({ ...(only ? { only } : {}), ...(preset ? { preset } : {}), ...extra });
     await d.go(`${base}/www/bench/index.html?${query}`);
     await d.waitFor("the benchmark", () => d.js("return window.__done === true"), 40 * 60 * 1000);
     return await d.js("return window.__bench");
@@ -50,13 +49,23 @@ for (const name of ["fast", "runs"]) {
 const which = args.length ? args : ["chromium", "firefox"];
 const server = await serve(ROOT);
 const base = `http://127.0.0.1:${server.address().port}`;
+// ONNX Runtime Web's threads need SharedArrayBuffer, so a cross-origin
+// isolated page; the app's own page is not one, so the rest runs without.
+const isolatedServer = await serve(ROOT, { isolated: true });
+const isolatedBase = `http://127.0.0.1:${isolatedServer.address().port}`;
+const ortThreads = cpus().length;
 const browsers = {};
 let port = 9600;
 for (const name of which) {
   console.error(`benchmarking in ${name} ...`);
   browsers[name] = await runIn(name, base, port++);
+  if (ortThreads > 1 && (!only || only === "ort")) {
+    const rows = await runIn(name, isolatedBase, port++, new URLSearchParams({ "ort-threads": ortThreads }));
+    browsers[name].push(...rows.filter((r) => r.name.startsWith("onnxruntime-web wasm") || r.kind === "error"));
+  }
 }
 server.close();
+isolatedServer.close();
 
 const native = (await readFile(join(ROOT, "target/bench/native.txt"), "utf8")).trim().split("\n");
 const lines = [];
@@ -76,6 +85,8 @@ const systems = [
   "lenet scalar, 1 worker",
   ...appRows,
   ...independentRows,
+  "onnxruntime-web wasm, 1 thread",
+  ...(ortThreads > 1 ? [`onnxruntime-web wasm, ${ortThreads} threads`] : []),
   `TensorFlow.js 4.22.0 wasm`,
   `TensorFlow.js 4.22.0 cpu`,
   "ConvNetJS 0.3",
@@ -125,6 +136,8 @@ for (const b of which) {
     const pct = (img, mflop) => `${((img * mflop) / 1000).toFixed(1)} GFLOP/s, ${(((img * mflop) / 1000 / roof) * 100).toFixed(0)} %`;
     say(`  Relaxed SIMD (fused multiply-add): training ${fmt(fused("train"))} images/s, ${ratio(fused("train"), ours("train"))} SIMD128's (${pct(fused("train"), TRAIN_MFLOP)} of its measured ceiling of ${roof.toFixed(1)} GFLOP/s); inference ${fmt(fused("infer"))}, ${ratio(fused("infer"), ours("infer"))}.`);
   }
+  const ort = value(browsers[b], "onnxruntime-web", "version");
+  if (ort) say(`  ONNX Runtime Web ${ort} (wasm backend) runs our own model, exported by \`lenet export --onnx\`; it does not train. Its ${ortThreads}-thread row comes from a cross-origin isolated copy of this page, as its threads need.`);
   const wasmNote = value(browsers[b], "TensorFlow.js 4.22.0 wasm", "backend");
   if (wasmNote) say(`  TensorFlow.js wasm backend: ${wasmNote}.`);
   for (const r of browsers[b].filter((r) => r.value === "n/a")) say(`  ${r.name} ${r.kind}: not measured ${r.note}.`);

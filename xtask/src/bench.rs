@@ -1,5 +1,5 @@
-//! The benchmark: our wasm builds against TensorFlow.js and ConvNetJS in
-//! both browsers (www/bench/results.md), and the native rows, with
+//! The benchmark: our wasm builds against TensorFlow.js, ConvNetJS and
+//! ONNX Runtime Web in both browsers (www/bench/results.md), and the native rows, with
 //! PyTorch's on request (www/bench/native.md).
 
 use std::path::Path;
@@ -125,13 +125,23 @@ fn bench(torch: bool) -> Result {
         "target/bench/scalar",
         "target/scalar/wasm32-unknown-unknown/release/lenet.wasm",
     ]))?;
-    step("peers from npm: TensorFlow.js 4.22, ConvNetJS 0.3");
-    if !Path::new("www/bench/node_modules/@tensorflow/tfjs-backend-wasm/package.json").exists()
-        || !Path::new("www/bench/node_modules/convnetjs/package.json").exists()
-    {
+    step("peers from npm: TensorFlow.js 4.22, ConvNetJS 0.3, ONNX Runtime Web (www/bench/package.json)");
+    let peers = ["@tensorflow/tfjs-backend-wasm", "convnetjs", "onnxruntime-web"];
+    if !peers.iter().all(|p| Path::new(&format!("www/bench/node_modules/{p}/package.json")).exists()) {
         run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir("www/bench"))?;
     }
     bench_native(torch)?;
+    step("our model as ONNX, for ONNX Runtime Web (lenet export --onnx)");
+    run(Command::new("cargo").args([
+        "run",
+        "--release",
+        "--quiet",
+        "--",
+        "export",
+        "www/pretrained/lenet5-tutorial.safetensors",
+        "--onnx",
+        "target/bench/lenet5.onnx",
+    ]))?;
     step("browsers");
     run(Command::new("node").args(["www/bench/run.mjs", "chromium", "firefox"]))
 }

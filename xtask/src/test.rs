@@ -61,7 +61,10 @@ pub fn all() -> Result {
             cmd.args(["--test", "kernels", "--test", "gradients"]),
         );
     }
-    tally.check("a copy of the repository without www/data: plain `trunk build` fetches MNIST and Fashion-MNIST for the page", trunk_build_fetches_data);
+    tally.check(
+        "a copy of the repository without www/data: plain `trunk build` fetches MNIST and Fashion-MNIST for the page",
+        trunk_build_fetches_data,
+    );
     tally.check("end-to-end: build the app (trunk build --release)", || {
         run(Command::new("trunk").args(["build", "--release", "--offline"]))
     });
