@@ -7,12 +7,13 @@ use std::process::Command;
 
 use crate::{data, install, output, run, step, Result};
 
-/// `cargo xtask bench [--native] [--torch]`.
+/// `cargo xtask bench [--native] [--torch] | --tutorial`.
 pub fn command(flags: &[String]) -> Result {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let (torch, native_only) = (flags.contains(&"--torch"), flags.contains(&"--native"));
     match flags.iter().find(|f| !["--torch", "--native"].contains(f)) {
-        Some(other) => Err(format!("bench: unexpected {other:?} (cargo xtask bench [--native] [--torch])")),
+        Some(&"--tutorial") if flags.len() == 1 => install::for_testing().and_then(|()| data::fetch()).and_then(|()| tutorial()),
+        Some(other) => Err(format!("bench: unexpected {other:?} (cargo xtask bench [--native] [--torch] | --tutorial)")),
         None if native_only => data::fetch().and_then(|()| bench_native(torch).map(drop)),
         None => install::for_testing().and_then(|()| data::fetch()).and_then(|()| bench(torch)),
     }
@@ -144,4 +145,14 @@ fn bench(torch: bool) -> Result {
     ]))?;
     step("browsers");
     run(Command::new("node").args(["www/bench/run.mjs", "chromium", "firefox"]))
+}
+
+/// The tutorial's full protocol in a tab of headless Chromium, on every
+/// core, through the release build of the page (www/bench/tutorial.mjs):
+/// its log to www/pretrained/tutorial-tab.log.
+fn tutorial() -> Result {
+    step("the page's release build (trunk build --release)");
+    run(Command::new("trunk").args(["build", "--release", "--offline"]))?;
+    step("the tutorial's protocol in a tab (up to 200 epochs: most of an hour on two cores)");
+    run(Command::new("node").args(["www/bench/tutorial.mjs", "chromium"]))
 }

@@ -7,6 +7,7 @@
 //!   cargo xtask bench [--torch]      the benchmark table (www/bench/results.md); --torch adds
 //!                                    PyTorch's CPU rows (installs torch into target/torch-venv)
 //!   cargo xtask bench --native [--torch]   the native rows alone (www/bench/native.md)
+//!   cargo xtask bench --tutorial     the tutorial's protocol to its end in a tab (www/pretrained/tutorial-tab.log)
 //!   cargo xtask sweep                schedules for the fast preset (www/bench/sweep.md)
 //!   cargo xtask sweep --accurate     the distortions of the Accurate preset (www/bench/accurate.md)
 //!   cargo xtask fuzz [SECONDS]       every fuzz target for SECONDS each (default 60)
@@ -31,7 +32,7 @@ use std::process::Command;
 type Result<T = ()> = std::result::Result<T, String>;
 
 const USAGE: &str =
-    "usage: cargo xtask serve [trunk args]|dist|test|bench [--native] [--torch]|sweep [--accurate]|fuzz [SECONDS]|fetch-data|web-data|install";
+    "usage: cargo xtask serve [trunk args]|dist|test|bench [--native] [--torch]|bench --tutorial|sweep [--accurate]|fuzz [SECONDS]|fetch-data|web-data|install";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
