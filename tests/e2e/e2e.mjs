@@ -692,8 +692,8 @@ async function runBrowser(name, base, port) {
     await d.waitFor("the pretrained model", async () => (await d.attr("status", "data-model")) === "pretrained", 30000);
     const fashionTest = await modelTest("pretrained Fashion-MNIST");
     check(Number(fashionTest) > 5 && Number(fashionTest) < 12, `the pretrained Fashion-MNIST model's test error, measured in the page: ${fashionTest} %`);
-    const headers = await d.js(`return [...document.querySelectorAll("#confusion thead th")].map(t => t.textContent)`);
-    check(headers.includes("Ankle boot") && headers.includes("T-shirt/top"), "the confusion table's columns are the clothes");
+    const columns = await d.js(`return [...document.querySelectorAll("#confusion thead th")].map(t => t.textContent)`);
+    check(columns.includes("Ankle boot") && columns.includes("T-shirt/top"), "the confusion table's columns are the clothes");
     await d.click(`#confusion td[data-true="1"][data-pred="1"]`);
     await d.waitFor("the trousers' gallery", async () => (await d.js(`return document.querySelectorAll("#gallery .item").length`)) > 0, 30000);
     check(/Trouser read as Trouser/.test(await d.js(`return document.querySelector("#gallery figcaption").textContent`)), "the gallery names the class");
