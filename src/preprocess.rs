@@ -1,18 +1,36 @@
-//! A drawn digit made to look like MNIST (LeCun et al.'s recipe): crop to
-//! the ink, scale the box so its longer side is 20 pixels keeping the
-//! aspect ratio (area averaging, so thin strokes turn grey rather than
-//! vanish), then place it in a 28x28 frame so that its centre of mass sits
-//! at the centre.
+//! A drawing made to look like the images a model learned from. MNIST
+//! (LeCun et al.'s recipe): crop to the ink, scale the box so its longer
+//! side is 20 pixels keeping the aspect ratio (area averaging, so thin
+//! strokes turn grey rather than vanish), then place it in a 28x28 frame
+//! so that its centre of mass sits at the centre. Fashion-MNIST (Xiao et
+//! al.'s): the longer side scaled to the whole 28 pixels, the box centred.
 
 use crate::model::{IMAGE_LEN, IMAGE_SIDE};
 
-const BOX: usize = 20;
 /// Ink below this (of 1.0) counts as paper when cropping.
 const INK_THRESHOLD: f32 = 0.05;
+
+/// How a collection frames its images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// MNIST's: a 20-pixel box, its centre of mass at the frame's centre.
+    Digit,
+    /// Fashion-MNIST's: the whole frame, the box centred.
+    Item,
+}
 
 /// `ink` is (height,width), 0 = paper, 1 = full ink. Returns the 28x28
 /// image in the network's scale (0 to 255/256), or `None` for a blank pad.
 pub fn to_mnist(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> {
+    to_image(ink, width, height, Framing::Digit)
+}
+
+/// `to_mnist`, framed as `framing` says.
+pub fn to_image(ink: &[f32], width: usize, height: usize, framing: Framing) -> Option<Vec<f32>> {
+    let frame = match framing {
+        Framing::Digit => 20,
+        Framing::Item => IMAGE_SIDE,
+    };
     assert_eq!(ink.len(), width * height, "ink must be (height,width)");
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     for y in 0..height {
@@ -26,8 +44,8 @@ pub fn to_mnist(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> {
         return None;
     }
     let (cw, ch) = (x1 - x0, y1 - y0);
-    let scale = BOX as f32 / cw.max(ch) as f32;
-    let (dw, dh) = (((cw as f32 * scale).round() as usize).clamp(1, BOX), ((ch as f32 * scale).round() as usize).clamp(1, BOX));
+    let scale = frame as f32 / cw.max(ch) as f32;
+    let (dw, dh) = (((cw as f32 * scale).round() as usize).clamp(1, frame), ((ch as f32 * scale).round() as usize).clamp(1, frame));
     // Separable area averaging: rows first, then columns.
     let mut rows = vec![0.0f32; ch * dw];
     for y in 0..ch {
@@ -54,7 +72,10 @@ pub fn to_mnist(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> {
     }
     let half = IMAGE_SIDE as f32 / 2.0;
     let place = |c: f32, d: usize| ((half - c / mass).round() as isize).clamp(0, (IMAGE_SIDE - d) as isize) as usize;
-    let (ox, oy) = (place(cx, dw), place(cy, dh));
+    let (ox, oy) = match framing {
+        Framing::Digit => (place(cx, dw), place(cy, dh)),
+        Framing::Item => ((IMAGE_SIDE - dw) / 2, (IMAGE_SIDE - dh) / 2),
+    };
     let mut image = vec![0.0f32; IMAGE_LEN];
     for y in 0..dh {
         for x in 0..dw {

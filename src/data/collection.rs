@@ -2,6 +2,8 @@
 //! digits, or Zalando's Fashion-MNIST, made as its drop-in replacement
 //! (the same four IDX files, the same sizes, ten classes of clothing).
 
+use crate::preprocess::Framing;
+
 /// One of the two collections; MNIST is the tutorial's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Collection {
@@ -57,6 +59,14 @@ impl Collection {
         match self {
             Collection::Mnist => 0xfca1_a11d_31bd_96bb,
             Collection::Fashion => 0x25bd_f812_3f06_fac3,
+        }
+    }
+
+    /// How its images are framed, for a drawing to match them.
+    pub fn framing(self) -> Framing {
+        match self {
+            Collection::Mnist => Framing::Digit,
+            Collection::Fashion => Framing::Item,
         }
     }
 

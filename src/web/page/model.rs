@@ -244,8 +244,14 @@ pub fn redraw_model() {
 /// The drawing on the pad as the network sees it (None for a blank pad).
 pub fn pad_image() -> Option<Vec<f32>> {
     let canvas = with_app(|app| app.pad.as_ref().map(|pad| pad.borrow().canvas.clone()))?;
+    framed(&canvas)
+}
+
+/// The drawing on `canvas` as a 28x28 image framed as the page's data set
+/// frames its images.
+fn framed(canvas: &HtmlCanvasElement) -> Option<Vec<f32>> {
     let (w, h) = (canvas.width() as usize, canvas.height() as usize);
-    crate::preprocess::to_mnist(&pad::ink(&canvas), w, h)
+    crate::preprocess::to_image(&pad::ink(canvas), w, h, super::dataset::collection().framing())
 }
 
 thread_local! {
@@ -263,8 +269,7 @@ pub fn classify_soon() {
             let Some(pad) = &app.pad else { return };
             let canvas = pad.borrow().canvas.clone();
             let preview: HtmlCanvasElement = element("preview");
-            let (w, h) = (canvas.width() as usize, canvas.height() as usize);
-            let image = crate::preprocess::to_mnist(&pad::ink(&canvas), w, h);
+            let image = framed(&canvas);
             let (probs, maps) = match (&image, app.model.as_mut()) {
                 (Some(image), Some(model)) => {
                     let probs = model.forward(image).to_vec();
