@@ -21,19 +21,20 @@ use crate::web::{element, next_task};
 pub async fn restore_saved(store: &Store) -> bool {
     match store.load().await {
         Ok(Some(run)) => match crate::checkpoint::open(&run.checkpoint, TRAIN_SIZE) {
-            // Kept as it is, for the page of its own data set.
-            Ok(snapshot) if files::other_data_set(&snapshot).is_some() => {
-                let why = files::other_data_set(&snapshot).unwrap_or_default();
-                log_line(&format!("... the saved run is {why}"));
-                with_app(|app| app.kept = Some(KeptRun { workers: run.workers, resumable: false }));
-                show_kept();
-            }
-            Ok(snapshot) => {
-                next_task().await;
-                let kept = KeptRun { workers: run.workers, resumable: snapshot.finished.is_none() };
-                restore(snapshot, &run.costs, &run.log, kept);
-                return true;
-            }
+            Ok(snapshot) => match files::other_data_set(&snapshot) {
+                // Kept as it is, for the page of its own data set.
+                Some(why) => {
+                    log_line(&format!("... the saved run is {why}"));
+                    with_app(|app| app.kept = Some(KeptRun { workers: run.workers, resumable: false }));
+                    show_kept();
+                }
+                None => {
+                    next_task().await;
+                    let kept = KeptRun { workers: run.workers, resumable: snapshot.finished.is_none() };
+                    restore(snapshot, &run.costs, &run.log, kept);
+                    return true;
+                }
+            },
             Err(e) => unreadable(&format!("the saved run is unreadable ({e})")),
         },
         Ok(None) => {}
