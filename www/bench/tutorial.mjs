@@ -8,12 +8,47 @@
 //
 // usage: node www/bench/tutorial.mjs [chromium|firefox]
 
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { BROWSERS, serve, sleep } from "../../tests/e2e/webdriver.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
+
+/// A log's validation error and the best model's test error at each
+/// epoch's end (the tutorial's log lines), and its "ran for" minutes.
+function epochs(log) {
+  const by = new Map();
+  for (const [, epoch, kind, error] of log.matchAll(/epoch (\d+), minibatch \d+\/\d+, (validation error|test error of best model) ([\d.]+) %/g)) {
+    const e = by.get(Number(epoch)) ?? {};
+    e[kind.startsWith("validation") ? "valid" : "test"] = Number(error);
+    by.set(Number(epoch), e);
+  }
+  // The best model's test error carries over epochs without a new best.
+  let test;
+  for (const [epoch, e] of [...by].sort((a, b) => a[0] - b[0])) by.set(epoch, { ...e, test: (test = e.test ?? test) });
+  return { by, last: Math.max(...by.keys()), minutes: Number(log.match(/ran for ([\d.]+)m/)?.[1]) };
+}
+
+/// The tab's run beside the command line's and the tutorial's own report,
+/// epoch by epoch, as www/bench/tutorial.md.
+function compare(tab, cli, tabMinutes) {
+  const [t, c] = [epochs(tab), epochs(cli)];
+  const at = [1, 2, 5, 10, 20, 50, 100, 150, 200].filter((e) => e <= Math.max(t.last, c.last));
+  const cell = (run, e) => (run.by.has(e) ? `${run.by.get(e).valid.toFixed(2)} % / ${run.by.get(e).test.toFixed(2)} %` : "(ended)");
+  const end = (log) => log.match(/Best validation score of .*/)?.[0] ?? "(no closing line)";
+  return [
+    "# The tutorial's protocol in a tab, beside the command line's run",
+    "",
+    `Produced by \`cargo xtask bench --tutorial\` on ${new Date().toISOString().slice(0, 10)}: the page's release build in headless ${browser}, ${workers} workers, ${cpus()[0].model}; its log is [www/pretrained/tutorial-tab.log](../pretrained/tutorial-tab.log), the command line's [www/pretrained/tutorial.log](../pretrained/tutorial.log). Validation error / test error of the best model, at each epoch's end.`,
+    "",
+    "| epoch | the tab | the command line | the tutorial's own report (Theano) |",
+    "|---|---|---|---|",
+    ...at.map((e) => `| ${e} | ${cell(t, e)} | ${cell(c, e)} | |`),
+    `| the end | ${end(tab)}, last validation at epoch ${t.last}, ${tabMinutes.toFixed(1)} min | ${end(cli)}, last validation at epoch ${c.last}, ${c.minutes} min | 0.91 % at iteration 17,800, test 0.92 %, 380 min |`,
+    "",
+  ].join("\n");
+}
 const browser = process.argv[2] ?? "chromium";
 const workers = Math.min(16, cpus().length);
 const server = await serve(join(ROOT, "dist"));
@@ -48,6 +83,7 @@ try {
   const text = `${header.join("\n")}\n${log.trimEnd()}\nran for ${minutes.toFixed(2)}m in the tab, from Train to the run's end\n`;
   await writeFile(join(ROOT, "www/pretrained/tutorial-tab.log"), text);
   process.stdout.write(text.split("\n").slice(-4).join("\n"));
+  await writeFile(join(ROOT, "www/bench/tutorial.md"), compare(text, await readFile(join(ROOT, "www/pretrained/tutorial.log"), "utf8"), minutes));
 } finally {
   await d.quit();
   server.close();
