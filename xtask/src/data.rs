@@ -125,10 +125,11 @@ fn fetch_fashion() -> Result {
         let work = Path::new("target/xtask/fashion");
         let _ = std::fs::remove_dir_all(work);
         std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
-        run(Command::new("apt-get").args(["download", FASHION_PACKAGE]).current_dir(work)).map_err(|e| {
-            format!(
-                "{e}: is {FASHION_PACKAGE} in this machine's package lists (apt-get update)? Or put its four files into {FASHION_RAW_DIR}"
-            )
+        let download = || run(Command::new("apt-get").args(["download", FASHION_PACKAGE]).current_dir(work));
+        // Package lists a fresh machine has not read yet: as root, read them and try again.
+        let root = output("id", &["-u"]).is_some_and(|id| id.trim() == "0");
+        download().or_else(|e| if root { run(Command::new("apt-get").arg("update")).and_then(|()| download()) } else { Err(e) }).map_err(|e| {
+            format!("{e}: is {FASHION_PACKAGE} in this machine's package lists (apt-get update)? Or put its four files into {FASHION_RAW_DIR}")
         })?;
         let deb = std::fs::read_dir(work)
             .map_err(|e| e.to_string())?
