@@ -514,6 +514,7 @@ async fn a_helper_is_sent_the_data_again_when_the_source_changes() {
 /// says what is wrong (the page then keeps its model).
 #[wasm_bindgen_test]
 fn opened_files_are_weights_runs_or_errors_with_a_reason() {
+    use lenet::data::Collection;
     use lenet::web::page::files::{open, Opened};
     use lenet::weights::write_safetensors;
     let model = lenet::LeNet5::new(11);
@@ -522,13 +523,18 @@ fn opened_files_are_weights_runs_or_errors_with_a_reason() {
     let trainer =
         lenet::Trainer::new(lenet::Protocol { epochs: 1, batch_size: 20, ..lenet::Protocol::fast() }, common::noise_mnist(2, 60, 20, 20))
             .unwrap();
-    let snapshot = trainer.snapshot().unwrap();
+    // A run on MNIST, the page's data set unless `?dataset=` says otherwise.
+    let snapshot = lenet::train::Snapshot { dataset: Some(Collection::Mnist), ..trainer.snapshot().unwrap() };
     let run = lenet::checkpoint::save(&snapshot);
     assert!(matches!(open(&run), Ok(Opened::Run(s)) if *s == snapshot), "a checkpoint opens as a run, not as weights");
     let err = |bytes: &[u8]| match open(bytes) {
         Err(e) => e,
         Ok(_) => panic!("opened"),
     };
+    let fashion = lenet::checkpoint::save(&lenet::train::Snapshot { dataset: Some(Collection::Fashion), ..snapshot.clone() });
+    assert_eq!(err(&fashion), "a run on Fashion-MNIST: switch the data set to Fashion-MNIST to use or resume it");
+    let other = lenet::checkpoint::save(&lenet::train::Snapshot { dataset: None, ..snapshot.clone() });
+    assert!(err(&other).starts_with("a run on data that is neither MNIST nor Fashion-MNIST"));
     assert!(err(b"<!doctype html>").contains("not a valid safetensors file"));
     assert!(err(&good[..good.len() / 2]).contains("not a valid safetensors file"), "a truncated file");
     let renamed = write_safetensors(&[("fc.weight", &[2], &[1.0, 2.0])], None);
@@ -579,4 +585,14 @@ async fn tasks_that_wait_for_the_next_task_at_once_all_go_on() {
 fn the_browser_distorts_as_the_command_line_does() {
     // tests/augment.rs asserts the same checksum natively.
     assert_eq!(common::distorted_checksum(), common::DISTORTED_CHECKSUM, "the distorted rings' bits differ from the command line's");
+}
+
+#[wasm_bindgen_test]
+fn the_benchmark_pages_trainer_starts_and_trains() {
+    // The benchmark page's "1 worker" rows: a run that never stops must
+    // still be one the protocol's checks accept.
+    let mut bench = lenet::bench::web::Bench::new(50).expect("the benchmark's protocol is a valid one");
+    let cost = bench.train_batch();
+    assert!(cost.is_finite() && cost > 0.0, "a minibatch trains: cost {cost}");
+    assert!(bench.infer_batch().is_finite());
 }

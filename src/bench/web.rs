@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use crate::data::{Dataset, Mnist};
 use crate::model::{LeNet5, IMAGE_LEN};
 use crate::rng::Rng;
-use crate::train::{Event, Protocol, Threads, Trainer, CHUNK_IMAGES};
+use crate::train::{Event, Protocol, Threads, Trainer, CHUNK_IMAGES, MAX_EPOCHS};
 
 /// Minibatches in the benchmark's noise training set: enough that the
 /// validation pass (of one image) every epoch costs nothing.
@@ -36,8 +36,9 @@ impl Bench {
         let mut rng = Rng::new(1);
         let data = Mnist { train: noise(&mut rng, batch * BENCH_BATCHES), valid: noise(&mut rng, 1), test: noise(&mut rng, 1) };
         let images = (0..batch * IMAGE_LEN).map(|_| rng.next_f32()).collect();
-        let protocol =
-            Protocol { batch_size: batch, learning_rate: 0.01, epochs: usize::MAX, patience: usize::MAX, ..Protocol::tutorial() };
+        // As many epochs and as much patience as a run may have: the trainer never stops.
+        let (epochs, patience) = (MAX_EPOCHS, u32::MAX as usize);
+        let protocol = Protocol { batch_size: batch, learning_rate: 0.01, epochs, patience, ..Protocol::tutorial() };
         Ok(Bench { trainer: Trainer::new(protocol, data)?, threads: Threads::new(1), model: LeNet5::new(1), images })
     }
 

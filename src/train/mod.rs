@@ -26,7 +26,7 @@ pub mod trainer;
 
 pub use event::{Event, StopReason, Validation};
 pub use plan::{work, Outcome, Plan, Task, CHUNK_IMAGES};
-pub use protocol::{Protocol, Schedule};
+pub use protocol::{Protocol, Schedule, MAX_EPOCHS};
 pub use snapshot::Snapshot;
 pub use sum::GradTree;
 pub use threads::Threads;
