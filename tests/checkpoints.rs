@@ -131,3 +131,17 @@ fn a_run_remembers_its_data_set_and_goes_on_with_no_other() {
     let err = Trainer::resume(opened, noise_mnist(21, TRAIN, 20, 20)).err().expect("a Fashion-MNIST run on other data");
     assert_eq!(err, "this run trained on Fashion-MNIST: it cannot go on with other data");
 }
+
+#[test]
+fn a_checkpoint_from_before_data_sets_is_an_mnist_run() {
+    // Runs kept before Fashion-MNIST came (a page's IndexedDB, a file)
+    // have no `dataset`: they were MNIST's.
+    let bytes = checkpoint::save(&Snapshot { dataset: Some(Collection::Mnist), ..one_epoch_in() });
+    let state = lenet::weights::read_safetensors_metadata(&bytes).unwrap()[checkpoint::KEY].clone();
+    let old_state: String = state.lines().filter(|l| !l.starts_with("dataset=")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(old_state, state);
+    let tensors = lenet::weights::read_safetensors(&bytes).unwrap();
+    let named: Vec<(&str, &[usize], &[f32])> = tensors.iter().map(|(n, t)| (n.as_str(), &t.shape[..], &t.data[..])).collect();
+    let old = lenet::weights::write_safetensors(&named, Some((checkpoint::KEY, &old_state)));
+    assert_eq!(checkpoint::open(&old, TRAIN).unwrap().dataset, Some(Collection::Mnist));
+}

@@ -2,6 +2,7 @@
 //! the graph's operators in order, the weights to the bit, the named batch
 //! dimension and the opset. (The test command also opens exported files
 //! with ONNX's checker and scores them in ONNX Runtime.)
+#![cfg(not(target_arch = "wasm32"))]
 
 use lenet::data::Collection;
 use lenet::model::{param_count, PARAMS};

@@ -1,4 +1,5 @@
 //! A drawing framed as each collection frames its images.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lenet::preprocess::{to_image, to_mnist, Framing};
 

@@ -1,7 +1,8 @@
 //! A run's state, as a checkpoint's metadata could hold anything, on sound
-//! tensors: whatever `checkpoint::open` accepts, `Trainer::resume` takes,
-//! and the run steps on (a few steps on a tiny data set) without a panic
-//! or an overflow (this crate builds with overflow checks).
+//! tensors: whatever `checkpoint::open` accepts, `Trainer::resume` takes
+//! on data of the run's data set (and refuses on another's), and the run
+//! steps on (a few steps on a tiny data set) without a panic or an
+//! overflow (this crate builds with overflow checks).
 #![no_main]
 
 use std::sync::OnceLock;
@@ -47,7 +48,14 @@ fn file(state: &str) -> Vec<u8> {
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(state) = std::str::from_utf8(bytes) else { return };
-    let Ok(snapshot) = checkpoint::open(&file(state), TRAIN) else { return };
+    let Ok(mut snapshot) = checkpoint::open(&file(state), TRAIN) else { return };
+    // The tiny set is neither MNIST nor Fashion-MNIST: a run of either is
+    // refused on it, with the reason, and goes on as a run of other data.
+    if snapshot.dataset != tiny().collection() {
+        let refused = Trainer::resume(snapshot.clone(), tiny().clone()).err().expect("a run of another data set is refused");
+        assert!(refused.contains("cannot go on with other data"), "{refused}");
+        snapshot.dataset = tiny().collection();
+    }
     let mut trainer = Trainer::resume(snapshot, tiny().clone()).expect("a run its check accepts resumes");
     let mut threads = Threads::new(1);
     for _ in 0..12 {
