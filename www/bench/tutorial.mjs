@@ -6,7 +6,9 @@
 // line's (tutorial.log), with how long the run took from Train to its end.
 // Run by `cargo xtask bench --tutorial`.
 //
-// usage: node www/bench/tutorial.mjs [chromium|firefox]
+// usage: node www/bench/tutorial.mjs [chromium|firefox] [--epochs N]
+// (--epochs N: a shorter run, its log and table in target/bench/ instead,
+// to try the script without the hour the whole protocol takes)
 
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
@@ -49,14 +51,18 @@ function compare(tab, cli, tabMinutes) {
     "",
   ].join("\n");
 }
-const browser = process.argv[2] ?? "chromium";
+const args = process.argv.slice(2);
+const epochsAt = args.indexOf("--epochs");
+const shortRun = epochsAt >= 0 ? Number(args.splice(epochsAt, 2)[1]) : null;
+const browser = args[0] ?? "chromium";
+const [logFile, tableFile] = shortRun ? ["target/bench/tutorial-tab.log", "target/bench/tutorial.md"] : ["www/pretrained/tutorial-tab.log", "www/bench/tutorial.md"];
 const workers = Math.min(16, cpus().length);
 const server = await serve(join(ROOT, "dist"));
 const { driver: d, capabilities } = BROWSERS[browser](9700, join(ROOT, "target/bench"));
 const attr = (name) => d.js(`return document.getElementById("status").getAttribute(arguments[0])`, name);
 try {
   await d.start(capabilities, 4 * 60 * 60 * 1000);
-  await d.go(`http://127.0.0.1:${server.address().port}/?preset=tutorial&workers=${workers}`);
+  await d.go(`http://127.0.0.1:${server.address().port}/?preset=tutorial&workers=${workers}${shortRun ? `&epochs=${shortRun}` : ""}`);
   await d.waitFor("MNIST to load", async () => (await attr("data-state")) === "ready", 300000);
   const agent = await d.js("return navigator.userAgent");
   const build = await attr("data-build");
@@ -81,9 +87,9 @@ try {
     `... run by \`cargo xtask bench --tutorial\` on ${new Date().toISOString().slice(0, 10)}`,
   ];
   const text = `${header.join("\n")}\n${log.trimEnd()}\nran for ${minutes.toFixed(2)}m in the tab, from Train to the run's end\n`;
-  await writeFile(join(ROOT, "www/pretrained/tutorial-tab.log"), text);
+  await writeFile(join(ROOT, logFile), text);
   process.stdout.write(text.split("\n").slice(-4).join("\n"));
-  await writeFile(join(ROOT, "www/bench/tutorial.md"), compare(text, await readFile(join(ROOT, "www/pretrained/tutorial.log"), "utf8"), minutes));
+  await writeFile(join(ROOT, tableFile), compare(text, await readFile(join(ROOT, "www/pretrained/tutorial.log"), "utf8"), minutes));
 } finally {
   await d.quit();
   server.close();
