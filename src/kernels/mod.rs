@@ -8,8 +8,10 @@
 //! it; `avx512`'s wider GEMM where it has that too; `cpu` says which).
 //! Callers use `best`, the fastest twin this build can run, and never see
 //! a `cfg`: `simd128` in the browser, `native` on x86-64, `scalar`
-//! everywhere else. What the vector twins share (tanh's approximation)
-//! is written once, in `tanh`.
+//! everywhere else. What the vector twins share is written once: tanh's
+//! approximation in `tanh`, and in `pooled` the sparse backward pass of a
+//! convolution followed by max-pooling, each twin bringing its three
+//! loops (natively `lanes`, one body over AVX2's and AVX-512's vectors).
 //!
 //! Every kernel *accumulates* into its output (`out += ...`): callers zero
 //! or pre-fill (with a bias) first.
@@ -21,7 +23,11 @@ pub mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub mod cpu;
 #[cfg(target_arch = "x86_64")]
+mod lanes;
+#[cfg(target_arch = "x86_64")]
 pub mod native;
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+mod pooled;
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
@@ -101,6 +107,15 @@ impl ConvShape {
     }
 }
 
+/// What a kernel does with its output: out += the result, or out = the
+/// result (the caller's own scratch, which then needs no zeroing first).
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Out {
+    Add,
+    Set,
+}
+
 /// The gradient of a 2x2 max-pooling's output (N,H/2,W/2), with the
 /// winner of each window that its forward pass recorded (0..4,
 /// row-major): where the backward pass of a convolution followed by
@@ -112,21 +127,21 @@ pub struct Pooled<'a> {
 }
 
 impl Pooled<'_> {
-    /// Each pooled value of planes `planes` (each (H/2,W/2) of a plane
-    /// (H,W)), in order, with where its window's winner lies: a walk of
-    /// the windows, with no division.
+    /// `f` of each pooled value of planes `planes` (each (H/2,W/2) of a
+    /// plane (H,W)), in order, with where its window's winner lies: a
+    /// walk of the windows, with no division.
     #[inline(always)]
-    pub(crate) fn winners(&self, planes: std::ops::Range<usize>, h: usize, w: usize) -> impl Iterator<Item = Winner> + '_ {
+    pub(crate) fn each_winner(&self, planes: std::ops::Range<usize>, h: usize, w: usize, mut f: impl FnMut(Winner)) {
         let (wh, ww) = (h / 2, w / 2);
-        planes.flat_map(move |plane| {
-            (0..wh).flat_map(move |wy| {
-                (0..ww).map(move |wx| {
-                    let at = (plane * wh + wy) * ww + wx;
-                    let q = self.argmax[at] as usize;
-                    Winner { plane, at, pixel: (2 * wy + q / 2) * w + 2 * wx + q % 2 }
-                })
-            })
-        })
+        for plane in planes {
+            for wy in 0..wh {
+                let row = (plane * wh + wy) * ww;
+                for (wx, &q) in self.argmax[row..row + ww].iter().enumerate() {
+                    let q = q as usize;
+                    f(Winner { plane, at: row + wx, pixel: (2 * wy + q / 2) * w + 2 * wx + q % 2 });
+                }
+            }
+        }
     }
 }
 
@@ -145,9 +160,7 @@ pub fn unpool_add(dinp: &mut [f32], pooled: Pooled, planes: usize, h: usize, w: 
     let windows = (h / 2) * (w / 2);
     assert_eq!(dinp.len(), planes * h * w, "dinp must be (N,H,W)");
     assert!(pooled.grad.len() == planes * windows && pooled.argmax.len() == planes * windows, "the pooled gradient must be (N,H/2,W/2)");
-    for Winner { plane, at, pixel } in pooled.winners(0..planes, h, w) {
-        dinp[plane * h * w + pixel] += pooled.grad[at];
-    }
+    pooled.each_winner(0..planes, h, w, |Winner { plane, at, pixel }| dinp[plane * h * w + pixel] += pooled.grad[at]);
 }
 
 /// A convolution kernel of the backward pass: (gradient, dout, operand,

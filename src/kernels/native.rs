@@ -5,7 +5,9 @@
 //! Same signatures as both.
 
 use super::cpu::{level, Level};
-use super::{avx2, backward_pooled_dense, scalar, ConvShape, PooledBackward};
+use super::lanes::{Avx2, Avx512};
+use super::pooled::backward_pooled_sparse;
+use super::{avx2, scalar, ConvShape, PooledBackward};
 
 /// Whether the AVX2 + FMA kernels run (with or without AVX-512's GEMM).
 pub fn uses_avx2() -> bool {
@@ -57,8 +59,16 @@ dispatch! {
 
 /// dweight (and dinp through weight) += the backward pass of a
 /// convolution followed by 2x2 max-pooling, from the pooling's output
-/// gradient, by the dense kernels on `dout` (see `scalar`).
+/// gradient, as weighted rows of the unfolded image
+/// (`pooled::backward_pooled_sparse`), 16 or 8 floats a vector; the
+/// scalar reference runs the dense kernels on `dout` instead.
 #[track_caller]
 pub fn conv2d_backward_pooled(op: PooledBackward) {
-    backward_pooled_dense(op, [conv2d_backward_filter, conv2d_backward_input]);
+    match level() {
+        // SAFETY: each level is chosen only where the CPU has its features.
+        Level::Avx512 => backward_pooled_sparse(op, unsafe { Avx512::new() }),
+        // SAFETY: as above.
+        Level::Avx2 => backward_pooled_sparse(op, unsafe { Avx2::new() }),
+        Level::Scalar => scalar::conv2d_backward_pooled(op),
+    }
 }

@@ -53,8 +53,48 @@ fn bench_native(torch: bool) -> Result<Vec<String>> {
         let (name, rest) = line.split_once(": ").unwrap_or((line, ""));
         md += &format!("| {name} | {rest} |\n");
     }
+    let targets = native_targets(&lines);
+    if !targets.is_empty() {
+        md += "\nTargets of issue #30 natively, from this run:\n\n";
+        for t in &targets {
+            eprintln!("{t}");
+            md += &format!("- {t}\n");
+        }
+    }
     std::fs::write("www/bench/native.md", md).map_err(|e| e.to_string())?;
     Ok(lines)
+}
+
+/// Issue #30's native targets against `lines` (`bench_native`'s): the
+/// default kernels' training at 2.5x PyTorch's or more on as many
+/// threads, and in each vector build's profile each pooled backward pass
+/// no slower than its layer's input-gradient GEMM (conv1, whose input is
+/// the data, has none: its filter-gradient GEMM stands in).
+fn native_targets(lines: &[String]) -> Vec<String> {
+    let met = |ok: bool| if ok { "met" } else { "not met" };
+    let mut targets = Vec::new();
+    let best = lines.first().and_then(|l| l.split(',').next()).unwrap_or("");
+    for line in lines.iter().filter(|l| l.starts_with(best) && l.contains("against PyTorch")) {
+        let x = line.split("training ").nth(1).and_then(|t| t.split('x').next()).and_then(|x| x.parse::<f64>().ok());
+        if let Some(x) = x {
+            targets.push(format!(
+                "{}: training at 2.5x PyTorch or more: {x:.2}x: {}.",
+                line.split(" against").next().unwrap_or(line),
+                met(x >= 2.5)
+            ));
+        }
+    }
+    for line in lines.iter().filter(|l| l.contains(", profile, ") && !l.starts_with("native scalar")) {
+        let ms =
+            |kernel: &str| line.split(&format!("{kernel} ")).nth(1).and_then(|t| t.split(';').next()).and_then(|v| v.parse::<f64>().ok());
+        let name = line.split(", profile").next().unwrap_or(line);
+        for (pooled, gemm) in [("conv2.backward_pooled", "conv2.backward_input"), ("conv1.backward_pooled", "conv1.backward_filter")] {
+            if let (Some(p), Some(g)) = (ms(pooled), ms(gemm)) {
+                targets.push(format!("{name}: {pooled} no slower than {gemm}: {p:.3} against {g:.3} ms: {}.", met(p <= g)));
+            }
+        }
+    }
+    targets
 }
 
 /// The "native ..." lines of `lenet bench`, run with `env`.

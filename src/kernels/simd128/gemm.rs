@@ -4,7 +4,7 @@
 use core::arch::wasm32::*;
 
 use super::madd;
-use crate::kernels::ConvShape;
+use crate::kernels::{ConvShape, Out};
 
 /// Rows of a micro-kernel tile: 5 rows by 8 columns hold 10 accumulators,
 /// enough independent chains to keep the multiply-add ports busy through
@@ -226,14 +226,6 @@ impl<'a> BOperand<'a> {
             BOperand::Image(im) => im.img[im.at(p, j)],
         }
     }
-}
-
-/// What `gemm` does with its output: out += A . B, or out = A . B (the
-/// caller's own scratch, which then needs no zeroing first).
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Out {
-    Add,
-    Set,
 }
 
 /// The operands of `gemm`, checked by it.

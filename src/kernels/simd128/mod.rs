@@ -15,11 +15,11 @@ mod unfold;
 
 use core::arch::wasm32::*;
 
-use self::gemm::{gemm, pack_rows, packed_len, BOperand, Operand, Out, Patches, PANEL};
+use self::gemm::{gemm, pack_rows, packed_len, BOperand, Operand, Patches, PANEL};
 pub use self::pooled::conv2d_backward_pooled;
 use self::unfold::{col2im_add, im2col, im2col_t};
 use super::tanh::{horner, ALPHA, BETA, CLAMP};
-use super::{check_matmul, check_pool, ConvShape};
+use super::{check_matmul, check_pool, ConvShape, Out};
 
 /// The kernels' name, for the benchmark's rows.
 pub fn name() -> &'static str {

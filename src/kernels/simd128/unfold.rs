@@ -3,6 +3,7 @@
 
 use core::arch::wasm32::*;
 
+use crate::kernels::pooled::for_each_patch_segment;
 use crate::kernels::{for_each_patch_row, ConvShape};
 
 /// `super::im2col` with the rows copied by vectors: a row is only OW =
@@ -140,28 +141,6 @@ pub(super) fn col2im_t_add(dimg: &mut [f32], cols_t: &[f32], s: &ConvShape) {
     match s.kernel {
         5 => for_each_patch_segment(s, 5, |at_t, at_img| add(5, at_t, at_img)),
         k => for_each_patch_segment(s, k, |at_t, at_img| add(k, at_t, at_img)),
-    }
-}
-
-/// The im2col_t layout, walked for both directions: for each output pixel
-/// (oy, ox) and each row of its patch (channel c, ky), `f(where that row
-/// starts in cols_t, where its K values start in the image)`, K = `k`, the
-/// kernel's side, passed on its own so that a caller can make it a
-/// constant (LeNet-5's 5), which takes a third off both walks.
-#[inline(always)]
-pub(super) fn for_each_patch_segment(s: &ConvShape, k: usize, mut f: impl FnMut(usize, usize)) {
-    debug_assert_eq!(k, s.kernel);
-    let (w, plane) = (s.width, s.height * s.width);
-    let mut at_t = 0;
-    for oy in 0..s.out_height() {
-        for ox in 0..s.out_width() {
-            for c in 0..s.in_channels {
-                for ky in 0..k {
-                    f(at_t, c * plane + (oy + ky) * w + ox);
-                    at_t += k;
-                }
-            }
-        }
     }
 }
 

@@ -1,0 +1,152 @@
+//! The sparse backward pass of a convolution followed by 2x2 max-pooling,
+//! shared by the vector twins (`simd128`, and `native`'s AVX2 and
+//! AVX-512): each pooled value is one weighted row of the unfolded image.
+//! A twin brings the three loops that touch memory (`Sparse`); the walk
+//! of the winners and the sorting of the terms live here once.
+
+use super::{ConvShape, Out, PooledBackward};
+
+/// What a vector twin brings to `backward_pooled_sparse`.
+pub(crate) trait Sparse {
+    /// Floats past the end of a row of `src` that `weighted_rows` may
+    /// read (it stores none of them): simd128's last vector of conv1's
+    /// 25 columns reads 3 on; masked loads read none.
+    const SLACK: usize;
+    /// cols_t (OH*OW, C*K*K) = the image's patches, one a row.
+    fn im2col_t(&self, cols_t: &mut [f32], img: &[f32], s: &ConvShape);
+    /// dimg (C,H,W) += cols_t folded back: the adjoint of `im2col_t`.
+    fn col2im_t_add(&self, dimg: &mut [f32], cols_t: &[f32], s: &ConvShape);
+    /// Row r of out (`starts.len() - 1` rows of n) += (or =, as `to`
+    /// says) the sum over its terms, terms[starts[r]..starts[r + 1]],
+    /// (at, g) of g * src[at..at + n], in that order, each column's sum
+    /// started at zero (as `check_weighted` requires of its operands).
+    fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out);
+}
+
+/// The backward pass of a convolution followed by 2x2 max-pooling, from
+/// the pooling's output gradient (see `scalar`). Each pooled value
+/// reaches one output pixel, its window's winner: three quarters of the
+/// convolution's output gradient are zeros, which the dense kernels
+/// multiply through. Here each pooled value g of channel o, won at pixel
+/// x, is one weighted row, and per image:
+///
+/// - dweight[o] += the sum of g * patch(x) over o's windows, the patches
+///   being rows of im2col(image)^T (`im2col_t`);
+/// - each pixel's row of dcols^T (OH*OW, C*K*K) is the sum of g *
+///   weight[o] over the channels o it won for, folded back into dinp by
+///   `col2im_t_add`.
+///
+/// A quarter of the dense kernels' multiply-adds, and `dout` is not used.
+#[track_caller]
+pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
+    let PooledBackward { dweight, mut dinp, pooled, inp, work, shape: s, .. } = op;
+    let (ckk, p, img_len) = s.gemm_dims();
+    let (oc, ow, windows) = (s.out_channels, s.out_width(), (s.out_height() / 2) * (s.out_width() / 2));
+    s.check(inp.len(), dweight.len(), s.out_len());
+    assert!(
+        pooled.grad.len() == s.batch * oc * windows && pooled.argmax.len() == pooled.grad.len(),
+        "the pooled gradient must be (B,OC,OH/2,OW/2)"
+    );
+    if let Some((dinp, weight)) = &dinp {
+        s.check(dinp.len(), weight.len(), s.out_len());
+    }
+    // Room for the twin's slack past the last patch.
+    let cols_len = ckk * p + T::SLACK;
+    assert!(work.len() >= cols_len, "the workspace is too short for {s:?}");
+    let cols = &mut work[..cols_len];
+    TERMS.with_borrow_mut(|Terms { terms, pixels, by_pixel, starts }| {
+        for b in 0..s.batch {
+            twin.im2col_t(cols, &inp[b * img_len..(b + 1) * img_len], s);
+            // Image b's pooled values, channel by channel, window by
+            // window: channel o's terms are its windows'.
+            // (The pixels only where the input gradient needs them.)
+            terms.resize(oc * windows, (0, 0.0));
+            pixels.resize(if dinp.is_some() { oc * windows } else { 0 }, 0);
+            let mut i = 0;
+            pooled.each_winner(b * oc..(b + 1) * oc, s.out_height(), ow, |x| {
+                terms[i] = (x.pixel * ckk, pooled.grad[x.at]);
+                if let Some(pixel) = pixels.get_mut(i) {
+                    *pixel = x.pixel;
+                }
+                i += 1;
+            });
+            starts.clear();
+            starts.extend((0..=oc).map(|o| o * windows));
+            twin.weighted_rows(dweight, ckk, cols, terms, starts, Out::Add);
+            let Some((dinp, weight)) = dinp.as_mut() else { continue };
+            // The terms by pixel, by a counting sort: counted two places
+            // on, summed, and then used one place on as each pixel's next
+            // free place, which leaves pixel x's terms at
+            // by_pixel[starts[x]..starts[x + 1]], each a row of the weight.
+            starts.clear();
+            starts.resize(p + 2, 0);
+            for &x in pixels.iter() {
+                starts[x + 2] += 1;
+            }
+            for x in 2..p + 2 {
+                starts[x] += starts[x - 1];
+            }
+            by_pixel.resize(oc * windows, (0, 0.0));
+            for (o, (pixels, terms)) in pixels.chunks_exact(windows.max(1)).zip(terms.chunks_exact(windows.max(1))).enumerate() {
+                for (&x, &(_, g)) in pixels.iter().zip(terms) {
+                    let next = &mut starts[x + 1];
+                    by_pixel[*next] = (o * ckk, g);
+                    *next += 1;
+                }
+            }
+            twin.weighted_rows(cols, ckk, weight, by_pixel, &starts[..p + 1], Out::Set);
+            twin.col2im_t_add(&mut dinp[b * img_len..(b + 1) * img_len], cols, s);
+        }
+    });
+}
+
+/// The checks every `weighted_rows` makes before its unchecked loads:
+/// returns the number of rows. Each term's row, at..at + n, lies inside
+/// src; a twin that reads `slack` floats further checks that separately.
+#[track_caller]
+pub(crate) fn check_weighted(out: &[f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize]) -> usize {
+    let rows = starts.len() - 1;
+    assert!(out.len() >= rows * n, "out is too short for ({rows},{n})");
+    assert!(starts.windows(2).all(|r| r[0] <= r[1]) && starts[rows] <= terms.len(), "the rows' terms are out of order");
+    assert!(terms.iter().all(|&(at, _)| at <= src.len() && n <= src.len() - at), "a weighted row is outside src");
+    rows
+}
+
+/// `backward_pooled_sparse`'s weighted rows (where each starts in its
+/// source, its factor): an image's by channel, with the pixel each
+/// reaches, then by pixel; and where each output row's first is.
+struct Terms {
+    terms: Vec<(usize, f32)>,
+    pixels: Vec<usize>,
+    by_pixel: Vec<(usize, f32)>,
+    starts: Vec<usize>,
+}
+
+std::thread_local! {
+    /// Kept from call to call, so that a training step allocates nothing
+    /// after its first.
+    static TERMS: std::cell::RefCell<Terms> =
+        const { std::cell::RefCell::new(Terms { terms: Vec::new(), pixels: Vec::new(), by_pixel: Vec::new(), starts: Vec::new() }) };
+}
+
+/// The im2col_t layout, walked for both directions: for each output pixel
+/// (oy, ox) and each row of its patch (channel c, ky), `f(where that row
+/// starts in cols_t, where its K values start in the image)`, K = `k`, the
+/// kernel's side, passed on its own so that a caller can make it a
+/// constant (LeNet-5's 5), which takes a third off both walks.
+#[inline(always)]
+pub(crate) fn for_each_patch_segment(s: &ConvShape, k: usize, mut f: impl FnMut(usize, usize)) {
+    debug_assert_eq!(k, s.kernel);
+    let (w, plane) = (s.width, s.height * s.width);
+    let mut at_t = 0;
+    for oy in 0..s.out_height() {
+        for ox in 0..s.out_width() {
+            for c in 0..s.in_channels {
+                for ky in 0..k {
+                    f(at_t, c * plane + (oy + ky) * w + ox);
+                    at_t += k;
+                }
+            }
+        }
+    }
+}
