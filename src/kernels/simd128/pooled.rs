@@ -48,37 +48,32 @@ impl Sparse for Simd128 {
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
     check_weighted(out, n, src, terms, starts);
-    let mut columns = |j: usize, width: usize| {
-        for (r, range) in starts.windows(2).enumerate() {
-            let (out, terms) = (&mut out[r * n..(r + 1) * n], &terms[range[0]..range[1]]);
-            // SAFETY: j + width <= n = out.len(), and each term's row is
-            // inside src (asserted), or readable on to the vector after
-            // j + width (`whole`).
-            unsafe {
-                match width.div_ceil(4) {
-                    8 => weighted_columns::<8>(out, src, terms, j, width, to),
-                    7 => weighted_columns::<7>(out, src, terms, j, width, to),
-                    6 => weighted_columns::<6>(out, src, terms, j, width, to),
-                    5 => weighted_columns::<5>(out, src, terms, j, width, to),
-                    4 => weighted_columns::<4>(out, src, terms, j, width, to),
-                    3 => weighted_columns::<3>(out, src, terms, j, width, to),
-                    2 => weighted_columns::<2>(out, src, terms, j, width, to),
-                    _ => weighted_columns::<1>(out, src, terms, j, width, to),
-                }
-            }
-        }
-    };
+    let whole = terms.iter().all(|&(at, _)| n.next_multiple_of(4) <= src.len() - at);
+    let mut rows = Rows { out, n, src, terms, starts, to };
     let mut j = 0;
     while j + 32 <= n {
-        columns(j, 32);
+        // SAFETY: the columns lie inside n, and each term's row inside src
+        // (checked), or readable on to the vector after them (`whole`).
+        unsafe { rows.pass::<8, false>(j, 32) };
         j += 32;
     }
-    let whole = terms.iter().all(|&(at, _)| n.next_multiple_of(4) <= src.len() - at);
     let rest = if whole { n - j } else { (n - j) / 4 * 4 };
-    if rest > 0 {
-        columns(j, rest);
-        j += rest;
+    // SAFETY: as above.
+    unsafe {
+        match rest.div_ceil(4) {
+            0 => {}
+            1 => rows.pass::<1, true>(j, rest),
+            2 => rows.pass::<2, true>(j, rest),
+            3 => rows.pass::<3, true>(j, rest),
+            4 => rows.pass::<4, true>(j, rest),
+            5 => rows.pass::<5, true>(j, rest),
+            6 => rows.pass::<6, true>(j, rest),
+            7 => rows.pass::<7, true>(j, rest),
+            _ => rows.pass::<8, true>(j, rest),
+        }
     }
+    j += rest;
+    let Rows { out, .. } = rows;
     // leftovers, where src's rows end short of a vector
     for (r, range) in starts.windows(2).enumerate() {
         for j in j..n {
@@ -89,15 +84,45 @@ pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(us
     }
 }
 
-/// Columns j..j + width of `weighted_rows`, width in (4V - 4, 4V]: the
-/// last vector's lanes past the width are summed but not stored.
+/// The operands of `weighted_rows`, checked by it.
+struct Rows<'a> {
+    out: &'a mut [f32],
+    n: usize,
+    src: &'a [f32],
+    terms: &'a [(usize, f32)],
+    starts: &'a [usize],
+    to: Out,
+}
+
+impl Rows<'_> {
+    /// Columns j..j + width of every row, width in (4V - 4, 4V] (4V
+    /// without `PART`).
+    ///
+    /// # Safety
+    /// j + width <= n, and each term's row read on to j + 4V inside src.
+    #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+    #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
+    unsafe fn pass<const V: usize, const PART: bool>(&mut self, j: usize, width: usize) {
+        let n = self.n;
+        for (r, range) in self.starts.windows(2).enumerate() {
+            // SAFETY: the caller's promise.
+            unsafe {
+                weighted_columns::<V, PART>(&mut self.out[r * n..(r + 1) * n], self.src, &self.terms[range[0]..range[1]], j, width, self.to)
+            };
+        }
+    }
+}
+
+/// Columns j..j + width of `weighted_rows`, width in (4V - 4, 4V]: with
+/// `PART`, the last vector's lanes past the width are summed but not
+/// stored; without, width is 4V.
 ///
 /// # Safety
 /// j + width <= out.len(), and each term's row read on to j + 4V,
 /// src[at..at + j + 4V], inside src.
 #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
 #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
-pub(super) unsafe fn weighted_columns<const V: usize>(
+pub(super) unsafe fn weighted_columns<const V: usize, const PART: bool>(
     out: &mut [f32],
     src: &[f32],
     terms: &[(usize, f32)],
@@ -108,7 +133,7 @@ pub(super) unsafe fn weighted_columns<const V: usize>(
     // SAFETY: the caller's promise.
     let acc = unsafe { weighted_sum::<V>(src, terms, j) };
     for (v, acc) in acc.iter().enumerate() {
-        if 4 * v + 4 <= width {
+        if !PART || 4 * v + 4 <= width {
             // SAFETY: j + 4v + 4 <= j + width <= out.len() (the caller's promise).
             unsafe {
                 let ptr = out.as_mut_ptr().add(j + 4 * v) as *mut v128;
