@@ -3,6 +3,7 @@
 //! natively, the benchmark page in the browser).
 
 use crate::kernels::{best, Pooled, PooledBackward};
+use crate::layers::{bias_tanh_backward, bias_tanh_forward, maxpool2x2_forward};
 use crate::model::{conv1_shape, conv2_shape, LeNet5, FLAT, HIDDEN, IMAGE_LEN};
 use crate::rng::Rng;
 use crate::train::CHUNK_IMAGES;
@@ -17,10 +18,11 @@ use crate::train::CHUNK_IMAGES;
 /// clock in milliseconds (the browser's or the process's). A last line,
 /// "gemms GFLOP/s", is the rate of the eight GEMM kernels together: their
 /// multiply-adds (2 flops each) over their summed times, im2col and
-/// col2im included. (In the browser a training step runs the
-/// convolutions' backward passes as `conv1.backward_pooled` and
-/// `conv2.backward_pooled` instead of their three GEMMs, which are still
-/// timed and counted here.)
+/// col2im included. (A training step runs the convolutions' backward
+/// passes as `conv1.backward_pooled` and `conv2.backward_pooled` instead
+/// of their three GEMMs, which are still timed and counted here; the
+/// `pool_bias_tanh` and `bias_tanh_backward` lines are what it does
+/// around the convolutions between them.)
 pub fn kernel_profile(reps: usize, round_ms: f64, now: impl Fn() -> f64) -> String {
     let b = CHUNK_IMAGES;
     let mut rng = Rng::new(2);
@@ -60,6 +62,12 @@ pub fn kernel_profile(reps: usize, round_ms: f64, now: impl Fn() -> f64) -> Stri
     let winners = |grad: &[f32]| -> Vec<u8> { grad.iter().map(|g| (g.to_bits() % 4) as u8).collect() };
     let (arg1, arg2) = (winners(&grad1), winners(&grad2));
     let (pooled1, pooled2) = (Pooled { grad: &grad1, argmax: &arg1 }, Pooled { grad: &grad2, argmax: &arg2 });
+    // The pooled, biased and activated maps of both convolutions, and their gradients.
+    let (p1_side, p2_side) = ((c1.out_height() / 2) * (c1.out_width() / 2), (c2.out_height() / 2) * (c2.out_width() / 2));
+    let (mut p1, mut a1, mut dp1, grad_a1) = (v(o1.len() / 4), v(o1.len() / 4), v(o1.len() / 4), v(o1.len() / 4));
+    let (mut p2, mut a2, mut dp2, grad_a2) = (v(o2.len() / 4), v(o2.len() / 4), v(o2.len() / 4), v(o2.len() / 4));
+    let (bias1, bias2, mut dbias1, mut dbias2) = (v(c1.out_channels), v(c2.out_channels), v(c1.out_channels), v(c2.out_channels));
+    let (mut arg1_fwd, mut arg2_fwd) = (vec![0u8; o1.len() / 4], vec![0u8; o2.len() / 4]);
     let mut model = LeNet5::new(3);
     let images = v(b * IMAGE_LEN);
     let labels: Vec<u8> = (0..b).map(|i| (i % 10) as u8).collect();
@@ -80,6 +88,18 @@ pub fn kernel_profile(reps: usize, round_ms: f64, now: impl Fn() -> f64) -> Stri
             let (dweight, dinp, inp, dout, work) = (&mut dw2[..], Some((&mut dx2[..], &w2[..])), &x2[..], &mut dout2[..], &mut cols[..]);
             best::conv2d_backward_pooled(PooledBackward { dweight, dinp, pooled: pooled2, inp, dout, work, shape: &c2 })
         });
+        // What a step does between the GEMMs: pooling, bias and tanh,
+        // forward and backward, at each convolution's shapes.
+        time("conv1.pool_bias_tanh", 0, &mut || {
+            maxpool2x2_forward(&mut p1, &mut arg1_fwd, &o1, b * c1.out_channels, c1.out_height(), c1.out_width());
+            bias_tanh_forward(&mut a1, &p1, &bias1, p1_side);
+        });
+        time("conv1.bias_tanh_backward", 0, &mut || bias_tanh_backward(&mut dp1, &mut dbias1, &grad_a1, &a1, p1_side));
+        time("conv2.pool_bias_tanh", 0, &mut || {
+            maxpool2x2_forward(&mut p2, &mut arg2_fwd, &o2, b * c2.out_channels, c2.out_height(), c2.out_width());
+            bias_tanh_forward(&mut a2, &p2, &bias2, p2_side);
+        });
+        time("conv2.bias_tanh_backward", 0, &mut || bias_tanh_backward(&mut dp2, &mut dbias2, &grad_a2, &a2, p2_side));
         time("hidden.forward", fh, &mut || best::matmul(&mut h_o, &h_in, &h_w, b, FLAT, HIDDEN));
         time("hidden.backward_weight", fh, &mut || best::matmul_at(&mut h_dw, &h_in, &h_out, FLAT, b, HIDDEN));
         time("hidden.backward_input", fh, &mut || best::matmul_bt(&mut h_dx, &h_out, &h_w, b, HIDDEN, FLAT));
