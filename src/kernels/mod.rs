@@ -191,8 +191,9 @@ pub struct PooledBackward<'a> {
     pub pooled: Pooled<'a>,
     /// The convolution's input (B,C,H,W).
     pub inp: &'a [f32],
-    /// (B,OC,OH,OW) scratch, for the twins that route the gradient to
-    /// the winners first.
+    /// (B,OC,OH,OW) scratch, for the scalar reference, which routes the
+    /// gradient to the winners first (the vector twins' sparse pass does
+    /// not use it).
     pub dout: &'a mut [f32],
     /// At least `shape.workspace_len()` values of scratch.
     pub work: &'a mut [f32],
