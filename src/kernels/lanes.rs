@@ -9,7 +9,7 @@
 
 use core::arch::x86_64::*;
 
-use super::pooled::{check_weighted, for_each_patch_segment, Sparse};
+use super::pooled::{for_each_patch_segment, Rows, Sparse};
 use super::{ConvShape, Out};
 
 /// A vector of floats, with what the weighted rows do with one. Every
@@ -91,8 +91,7 @@ impl Lanes for __m512 {
 /// The CPU must have L's features.
 #[inline(always)]
 unsafe fn weighted_rows<L: Lanes>(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
-    check_weighted(out, n, src, terms, starts);
-    let rows = Rows { out: out.as_mut_ptr(), n, src, terms, starts, to };
+    let mut rows = Rows::checked(out, n, src, terms, starts, to);
     let (width, mut j) = (L::WIDTH, 0);
     // SAFETY: the CPU has L's features (the caller's promise); each call's
     // columns lie inside n, and the rows were checked above.
@@ -117,17 +116,6 @@ unsafe fn weighted_rows<L: Lanes>(out: &mut [f32], n: usize, src: &[f32], terms:
     }
 }
 
-/// The operands of `weighted_rows`, checked by it (`check_weighted`),
-/// `out` as the pointer every store goes through.
-struct Rows<'a> {
-    out: *mut f32,
-    n: usize,
-    src: &'a [f32],
-    terms: &'a [(usize, f32)],
-    starts: &'a [usize],
-    to: Out,
-}
-
 impl Rows<'_> {
     /// Columns j..j + V * WIDTH of every row, in V accumulators; with
     /// `PART`, the last vector's first `last` lanes only.
@@ -136,26 +124,28 @@ impl Rows<'_> {
     /// The CPU must have L's features; the columns (with `PART`, up to
     /// j + (V - 1) * WIDTH + last) lie inside n; the operands are checked.
     #[inline(always)]
-    unsafe fn columns<L: Lanes, const V: usize, const PART: bool>(&self, j: usize, last: usize) {
+    unsafe fn columns<L: Lanes, const V: usize, const PART: bool>(&mut self, j: usize, last: usize) {
         // SAFETY: the caller's promise. Every term's row
         // at..at + n lies inside src, and every row r's r*n..(r + 1)*n
         // inside out (checked), so each vector read or written, inside
         // columns j..j + V * WIDTH (or masked to them), does too.
         unsafe {
+            // The operands as locals, held in registers across the stores.
+            let (out, src, n, to) = (self.out.as_mut_ptr(), self.src.as_ptr(), self.n, self.to);
             let mask = L::first(if PART { last } else { L::WIDTH });
             let load = |at: *const f32, v: usize| if PART && v + 1 == V { L::load_part(at, mask) } else { L::load(at) };
             for (r, range) in self.starts.windows(2).enumerate() {
                 let mut acc = [L::zero(); V];
                 for &(at, g) in self.terms.get_unchecked(range[0]..range[1]) {
-                    let (g, row) = (L::splat(g), self.src.as_ptr().add(at + j));
+                    let (g, row) = (L::splat(g), src.add(at + j));
                     for (v, acc) in acc.iter_mut().enumerate() {
                         *acc = L::mul_add(g, load(row.add(v * L::WIDTH), v), *acc);
                     }
                 }
-                let out = self.out.add(r * self.n + j);
+                let out = out.add(r * n + j);
                 for (v, acc) in acc.into_iter().enumerate() {
                     let at = out.add(v * L::WIDTH);
-                    let sum = if self.to == Out::Add { L::add(load(at, v), acc) } else { acc };
+                    let sum = if to == Out::Add { L::add(load(at, v), acc) } else { acc };
                     if PART && v + 1 == V {
                         L::store_part(sum, at, mask);
                     } else {

@@ -19,7 +19,7 @@ pub(crate) trait Sparse {
     /// Row r of out (`starts.len() - 1` rows of n) += (or =, as `to`
     /// says) the sum over its terms, terms[starts[r]..starts[r + 1]],
     /// (at, g) of g * src[at..at + n], in that order, each column's sum
-    /// started at zero (as `check_weighted` requires of its operands).
+    /// started at zero (its operands checked by `Rows::checked`).
     fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out);
 }
 
@@ -100,16 +100,33 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
     });
 }
 
-/// The checks every `weighted_rows` makes before its unchecked loads:
-/// returns the number of rows. Each term's row, at..at + n, lies inside
-/// src; a twin that reads `slack` floats further checks that separately.
-#[track_caller]
-pub(crate) fn check_weighted(out: &[f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize]) -> usize {
-    let rows = starts.len() - 1;
-    assert!(out.len() >= rows * n, "out is too short for ({rows},{n})");
-    assert!(starts.windows(2).all(|r| r[0] <= r[1]) && starts[rows] <= terms.len(), "the rows' terms are out of order");
-    assert!(terms.iter().all(|&(at, _)| at <= src.len() && n <= src.len() - at), "a weighted row is outside src");
-    rows
+/// The operands of a `weighted_rows` call, checked (`Rows::checked`): row
+/// r of `out` (n columns) is the sum of its terms, terms[starts[r]..
+/// starts[r + 1]], each (at, g) the row src[at..at + n] times g; `to`
+/// says whether that sum is added to the row or replaces it. Each twin
+/// adds its own passes over the columns.
+pub(crate) struct Rows<'a> {
+    pub(crate) out: &'a mut [f32],
+    pub(crate) n: usize,
+    pub(crate) src: &'a [f32],
+    pub(crate) terms: &'a [(usize, f32)],
+    pub(crate) starts: &'a [usize],
+    pub(crate) to: Out,
+}
+
+impl<'a> Rows<'a> {
+    /// The checks every `weighted_rows` makes before its unchecked loads:
+    /// `out` holds every row, the rows' terms are in order, and each
+    /// term's row, at..at + n, lies inside src (a twin that reads further
+    /// checks that itself).
+    #[track_caller]
+    pub(crate) fn checked(out: &'a mut [f32], n: usize, src: &'a [f32], terms: &'a [(usize, f32)], starts: &'a [usize], to: Out) -> Self {
+        let rows = starts.len() - 1;
+        assert!(out.len() >= rows * n, "out is too short for ({rows},{n})");
+        assert!(starts.windows(2).all(|r| r[0] <= r[1]) && starts[rows] <= terms.len(), "the rows' terms are out of order");
+        assert!(terms.iter().all(|&(at, _)| at <= src.len() && n <= src.len() - at), "a weighted row is outside src");
+        Rows { out, n, src, terms, starts, to }
+    }
 }
 
 /// `backward_pooled_sparse`'s weighted rows (where each starts in its

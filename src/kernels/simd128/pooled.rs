@@ -5,7 +5,7 @@ use core::arch::wasm32::*;
 
 use super::madd;
 use super::unfold::{col2im_t_add, im2col_t};
-use crate::kernels::pooled::{backward_pooled_sparse, check_weighted, Sparse};
+use crate::kernels::pooled::{backward_pooled_sparse, Rows, Sparse};
 use crate::kernels::{ConvShape, Out, PooledBackward};
 
 /// The backward pass of a convolution followed by 2x2 max-pooling, from
@@ -47,9 +47,8 @@ impl Sparse for Simd128 {
 #[track_caller]
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
-    check_weighted(out, n, src, terms, starts);
+    let mut rows = Rows::checked(out, n, src, terms, starts, to);
     let whole = terms.iter().all(|&(at, _)| n.next_multiple_of(4) <= src.len() - at);
-    let mut rows = Rows { out, n, src, terms, starts, to };
     let mut j = 0;
     while j + 32 <= n {
         // SAFETY: the columns lie inside n, and each term's row inside src
@@ -82,16 +81,6 @@ pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(us
             *o = if to == Out::Add { *o + sum } else { sum };
         }
     }
-}
-
-/// The operands of `weighted_rows`, checked by it.
-struct Rows<'a> {
-    out: &'a mut [f32],
-    n: usize,
-    src: &'a [f32],
-    terms: &'a [(usize, f32)],
-    starts: &'a [usize],
-    to: Out,
 }
 
 impl Rows<'_> {
