@@ -205,7 +205,17 @@ async function runBrowser(name, base, port) {
     const pad = Object.values(await d.element("#pad"))[0];
     await d.s("/actions", "POST", stroke(pad, points));
     await d.s("/actions", "DELETE");
-    const digit = await d.waitFor(`a prediction for ${what}`, () => d.attr("prediction", "data-digit"), 5000);
+    // The pad classifies on the animation frame after each segment, so a
+    // first reading may be of part of the stroke: the prediction is read
+    // once it holds still for two readings 250 ms apart.
+    let last = null;
+    await d.waitFor(`a settled prediction for ${what}`, async () => {
+      const now = await d.attr("prediction", "data-probs");
+      const settled = now !== null && now === last;
+      last = now;
+      return settled;
+    }, 5000);
+    const digit = await d.attr("prediction", "data-digit");
     const probs = (await d.attr("prediction", "data-probs")).split(",").map(Number);
     const sum = probs.reduce((a, b) => a + b, 0);
     check(probs.length === 10 && Math.abs(sum - 1) < 1e-2, `ten probabilities summing to 1 (${sum.toFixed(4)})`);
