@@ -37,8 +37,10 @@ const GEMM_SHAPES: [(usize, usize, usize); 13] = [
 /// has output rows 8 wide (SIMD128 reads its patches in place from the
 /// image) with a 3 x 3 kernel, and 7 channels: a group of 5 and 2 left
 /// over. The last has patches of 54 values (SIMD128's pooled backward
-/// pass sums them as weighted rows, 32 + 16 + 4 + 2) and odd output sides,
-/// whose last row and column pooling drops.
+/// pass sums them as weighted rows, 32 and then 22 as 6 vectors, or 20
+/// and 2 one by one where the weight's last row ends short of a vector;
+/// AVX-512's as 3 vectors and a masked one) and odd output sides, whose
+/// last row and column pooling drops.
 fn conv_shapes() -> Vec<ConvShape> {
     let s = |batch, in_channels, out_channels, height, width, kernel| ConvShape { batch, in_channels, out_channels, height, width, kernel };
     vec![

@@ -154,8 +154,6 @@ fn horizontal_sum(v: __m256) -> f32 {
 
 /// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
 /// cols = im2col(image) (C*K*K, OH*OW), then out_b += weight . cols.
-/// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
-/// cols = im2col(image) (C*K*K, OH*OW), then out_b += weight . cols.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.

@@ -112,20 +112,28 @@ pub(crate) struct Rows<'a> {
     pub(crate) terms: &'a [(usize, f32)],
     pub(crate) starts: &'a [usize],
     pub(crate) to: Out,
+    /// How far every term's row can be read: src.len() less the furthest
+    /// row's start (at least n; unbounded without terms). SIMD128 reads
+    /// its last columns as a whole vector where this allows; the x86-64
+    /// twins' masked loads never read past n.
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    pub(crate) reach: usize,
 }
 
 impl<'a> Rows<'a> {
     /// The checks every `weighted_rows` makes before its unchecked loads:
     /// `out` holds every row, the rows' terms are in order, and each
-    /// term's row, at..at + n, lies inside src (a twin that reads further
-    /// checks that itself).
+    /// term's row, at..at + n, lies inside src (`reach` says how much
+    /// further a twin may read).
     #[track_caller]
     pub(crate) fn checked(out: &'a mut [f32], n: usize, src: &'a [f32], terms: &'a [(usize, f32)], starts: &'a [usize], to: Out) -> Self {
         let rows = starts.len() - 1;
         assert!(out.len() >= rows * n, "out is too short for ({rows},{n})");
         assert!(starts.windows(2).all(|r| r[0] <= r[1]) && starts[rows] <= terms.len(), "the rows' terms are out of order");
-        assert!(terms.iter().all(|&(at, _)| at <= src.len() && n <= src.len() - at), "a weighted row is outside src");
-        Rows { out, n, src, terms, starts, to }
+        // No terms, no reads: any reach will do.
+        let reach = terms.iter().map(|&(at, _)| at).max().map_or(usize::MAX, |furthest| src.len().saturating_sub(furthest));
+        assert!(n <= reach, "a weighted row is outside src");
+        Rows { out, n, src, terms, starts, to, reach }
     }
 }
 

@@ -48,7 +48,7 @@ impl Sparse for Simd128 {
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
     let mut rows = Rows::checked(out, n, src, terms, starts, to);
-    let whole = terms.iter().all(|&(at, _)| n.next_multiple_of(4) <= src.len() - at);
+    let whole = n.next_multiple_of(4) <= rows.reach;
     let mut j = 0;
     while j + 32 <= n {
         // SAFETY: the columns lie inside n, and each term's row inside src
