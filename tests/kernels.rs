@@ -17,7 +17,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 /// ones, LeNet-5's, and (13, 300, 23), whose wide B
 /// SIMD128 copies a panel at a time (K >= 256), ending in a panel of 4
 /// and 3 columns of scalar leftovers.
-const GEMM_SHAPES: [(usize, usize, usize); 13] = [
+const GEMM_SHAPES: [(usize, usize, usize); 15] = [
     (1, 1, 1),
     (1, 7, 3),
     (3, 1, 9),
@@ -31,6 +31,11 @@ const GEMM_SHAPES: [(usize, usize, usize); 13] = [
     (13, 80, 500),
     (25, 6, 47),
     (13, 300, 23),
+    // SIMD128's matmul_bt from 10 rows and columns a multiple of 4: the
+    // GEMM's tiles, B's panels copied out transposed, a panel of 4 last
+    // and steps left over.
+    (10, 7, 12),
+    (50, 500, 800),
 ];
 
 /// ConvShapes: LeNet-5's two layers and awkward ones. The one before last

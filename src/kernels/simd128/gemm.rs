@@ -85,15 +85,7 @@ pub(super) fn pack_group(dst: &mut [f32], a: &[f32], row_stride: usize, k: usize
     while p + 4 <= k {
         // SAFETY: rows r < MR, values p..p+4 < k: inside a (asserted).
         let row = |r: usize| unsafe { v128_load(src.add(r * row_stride + p) as *const v128) };
-        let (r0, r1, r2, r3, r4) = (row(0), row(1), row(2), row(3), row(4));
-        let (t0, t1) = (i32x4_shuffle::<0, 4, 1, 5>(r0, r1), i32x4_shuffle::<2, 6, 3, 7>(r0, r1));
-        let (t2, t3) = (i32x4_shuffle::<0, 4, 1, 5>(r2, r3), i32x4_shuffle::<2, 6, 3, 7>(r2, r3));
-        let steps = [
-            i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
-            i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
-            i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
-            i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
-        ];
+        let (steps, r4) = (transpose4([row(0), row(1), row(2), row(3)]), row(4));
         let fifth = [f32x4_extract_lane::<0>(r4), f32x4_extract_lane::<1>(r4), f32x4_extract_lane::<2>(r4), f32x4_extract_lane::<3>(r4)];
         for (q, (step, fifth)) in steps.into_iter().zip(fifth).enumerate() {
             // SAFETY: step p + q < k: dst[(p+q)*MR..(p+q+1)*MR] is inside dst (asserted).
@@ -146,11 +138,18 @@ impl<'a> Patches<'a> {
     }
 }
 
-/// A GEMM operand: a matrix (`Operand`), or im2col(image) read in place.
+/// A GEMM operand: a matrix (`Operand`), im2col(image) read in place, or
+/// the transpose of a row-major (N, K) matrix, whose panels `gemm` always
+/// copies out transposed (`Gemm::panel`).
 #[derive(Clone, Copy)]
 pub(super) enum BOperand<'a> {
     Matrix(Operand<'a>),
     Image(Patches<'a>),
+    /// B (K, N) as `data` (N, K): element (p, j) at data[j * k + p].
+    Transposed {
+        data: &'a [f32],
+        k: usize,
+    },
 }
 
 /// out (M,N) += A (M,K) . B (K,N) (or =, as `to` says).
@@ -183,12 +182,21 @@ pub(super) fn gemm(out: &mut [f32], a: Operand, b: BOperand, m: usize, k: usize,
             );
             n
         }
+        BOperand::Transposed { data, k: width } => {
+            assert!(width == k && data.len() >= n * k, "b is too short for ({n},{k})");
+            n - n % 4
+        }
     };
     let mut g = Gemm { out, a, b, k, n, to };
     // A panel of a wide B is K rows a cache line apart: past about 256
     // of them it leaves the L1 cache before the next row group reads it
     // again. Copied together first, it stays.
-    let pack = matches!(b, BOperand::Matrix(b) if b.step > PANEL && k >= 256 && m > MR);
+    // A transposed B is always copied, its rows becoming the panel's columns.
+    let pack = match b {
+        BOperand::Matrix(b) => b.step > PANEL && k >= 256 && m > MR,
+        BOperand::Image(_) => false,
+        BOperand::Transposed { .. } => true,
+    };
     PANEL_B.with_borrow_mut(|scratch| {
         if pack {
             scratch.resize(scratch.len().max(k * PANEL), 0.0);
@@ -224,6 +232,7 @@ impl<'a> BOperand<'a> {
         match self {
             BOperand::Matrix(b) => b.data[b.at(j, p)],
             BOperand::Image(im) => im.img[im.at(p, j)],
+            BOperand::Transposed { data, k } => data[j * k + p],
         }
     }
 }
@@ -252,6 +261,11 @@ impl Gemm<'_> {
                     to.copy_from_slice(&b.data[from..from + w]);
                 }
                 (BOperand::Matrix(Operand { data: &scratch[..self.k * w], group_stride: 1, step: w }), 0)
+            }
+            (BOperand::Transposed { data, k }, Some(scratch)) => {
+                let w = 4 * V;
+                transpose_rows(&mut scratch[..k * w], &data[j0 * k..(j0 + w) * k], k);
+                (BOperand::Matrix(Operand { data: &scratch[..k * w], group_stride: 1, step: w }), 0)
             }
             (b, _) => (b, j0),
         };
@@ -339,11 +353,51 @@ impl Gemm<'_> {
                     }
                 }
             }
+            // `panel` copies it out as a matrix.
+            BOperand::Transposed { .. } => unreachable!("a transposed B reached a tile uncopied"),
         }
         for (r, acc_r) in acc.iter().enumerate() {
             for (v, acc_rv) in acc_r.iter().enumerate() {
                 // SAFETY: as above.
                 unsafe { v128_store(place(r, v), *acc_rv) };
+            }
+        }
+    }
+}
+
+/// Four vectors, rows of a 4 x 4 block, as its four columns.
+#[inline(always)]
+fn transpose4([r0, r1, r2, r3]: [v128; 4]) -> [v128; 4] {
+    let (t0, t1) = (i32x4_shuffle::<0, 4, 1, 5>(r0, r1), i32x4_shuffle::<2, 6, 3, 7>(r0, r1));
+    let (t2, t3) = (i32x4_shuffle::<0, 4, 1, 5>(r2, r3), i32x4_shuffle::<2, 6, 3, 7>(r2, r3));
+    [
+        i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
+        i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
+        i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
+        i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
+    ]
+}
+
+/// dst (K, W) = rows (W, K) transposed, W a multiple of 4: four rows by
+/// four steps of k at a time, transposed in registers.
+fn transpose_rows(dst: &mut [f32], rows: &[f32], k: usize) {
+    let w = dst.len() / k.max(1);
+    assert!(w.is_multiple_of(4) && dst.len() == w * k && rows.len() == w * k, "({w},{k}) rows do not fit");
+    let (src, to) = (rows.as_ptr(), dst.as_mut_ptr());
+    for c in (0..w).step_by(4) {
+        let mut p = 0;
+        while p + 4 <= k {
+            // SAFETY: rows c..c+4 < w, values p..p+4 <= k: inside rows (asserted).
+            let row = |r: usize| unsafe { v128_load(src.add((c + r) * k + p) as *const v128) };
+            for (q, step) in transpose4([row(0), row(1), row(2), row(3)]).into_iter().enumerate() {
+                // SAFETY: step p + q < k, columns c..c+4 <= w: inside dst (asserted).
+                unsafe { v128_store(to.add((p + q) * w + c) as *mut v128, step) };
+            }
+            p += 4;
+        }
+        for p in p..k {
+            for r in 0..4 {
+                dst[p * w + c + r] = rows[(c + r) * k + p];
             }
         }
     }
