@@ -127,24 +127,28 @@ fn maxpool_gradients() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn bias_tanh_gradients() {
     let mut rng = Rng::new(3);
-    let (batch, channels, spatial) = (2, 3, 5);
-    let mut inp = random_vec(&mut rng, batch * channels * spatial, 1.5);
-    let mut bias = random_vec(&mut rng, channels, 0.5);
-    let r = random_vec(&mut rng, inp.len(), 1.0);
-    let mut out = vec![0.0; inp.len()];
-    bias_tanh_forward(&mut out, &inp, &bias, spatial);
-    let (mut dinp, mut dbias) = (vec![0.0; inp.len()], vec![0.0; channels]);
-    bias_tanh_backward(&mut dinp, &mut dbias, &r, &out, spatial);
-    let b = bias.clone();
-    check(&mut inp, &dinp, EPS, |x| {
-        bias_tanh_forward(&mut out, x, &b, spatial);
-        dot(&out, &r)
-    });
-    let x = inp.clone();
-    check(&mut bias, &dbias, EPS, |b| {
-        bias_tanh_forward(&mut out, &x, b, spatial);
-        dot(&out, &r)
-    });
+    // Planes shorter than the bias sum's 8 lanes, a whole number of them,
+    // and both.
+    for spatial in [5, 16, 21] {
+        let (batch, channels) = (2, 3);
+        let mut inp = random_vec(&mut rng, batch * channels * spatial, 1.5);
+        let mut bias = random_vec(&mut rng, channels, 0.5);
+        let r = random_vec(&mut rng, inp.len(), 1.0);
+        let mut out = vec![0.0; inp.len()];
+        bias_tanh_forward(&mut out, &inp, &bias, spatial);
+        let (mut dinp, mut dbias) = (vec![0.0; inp.len()], vec![0.0; channels]);
+        bias_tanh_backward(&mut dinp, &mut dbias, &r, &out, spatial);
+        let b = bias.clone();
+        check(&mut inp, &dinp, EPS, |x| {
+            bias_tanh_forward(&mut out, x, &b, spatial);
+            dot(&out, &r)
+        });
+        let x = inp.clone();
+        check(&mut bias, &dbias, EPS, |b| {
+            bias_tanh_forward(&mut out, &x, b, spatial);
+            dot(&out, &r)
+        });
+    }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -25,20 +25,49 @@ pub fn tanh_forward(x: &mut [f32]) {
 }
 
 /// dinp += dout * (1 - out^2); dbias (C) += dinp summed over batch and space.
+///
+/// Each channel's sum of an image runs in `LANES` partial sums, a lane
+/// for every `LANES`th value, added pairwise at the end, then the values
+/// past the last whole `LANES` one by one: an order that every build
+/// follows to the bit, and that compilers vectorize. One running sum was
+/// a chain of dependent adds, 0.12 ms of a 50-image step's 144,000 of
+/// conv1's values in Chromium.
 pub fn bias_tanh_backward(dinp: &mut [f32], dbias: &mut [f32], dout: &[f32], out: &[f32], spatial: usize) {
+    const LANES: usize = 8;
     assert_eq!(dinp.len(), out.len(), "dinp must be shaped like out");
-    let plane = dbias.len() * spatial;
-    for ((di, dout_img), out_img) in dinp.chunks_exact_mut(plane).zip(dout.chunks_exact(plane)).zip(out.chunks_exact(plane)) {
-        for (c, db) in dbias.iter_mut().enumerate() {
-            let range = c * spatial..(c + 1) * spatial;
-            let mut sum = 0.0;
-            for ((d, &g), &y) in di[range.clone()].iter_mut().zip(&dout_img[range.clone()]).zip(&out_img[range]) {
-                let local = g * (1.0 - y * y);
-                *d += local;
-                sum += local;
+    assert_eq!(dout.len(), out.len(), "dout must be shaped like out");
+    if dbias.is_empty() || spatial == 0 {
+        return;
+    }
+    assert!(out.len().is_multiple_of(dbias.len() * spatial), "out must be (B,C,S) with C = dbias.len()");
+    let local = |d: &mut f32, g: f32, y: f32| {
+        let l = g * (1.0 - y * y);
+        *d += l;
+        l
+    };
+    // Channel by channel of each image, (B*C) planes of S in all.
+    let (planes, channels) = (dinp.chunks_exact_mut(spatial).zip(dout.chunks_exact(spatial)).zip(out.chunks_exact(spatial)), dbias.len());
+    for (i, ((di, g), y)) in planes.enumerate() {
+        let mut lanes = [0.0f32; LANES];
+        let (mut d8, mut g8, mut y8) = (di.chunks_exact_mut(LANES), g.chunks_exact(LANES), y.chunks_exact(LANES));
+        for ((d, g), y) in (&mut d8).zip(&mut g8).zip(&mut y8) {
+            for (lane, ((d, &g), &y)) in lanes.iter_mut().zip(d.iter_mut().zip(g).zip(y)) {
+                *lane += local(d, g, y);
             }
-            *db += sum;
         }
+        let mut width = LANES;
+        while width > 1 {
+            width /= 2;
+            let (low, high) = lanes.split_at_mut(width);
+            for (l, h) in low.iter_mut().zip(&*high) {
+                *l += h;
+            }
+        }
+        let mut sum = lanes[0];
+        for ((d, &g), &y) in d8.into_remainder().iter_mut().zip(g8.remainder()).zip(y8.remainder()) {
+            sum += local(d, g, y);
+        }
+        dbias[i % channels] += sum;
     }
 }
 
