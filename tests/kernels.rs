@@ -38,7 +38,9 @@ const GEMM_SHAPES: [(usize, usize, usize); 15] = [
     (50, 500, 800),
 ];
 
-/// ConvShapes: LeNet-5's two layers and awkward ones. The one before last
+/// ConvShapes: LeNet-5's two layers and awkward ones. The third is conv2
+/// with 3 images, which the sparse pooled backward pass unfolds two and
+/// then one at a time. The one before last
 /// has output rows 8 wide (SIMD128 reads its patches in place from the
 /// image) with a 3 x 3 kernel, and 7 channels: a group of 5 and 2 left
 /// over. The last has patches of 54 values (SIMD128's pooled backward
@@ -51,6 +53,7 @@ fn conv_shapes() -> Vec<ConvShape> {
     vec![
         s(2, 1, 20, 28, 28, 5),
         s(2, 20, 50, 12, 12, 5),
+        s(3, 20, 50, 12, 12, 5),
         s(1, 1, 1, 5, 5, 5),
         s(3, 2, 3, 7, 9, 3),
         s(1, 3, 5, 6, 11, 1),

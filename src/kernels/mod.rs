@@ -195,7 +195,9 @@ pub struct PooledBackward<'a> {
     /// gradient to the winners first (the vector twins' sparse pass does
     /// not use it).
     pub dout: &'a mut [f32],
-    /// At least `shape.workspace_len()` values of scratch.
+    /// At least `shape.workspace_len()` values of scratch, for the scalar
+    /// reference (the sparse pass unfolds images into a buffer of its own,
+    /// sized for the images it takes together).
     pub work: &'a mut [f32],
     pub shape: &'a ConvShape,
 }
