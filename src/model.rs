@@ -99,13 +99,8 @@ struct Buffers {
     dh: Vec<f32>,
     da2: Vec<f32>,
     dp2: Vec<f32>,
-    // the convolutions' output gradients: scratch for the kernels that
-    // route the pooled gradient there first (scalar, native; SIMD128
-    // starts from the pooled one)
-    dc2: Vec<f32>,
     da1: Vec<f32>,
     dp1: Vec<f32>,
-    dc1: Vec<f32>,
 }
 
 impl Buffers {
@@ -133,10 +128,8 @@ impl Buffers {
             dh: vec![0.0; batch * HIDDEN],
             da2: vec![0.0; batch * FLAT],
             dp2: vec![0.0; batch * FLAT],
-            dc2: vec![0.0; batch * C2_OUT],
             da1: vec![0.0; batch * P1_OUT],
             dp1: vec![0.0; batch * P1_OUT],
-            dc1: vec![0.0; batch * C1_OUT],
         };
     }
 }
@@ -277,12 +270,12 @@ impl LeNet5 {
         let (a1, da1, dp1) = (&f.a1[..b * P1_OUT], &mut f.da1[..b * P1_OUT], &mut f.dp1[..b * P1_OUT]);
         da1.fill(0.0);
         let pooled2 = Pooled { grad: dp2, argmax: &f.arg2[..b * FLAT] };
-        let (dout, work, shape) = (&mut f.dc2[..b * C2_OUT], &mut f.cols, &conv2_shape(b));
-        conv2d_pool_backward(PooledBackward { dweight: dw2, dinp: Some((&mut *da1, w2)), pooled: pooled2, inp: a1, dout, work, shape });
+        let (work, shape) = (&mut f.cols, &conv2_shape(b));
+        conv2d_pool_backward(PooledBackward { dweight: dw2, dinp: Some((&mut *da1, w2)), pooled: pooled2, inp: a1, work, shape });
         dp1.fill(0.0);
         bias_tanh_backward(dp1, db1, da1, a1, POOL1_SIDE * POOL1_SIDE);
         let pooled1 = Pooled { grad: dp1, argmax: &f.arg1[..b * P1_OUT] };
-        let (inp, dout, work, shape) = (&f.x[..b * IMAGE_LEN], &mut f.dc1[..b * C1_OUT], &mut f.cols, &conv1_shape(b));
-        conv2d_pool_backward(PooledBackward { dweight: dw1, dinp: None, pooled: pooled1, inp, dout, work, shape });
+        let (inp, work, shape) = (&f.x[..b * IMAGE_LEN], &mut f.cols, &conv1_shape(b));
+        conv2d_pool_backward(PooledBackward { dweight: dw1, dinp: None, pooled: pooled1, inp, work, shape });
     }
 }

@@ -83,7 +83,7 @@ fn conv_pool_gradients() {
         dot(&pooled, &r)
     };
     loss(&inp, &weight, &mut arg);
-    let (mut dinp, mut dweight, mut dout) = (vec![0.0; inp.len()], vec![0.0; weight.len()], vec![0.0; s.out_len()]);
+    let (mut dinp, mut dweight) = (vec![0.0; inp.len()], vec![0.0; weight.len()]);
     let grad = Pooled { grad: &r, argmax: &arg };
     let work = &mut vec![0.0; s.workspace_len()];
     conv2d_pool_backward(PooledBackward {
@@ -91,7 +91,6 @@ fn conv_pool_gradients() {
         dinp: Some((&mut dinp, &weight)),
         pooled: grad,
         inp: &inp,
-        dout: &mut dout,
         work,
         shape: &s,
     });

@@ -247,7 +247,7 @@ mod parity {
             let grad = random_vec(&mut rng, windows, 1.0);
             let argmax: Vec<u8> = (0..windows).map(|_| (rng.next_u32() % 4) as u8).collect();
             let pooled = Pooled { grad: &grad, argmax: &argmax };
-            let (mut cols, mut dout) = (vec![0.0; s.workspace_len()], vec![0.0; s.out_len()]);
+            let mut cols = vec![0.0; s.workspace_len()];
             for with_input in [true, false] {
                 let (mut dw_a, mut dw_b) = (vec![0.5; s.weight_len()], vec![0.5; s.weight_len()]);
                 let (mut dx_a, mut dx_b) = (vec![0.5; s.inp_len()], vec![0.5; s.inp_len()]);
@@ -257,7 +257,6 @@ mod parity {
                     dinp: dx_a_w,
                     pooled,
                     inp: &inp,
-                    dout: &mut dout,
                     work: &mut cols,
                     shape: &s,
                 });
@@ -267,7 +266,6 @@ mod parity {
                     dinp: dx_b_w,
                     pooled,
                     inp: &inp,
-                    dout: &mut dout,
                     work: &mut cols,
                     shape: &s,
                 });

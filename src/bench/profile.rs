@@ -58,7 +58,7 @@ pub fn kernel_profile(reps: usize, round_ms: f64, now: impl Fn() -> f64) -> Stri
     let (f1, f2, fh) = (conv_flops(&c1), conv_flops(&c2), 2 * b * FLAT * HIDDEN);
     // Both backward passes as a training step runs them, from the pooled
     // gradient: a quarter of dout, with winners at random.
-    let (grad1, grad2, mut dout1, mut dout2) = (v(o1.len() / 4), v(o2.len() / 4), v(o1.len()), v(o2.len()));
+    let (grad1, grad2) = (v(o1.len() / 4), v(o2.len() / 4));
     let winners = |grad: &[f32]| -> Vec<u8> { grad.iter().map(|g| (g.to_bits() % 4) as u8).collect() };
     let (arg1, arg2) = (winners(&grad1), winners(&grad2));
     let (pooled1, pooled2) = (Pooled { grad: &grad1, argmax: &arg1 }, Pooled { grad: &grad2, argmax: &arg2 });
@@ -81,12 +81,12 @@ pub fn kernel_profile(reps: usize, round_ms: f64, now: impl Fn() -> f64) -> Stri
         time("conv2.backward_input", f2, &mut || best::conv2d_backward_input(&mut dx2, &o2, &w2, &mut cols, &c2));
         time("conv2.backward_filter", f2, &mut || best::conv2d_backward_filter(&mut dw2, &o2, &x2, &mut cols, &c2));
         time("conv1.backward_pooled", 0, &mut || {
-            let (dweight, inp, dout, work) = (&mut dw1[..], &x1[..], &mut dout1[..], &mut cols[..]);
-            best::conv2d_backward_pooled(PooledBackward { dweight, dinp: None, pooled: pooled1, inp, dout, work, shape: &c1 })
+            let (dweight, inp, work) = (&mut dw1[..], &x1[..], &mut cols[..]);
+            best::conv2d_backward_pooled(PooledBackward { dweight, dinp: None, pooled: pooled1, inp, work, shape: &c1 })
         });
         time("conv2.backward_pooled", 0, &mut || {
-            let (dweight, dinp, inp, dout, work) = (&mut dw2[..], Some((&mut dx2[..], &w2[..])), &x2[..], &mut dout2[..], &mut cols[..]);
-            best::conv2d_backward_pooled(PooledBackward { dweight, dinp, pooled: pooled2, inp, dout, work, shape: &c2 })
+            let (dweight, dinp, inp, work) = (&mut dw2[..], Some((&mut dx2[..], &w2[..])), &x2[..], &mut cols[..]);
+            best::conv2d_backward_pooled(PooledBackward { dweight, dinp, pooled: pooled2, inp, work, shape: &c2 })
         });
         // What a step does between the GEMMs: pooling, bias and tanh,
         // forward and backward, at each convolution's shapes.

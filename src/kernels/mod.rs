@@ -191,10 +191,6 @@ pub struct PooledBackward<'a> {
     pub pooled: Pooled<'a>,
     /// The convolution's input (B,C,H,W).
     pub inp: &'a [f32],
-    /// (B,OC,OH,OW) scratch, for the scalar reference, which routes the
-    /// gradient to the winners first (the vector twins' sparse pass does
-    /// not use it).
-    pub dout: &'a mut [f32],
     /// At least `shape.workspace_len()` values of scratch, for the scalar
     /// reference (the sparse pass unfolds images into a buffer of its own,
     /// sized for the images it takes together).
@@ -203,18 +199,27 @@ pub struct PooledBackward<'a> {
 }
 
 /// `conv2d_backward_pooled` by the dense kernels `filter` and `input`:
-/// the pooled gradient routed to its winners in `dout` (B,OC,OH,OW),
-/// three quarters of it zeros, and both kernels run on that.
+/// the pooled gradient routed to its winners in dout (B,OC,OH,OW), a
+/// buffer of its own, three quarters of it zeros, and both kernels run on
+/// that.
 #[track_caller]
 pub(crate) fn backward_pooled_dense(op: PooledBackward, [filter, input]: [ConvKernel; 2]) {
-    let PooledBackward { dweight, dinp, pooled, inp, dout, work, shape: s } = op;
-    let dout = &mut dout[..s.out_len()];
-    dout.fill(0.0);
-    unpool_add(dout, pooled, s.batch * s.out_channels, s.out_height(), s.out_width());
-    filter(dweight, dout, inp, work, s);
-    if let Some((dinp, weight)) = dinp {
-        input(dinp, dout, weight, work, s);
+    let PooledBackward { dweight, dinp, pooled, inp, work, shape: s } = op;
+    std::thread_local! {
+        /// The convolution's output gradient (B,OC,OH,OW), kept from call
+        /// to call: only this dense route needs it, so only the builds
+        /// that take it hold one.
+        static DOUT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    DOUT.with_borrow_mut(|dout| {
+        dout.clear();
+        dout.resize(s.out_len(), 0.0);
+        unpool_add(dout, pooled, s.batch * s.out_channels, s.out_height(), s.out_width());
+        filter(dweight, dout, inp, work, s);
+        if let Some((dinp, weight)) = dinp {
+            input(dinp, dout, weight, work, s);
+        }
+    });
 }
 
 /// Unfolds one image (C,H,W) into `cols` (C*K*K, OH*OW), so that a

@@ -61,7 +61,7 @@ dispatch! {
 /// convolution followed by 2x2 max-pooling, from the pooling's output
 /// gradient, as weighted rows of the unfolded image
 /// (`pooled::backward_pooled_sparse`), 16 or 8 floats a vector; the
-/// scalar reference runs the dense kernels on `dout` instead.
+/// scalar reference runs the dense kernels on the routed gradient instead.
 #[track_caller]
 pub fn conv2d_backward_pooled(op: PooledBackward) {
     match level() {

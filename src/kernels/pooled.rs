@@ -39,7 +39,7 @@ pub(crate) trait Sparse {
 ///   g * weight[o] over the channels o it won for, folded back into dinp
 ///   by `col2im_t_add`.
 ///
-/// A quarter of the dense kernels' multiply-adds, and `dout` is not used.
+/// A quarter of the dense kernels' multiply-adds, and no dense dout.
 #[track_caller]
 pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
     let PooledBackward { dweight, mut dinp, pooled, inp, shape: s, .. } = op;

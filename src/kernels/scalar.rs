@@ -134,9 +134,9 @@ pub fn conv2d_backward_filter(dweight: &mut [f32], dout: &[f32], inp: &[f32], _c
 
 /// The backward pass of a convolution followed by 2x2 max-pooling, from
 /// the pooling's output gradient: dweight += dL/dweight and, when asked
-/// for, dinp += dL/dinp through `weight` (the pair in `dinp`). `dout`
-/// (B,OC,OH,OW) is a scratch for the convolution's output gradient, the
-/// pooled one routed to its winners.
+/// for, dinp += dL/dinp through `weight` (the pair in `dinp`), by the dense
+/// kernels on the convolution's output gradient, the pooled one routed to
+/// its winners (`backward_pooled_dense`).
 #[track_caller]
 pub fn conv2d_backward_pooled(op: PooledBackward) {
     backward_pooled_dense(op, [conv2d_backward_filter, conv2d_backward_input]);
