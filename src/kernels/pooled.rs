@@ -163,9 +163,10 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// `backward_pooled_sparse`'s unfolded images, and its weighted rows
-/// (where each starts in its source, its factor): an image's by channel, with the pixel each
-/// reaches, then by pixel; and where each output row's first is.
+/// `backward_pooled_sparse`'s unfolded images, side by side, and its
+/// weighted rows (where each starts in its source, its factor): the
+/// images' by channel, with the pixel each reaches, then one image's by
+/// pixel; and where each output row's first is.
 struct Terms {
     cols: Vec<f32>,
     terms: Vec<(usize, f32)>,
