@@ -82,10 +82,11 @@ impl Lanes for __m512 {
 }
 
 /// `Sparse::weighted_rows` in vectors L: one load per multiply-add, eight
-/// vectors of columns of every row at a time (those columns of conv2's 64
-/// patches, 16 KB with AVX2, 32 with AVX-512, stay in the L1 cache while
-/// every row passes over them), then the last one to eight vectors, the
-/// last of them masked (conv2's 500 columns: 3 x 128 + 116 with AVX-512;
+/// vectors of columns of every row at a time (those columns of two of
+/// conv2's images, 128 patches: 32 KB with AVX2, which stay in the L1
+/// cache while every row passes over them; 64 KB with AVX-512, which
+/// outgrow it, yet two images measured faster than one there too), then
+/// the last one to eight vectors, the last of them masked (conv2's 500 columns: 3 x 128 + 116 with AVX-512;
 /// conv1's 25: 16 + 9). Eight rather than four measured 1.87 ms against
 /// 2.09 for conv2's pass with AVX2, and the same with AVX-512.
 ///

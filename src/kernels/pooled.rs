@@ -55,6 +55,7 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
     }
     let patches = ckk * p;
     TERMS.with_borrow_mut(|Terms { cols, terms, pixels, by_pixel, starts }| {
+        // (At most 8, so that tiny planes do not unfold a whole batch.)
         let together = (ROW_TERMS / windows.max(1)).clamp(1, 8);
         // Room for their patches and the twin's slack past the last.
         cols.resize(together * patches + T::SLACK, 0.0);

@@ -36,8 +36,9 @@ impl Sparse for Simd128 {
 /// Row r of out (R rows of N) += (or =, as `to` says) the sum over its
 /// terms, terms[starts[r]..starts[r + 1]], (at, g) of g * src[at..at + N]:
 /// one load per multiply-add, 32 columns of every row at a time in 8
-/// accumulators, so that those columns of src's rows (8 KB for conv2's
-/// 64 patches) stay in the L1 cache while every row passes over them,
+/// accumulators, so that those columns of src's rows (16 KB for two of
+/// conv2's images, 128 patches) stay in the L1 cache while every row
+/// passes over them,
 /// then the rest in one pass of up to 8 vectors, so that a row's terms
 /// are walked once more, not once a vector (conv2's 500 columns are
 /// 15 x 32 + 20, conv1's 25 one pass of 7 vectors). Where every row of
