@@ -9,7 +9,7 @@
 
 use core::arch::x86_64::*;
 
-use super::pooled::{for_each_patch_segment, Rows, Sparse};
+use super::pooled::{for_each_patch_segment, Rows, Sparse, Term};
 use super::{ConvShape, Out};
 
 /// A vector of floats, with what the weighted rows do with one. Every
@@ -93,7 +93,7 @@ impl Lanes for __m512 {
 /// # Safety
 /// The CPU must have L's features.
 #[inline(always)]
-unsafe fn weighted_rows<L: Lanes>(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
+unsafe fn weighted_rows<L: Lanes>(out: &mut [f32], n: usize, src: &[f32], terms: &[Term], starts: &[usize], to: Out) {
     let mut rows = Rows::checked(out, n, src, terms, starts, to);
     let (width, mut j) = (L::WIDTH, 0);
     // SAFETY: the CPU has L's features (the caller's promise); each call's
@@ -140,7 +140,7 @@ impl Rows<'_> {
             for (r, range) in self.starts.windows(2).enumerate() {
                 let mut acc = [L::zero(); V];
                 for &(at, g) in self.terms.get_unchecked(range[0]..range[1]) {
-                    let (g, row) = (L::splat(g), src.add(at + j));
+                    let (g, row) = (L::splat(g), src.add(at as usize + j));
                     for (v, acc) in acc.iter_mut().enumerate() {
                         *acc = L::mul_add(g, load(row.add(v * L::WIDTH), v), *acc);
                     }
@@ -226,9 +226,9 @@ macro_rules! twin {
                 // SAFETY: as above.
                 unsafe { run(dimg, cols_t, s) }
             }
-            fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
+            fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[Term], starts: &[usize], to: Out) {
                 #[target_feature(enable = $features)]
-                fn run(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
+                fn run(out: &mut [f32], n: usize, src: &[f32], terms: &[Term], starts: &[usize], to: Out) {
                     // SAFETY: this function runs with the features.
                     unsafe { weighted_rows::<$lanes>(out, n, src, terms, starts, to) }
                 }

@@ -20,7 +20,7 @@ pub(crate) trait Sparse {
     /// says) the sum over its terms, terms[starts[r]..starts[r + 1]],
     /// (at, g) of g * src[at..at + n], in that order, each column's sum
     /// started at zero (its operands checked by `Rows::checked`).
-    fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out);
+    fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[Term], starts: &[usize], to: Out);
 }
 
 /// The backward pass of a convolution followed by 2x2 max-pooling, from
@@ -59,6 +59,8 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
         let together = (ROW_TERMS / windows.max(1)).clamp(1, 8);
         // Room for their patches and the twin's slack past the last.
         cols.resize(together * patches + T::SLACK, 0.0);
+        let furthest = (together * patches).max(oc * ckk);
+        assert!(u32::try_from(furthest).is_ok(), "{s:?} unfolds past what a term's u32 can reach");
         for first in (0..s.batch).step_by(together) {
             let images = first..(first + together).min(s.batch);
             let n = images.len();
@@ -67,21 +69,33 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
             }
             // The images' pooled values, channel by channel, image by
             // image, window by window: channel o's terms are its windows'
-            // in every image, whose patches lie one after the other.
-            // (The pixels only where the input gradient needs them.)
+            // in every image, whose patches lie one after the other. Each
+            // window's winner first as its pixel, then as its patch: two
+            // plain loops over a plane's windows, no division, no checks.
             let count = n * oc * windows;
             terms.resize(count, (0, 0.0));
-            pixels.resize(if dinp.is_some() { count } else { 0 }, 0);
+            pixels.resize(count, 0);
+            // A winner's pixel, from its window's top left: argmax q is
+            // row q / 2 and column q % 2 of the window.
+            let (wh, ww) = (s.out_height() / 2, ow / 2);
             let mut at = 0;
             for o in 0..oc {
                 for (i, b) in images.clone().enumerate() {
-                    pooled.each_winner(b * oc + o..b * oc + o + 1, s.out_height(), ow, |x| {
-                        terms[at] = (i * patches + x.pixel * ckk, pooled.grad[x.at]);
-                        if let Some(pixel) = pixels.get_mut(at) {
-                            *pixel = x.pixel;
+                    let plane = (b * oc + o) * windows..(b * oc + o + 1) * windows;
+                    let (grad, argmax) = (&pooled.grad[plane.clone()], &pooled.argmax[plane]);
+                    let (terms, pixels) = (&mut terms[at..at + windows], &mut pixels[at..at + windows]);
+                    for wy in 0..wh {
+                        let top = 2 * wy * ow;
+                        let row = wy * ww..(wy + 1) * ww;
+                        for (wx, (pixel, &q)) in pixels[row.clone()].iter_mut().zip(&argmax[row.clone()]).enumerate() {
+                            *pixel = (top + 2 * wx) as u32 + (q as u32 >> 1) * ow as u32 + (q as u32 & 1);
                         }
-                        at += 1;
-                    });
+                    }
+                    let first = (i * patches) as u32;
+                    for ((t, &pixel), &g) in terms.iter_mut().zip(pixels.iter()).zip(grad) {
+                        *t = (first + pixel * ckk as u32, g);
+                    }
+                    at += windows;
                 }
             }
             starts.clear();
@@ -98,7 +112,7 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
                 starts.resize(p + 2, 0);
                 for o in 0..oc {
                     for &x in &pixels[mine(o)][..windows] {
-                        starts[x + 2] += 1;
+                        starts[x as usize + 2] += 1;
                     }
                 }
                 for x in 2..p + 2 {
@@ -107,8 +121,8 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
                 by_pixel.resize(oc * windows, (0, 0.0));
                 for o in 0..oc {
                     for (&x, &(_, g)) in pixels[mine(o)].iter().zip(&terms[mine(o)]).take(windows) {
-                        let next = &mut starts[x + 1];
-                        by_pixel[*next] = (o * ckk, g);
+                        let next = &mut starts[x as usize + 1];
+                        by_pixel[*next] = ((o * ckk) as u32, g);
                         *next += 1;
                     }
                 }
@@ -127,6 +141,9 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
 /// of their patches that a pass reads outgrow the L1 cache.
 const ROW_TERMS: usize = 32;
 
+/// A weighted row: where it starts in its source, and its factor.
+pub(crate) type Term = (u32, f32);
+
 /// The operands of a `weighted_rows` call, checked (`Rows::checked`): row
 /// r of `out` (n columns) is the sum of its terms, terms[starts[r]..
 /// starts[r + 1]], each (at, g) the row src[at..at + n] times g; `to`
@@ -136,7 +153,7 @@ pub(crate) struct Rows<'a> {
     pub(crate) out: &'a mut [f32],
     pub(crate) n: usize,
     pub(crate) src: &'a [f32],
-    pub(crate) terms: &'a [(usize, f32)],
+    pub(crate) terms: &'a [Term],
     pub(crate) starts: &'a [usize],
     pub(crate) to: Out,
     /// How far every term's row can be read: src.len() less the furthest
@@ -153,12 +170,12 @@ impl<'a> Rows<'a> {
     /// term's row, at..at + n, lies inside src (`reach` says how much
     /// further a twin may read).
     #[track_caller]
-    pub(crate) fn checked(out: &'a mut [f32], n: usize, src: &'a [f32], terms: &'a [(usize, f32)], starts: &'a [usize], to: Out) -> Self {
+    pub(crate) fn checked(out: &'a mut [f32], n: usize, src: &'a [f32], terms: &'a [Term], starts: &'a [usize], to: Out) -> Self {
         let rows = starts.len() - 1;
         assert!(out.len() >= rows * n, "out is too short for ({rows},{n})");
         assert!(starts.windows(2).all(|r| r[0] <= r[1]) && starts[rows] <= terms.len(), "the rows' terms are out of order");
         // No terms, no reads: any reach will do.
-        let reach = terms.iter().map(|&(at, _)| at).max().map_or(usize::MAX, |furthest| src.len().saturating_sub(furthest));
+        let reach = terms.iter().map(|&(at, _)| at as usize).max().map_or(usize::MAX, |furthest| src.len().saturating_sub(furthest));
         assert!(n <= reach, "a weighted row is outside src");
         Rows { out, n, src, terms, starts, to, reach }
     }
@@ -170,9 +187,9 @@ impl<'a> Rows<'a> {
 /// pixel; and where each output row's first is.
 struct Terms {
     cols: Vec<f32>,
-    terms: Vec<(usize, f32)>,
-    pixels: Vec<usize>,
-    by_pixel: Vec<(usize, f32)>,
+    terms: Vec<Term>,
+    pixels: Vec<u32>,
+    by_pixel: Vec<Term>,
     starts: Vec<usize>,
 }
 

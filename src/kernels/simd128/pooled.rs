@@ -5,7 +5,7 @@ use core::arch::wasm32::*;
 
 use super::madd;
 use super::unfold::{col2im_t_add, im2col_t};
-use crate::kernels::pooled::{backward_pooled_sparse, Rows, Sparse};
+use crate::kernels::pooled::{backward_pooled_sparse, Rows, Sparse, Term};
 use crate::kernels::{ConvShape, Out, PooledBackward};
 
 /// The backward pass of a convolution followed by 2x2 max-pooling, from
@@ -28,7 +28,7 @@ impl Sparse for Simd128 {
     fn col2im_t_add(&self, dimg: &mut [f32], cols_t: &[f32], s: &ConvShape) {
         col2im_t_add(dimg, cols_t, s);
     }
-    fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
+    fn weighted_rows(&self, out: &mut [f32], n: usize, src: &[f32], terms: &[Term], starts: &[usize], to: Out) {
         weighted_rows(out, n, src, terms, starts, to);
     }
 }
@@ -47,7 +47,7 @@ impl Sparse for Simd128 {
 /// 25th); elsewhere they are summed one by one.
 #[track_caller]
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
-pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(usize, f32)], starts: &[usize], to: Out) {
+pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[Term], starts: &[usize], to: Out) {
     let mut rows = Rows::checked(out, n, src, terms, starts, to);
     let whole = n.next_multiple_of(4) <= rows.reach;
     let mut j = 0;
@@ -77,7 +77,7 @@ pub(super) fn weighted_rows(out: &mut [f32], n: usize, src: &[f32], terms: &[(us
     // leftovers, where src's rows end short of a vector
     for (r, range) in starts.windows(2).enumerate() {
         for j in j..n {
-            let sum = terms[range[0]..range[1]].iter().fold(0.0, |acc, &(at, g)| acc + g * src[at + j]);
+            let sum = terms[range[0]..range[1]].iter().fold(0.0, |acc, &(at, g)| acc + g * src[at as usize + j]);
             let o = &mut out[r * n + j];
             *o = if to == Out::Add { *o + sum } else { sum };
         }
@@ -115,7 +115,7 @@ impl Rows<'_> {
 pub(super) unsafe fn weighted_columns<const V: usize, const PART: bool>(
     out: &mut [f32],
     src: &[f32],
-    terms: &[(usize, f32)],
+    terms: &[Term],
     j: usize,
     width: usize,
     to: Out,
@@ -146,10 +146,10 @@ pub(super) unsafe fn weighted_columns<const V: usize, const PART: bool>(
 /// Each term's row read on to j + 4V, src[at..at + j + 4V], inside src.
 #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
 #[cfg_attr(feature = "relaxed-simd", inline, target_feature(enable = "relaxed-simd"))]
-pub(super) unsafe fn weighted_sum<const V: usize>(src: &[f32], terms: &[(usize, f32)], j: usize) -> [v128; V] {
+pub(super) unsafe fn weighted_sum<const V: usize>(src: &[f32], terms: &[Term], j: usize) -> [v128; V] {
     let mut acc = [f32x4_splat(0.0); V];
     for &(at, g) in terms {
-        let (gv, row) = (f32x4_splat(g), src.as_ptr().wrapping_add(at + j));
+        let (gv, row) = (f32x4_splat(g), src.as_ptr().wrapping_add(at as usize + j));
         for (v, acc) in acc.iter_mut().enumerate() {
             // SAFETY: at + j + 4v + 4 <= src.len() (the caller's promise).
             *acc = madd(gv, unsafe { v128_load(row.add(4 * v) as *const v128) }, *acc);
