@@ -88,7 +88,7 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
                         let top = 2 * wy * ow;
                         let row = wy * ww..(wy + 1) * ww;
                         for (wx, (pixel, &q)) in pixels[row.clone()].iter_mut().zip(&argmax[row.clone()]).enumerate() {
-                            *pixel = (top + 2 * wx) as u32 + (q as u32 >> 1) * ow as u32 + (q as u32 & 1);
+                            *pixel = (top + 2 * wx) as u32 + (u32::from(q) >> 1) * ow as u32 + (u32::from(q) & 1);
                         }
                     }
                     let first = (i * patches) as u32;
