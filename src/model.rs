@@ -265,14 +265,12 @@ impl LeNet5 {
         let (a2, da2, dp2) = (&f.a2[..b * FLAT], &mut f.da2[..b * FLAT], &mut f.dp2[..b * FLAT]);
         da2.fill(0.0);
         dense_backward(Some(&mut *da2), dw3, db3, dh, a2, w3, b);
-        dp2.fill(0.0);
         bias_tanh_backward(dp2, db2, da2, a2, POOL2_SIDE * POOL2_SIDE);
         let (a1, da1, dp1) = (&f.a1[..b * P1_OUT], &mut f.da1[..b * P1_OUT], &mut f.dp1[..b * P1_OUT]);
         da1.fill(0.0);
         let pooled2 = Pooled { grad: dp2, argmax: &f.arg2[..b * FLAT] };
         let (work, shape) = (&mut f.cols, &conv2_shape(b));
         conv2d_pool_backward(PooledBackward { dweight: dw2, dinp: Some((&mut *da1, w2)), pooled: pooled2, inp: a1, work, shape });
-        dp1.fill(0.0);
         bias_tanh_backward(dp1, db1, da1, a1, POOL1_SIDE * POOL1_SIDE);
         let pooled1 = Pooled { grad: dp1, argmax: &f.arg1[..b * P1_OUT] };
         let (inp, work, shape) = (&f.x[..b * IMAGE_LEN], &mut f.cols, &conv1_shape(b));

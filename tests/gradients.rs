@@ -135,7 +135,8 @@ fn bias_tanh_gradients() {
         let r = random_vec(&mut rng, inp.len(), 1.0);
         let mut out = vec![0.0; inp.len()];
         bias_tanh_forward(&mut out, &inp, &bias, spatial);
-        let (mut dinp, mut dbias) = (vec![0.0; inp.len()], vec![0.0; channels]);
+        // dinp is replaced, whatever it held.
+        let (mut dinp, mut dbias) = (vec![7.0; inp.len()], vec![0.0; channels]);
         bias_tanh_backward(&mut dinp, &mut dbias, &r, &out, spatial);
         let b = bias.clone();
         check(&mut inp, &dinp, EPS, |x| {

@@ -152,8 +152,9 @@ fn horizontal_sum(v: __m256) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps::<0b01>(pairs, pairs)))
 }
 
-/// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
-/// cols = im2col(image) (C*K*K, OH*OW), then out_b += weight . cols.
+/// out (B,OC,OH,OW) = inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
+/// cols = im2col(image) (C*K*K, OH*OW), then out_b = weight . cols (the
+/// GEMM adds, to out_b zeroed just before: an image's output is in cache).
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
@@ -166,6 +167,7 @@ pub unsafe fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], cols:
     for b in 0..s.batch {
         im2col(cols, &inp[b * img_len..(b + 1) * img_len], s);
         let out_b = &mut out[b * s.out_channels * p..][..s.out_channels * p];
+        out_b.fill(0.0);
         gemm_strided(out_b, weight, ckk, 1, cols, s.out_channels, ckk, p);
     }
 }

@@ -45,7 +45,7 @@ dispatch! {
     fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize);
     /// out (M,N) += a (M,K) . b^T, where b is (N,K)
     fn matmul_bt(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize);
-    /// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K)
+    /// out (B,OC,OH,OW) = inp (B,C,H,W) (*) weight (OC,C,K,K)
     fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape);
     /// dinp (B,C,H,W) += dout (B,OC,OH,OW) (*)^T weight (OC,C,K,K)
     fn conv2d_backward_input(dinp: &mut [f32], dout: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape);

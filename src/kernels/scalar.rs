@@ -53,7 +53,7 @@ pub fn matmul_at(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: u
     }
 }
 
-/// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K), as direct loops.
+/// out (B,OC,OH,OW) = inp (B,C,H,W) (*) weight (OC,C,K,K), as direct loops.
 /// `cols` is the workspace (`ConvShape::workspace_len`) of the fast kernels;
 /// the reference ignores it.
 #[track_caller]
@@ -63,6 +63,7 @@ pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], _cols: &mut 
     for b in 0..s.batch {
         for oc in 0..s.out_channels {
             let o = &mut out[(b * s.out_channels + oc) * oh * ow..][..oh * ow];
+            o.fill(0.0);
             for ic in 0..c {
                 let img = &inp[(b * c + ic) * h * w..][..h * w];
                 for ky in 0..k {

@@ -5,7 +5,6 @@ use crate::kernels::{best, ConvShape, PooledBackward};
 /// out (B,OC,OH,OW) = inp (B,C,H,W) (*) weight (OC,C,K,K).
 /// `cols` is a workspace of at least `s.workspace_len()` values.
 pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], cols: &mut [f32], s: &ConvShape) {
-    out.fill(0.0);
     best::conv2d_forward(out, inp, weight, cols, s);
 }
 

@@ -24,7 +24,7 @@ pub fn tanh_forward(x: &mut [f32]) {
     best::tanh_inplace(x);
 }
 
-/// dinp += dout * (1 - out^2); dbias (C) += dinp summed over batch and space.
+/// dinp = dout * (1 - out^2); dbias (C) += dinp summed over batch and space.
 ///
 /// Each channel's sum of an image runs in `LANES` partial sums, a lane
 /// for every `LANES`th value, added pairwise at the end, then the values
@@ -41,9 +41,8 @@ pub fn bias_tanh_backward(dinp: &mut [f32], dbias: &mut [f32], dout: &[f32], out
     }
     assert!(out.len().is_multiple_of(dbias.len() * spatial), "out must be (B,C,S) with C = dbias.len()");
     let local = |d: &mut f32, g: f32, y: f32| {
-        let l = g * (1.0 - y * y);
-        *d += l;
-        l
+        *d = g * (1.0 - y * y);
+        *d
     };
     // Channel by channel of each image, (B*C) planes of S in all.
     let (planes, channels) = (dinp.chunks_exact_mut(spatial).zip(dout.chunks_exact(spatial)).zip(out.chunks_exact(spatial)), dbias.len());

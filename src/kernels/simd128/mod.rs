@@ -111,8 +111,8 @@ fn add_block<const R: usize, const C: usize>(out: &mut [f32], n: usize, sums: [[
     }
 }
 
-/// out (B,OC,OH,OW) += inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
-/// out_b += weight . im2col(image), with the weight packed once per call.
+/// out (B,OC,OH,OW) = inp (B,C,H,W) (*) weight (OC,C,K,K): per image,
+/// out_b = weight . im2col(image), with the weight packed once per call.
 /// Where the output's rows are a multiple of 8 wide (LeNet-5's 24 and 8),
 /// the GEMM reads im2col(image) in place from the image (`Patches`):
 /// nothing is unfolded.
@@ -131,7 +131,7 @@ pub fn conv2d_forward(out: &mut [f32], inp: &[f32], weight: &[f32], work: &mut [
             im2col(cols, img, s);
             BOperand::rows(cols, p)
         };
-        gemm(&mut out[b * oc * p..][..oc * p], weight, cols, oc, ckk, p, Out::Add);
+        gemm(&mut out[b * oc * p..][..oc * p], weight, cols, oc, ckk, p, Out::Set);
     }
 }
 
