@@ -137,12 +137,18 @@ impl Pooled<'_> {
             for wy in 0..wh {
                 let row = (plane * wh + wy) * ww;
                 for (wx, &q) in self.argmax[row..row + ww].iter().enumerate() {
-                    let q = q as usize;
-                    f(Winner { plane, at: row + wx, pixel: (2 * wy + q / 2) * w + 2 * wx + q % 2 });
+                    f(Winner { plane, at: row + wx, pixel: 2 * wy * w + 2 * wx + corner(q, w as u32) as usize });
                 }
             }
         }
     }
+}
+
+/// Where winner q (0..4, row-major) of a 2x2 window lies from the
+/// window's top left, in a plane `w` wide: row q / 2, column q % 2.
+#[inline(always)]
+pub(crate) fn corner(q: u8, w: u32) -> u32 {
+    (u32::from(q) >> 1) * w + (u32::from(q) & 1)
 }
 
 /// A pooled value (at `at`, of plane `plane`) and where its window's

@@ -4,7 +4,7 @@
 //! A twin brings the three loops that touch memory (`Sparse`); the walk
 //! of the winners and the sorting of the terms live here once.
 
-use super::{ConvShape, Out, PooledBackward};
+use super::{corner, ConvShape, Out, PooledBackward};
 
 /// What a vector twin brings to `backward_pooled_sparse`.
 pub(crate) trait Sparse {
@@ -75,8 +75,6 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
             let count = n * oc * windows;
             terms.resize(count, (0, 0.0));
             pixels.resize(count, 0);
-            // A winner's pixel, from its window's top left: argmax q is
-            // row q / 2 and column q % 2 of the window.
             let (wh, ww) = (s.out_height() / 2, ow / 2);
             let mut at = 0;
             for o in 0..oc {
@@ -88,7 +86,7 @@ pub(crate) fn backward_pooled_sparse<T: Sparse>(op: PooledBackward, twin: T) {
                         let top = 2 * wy * ow;
                         let row = wy * ww..(wy + 1) * ww;
                         for (wx, (pixel, &q)) in pixels[row.clone()].iter_mut().zip(&argmax[row.clone()]).enumerate() {
-                            *pixel = (top + 2 * wx) as u32 + (u32::from(q) >> 1) * ow as u32 + (u32::from(q) & 1);
+                            *pixel = (top + 2 * wx) as u32 + corner(q, ow as u32);
                         }
                     }
                     let first = (i * patches) as u32;
