@@ -36,10 +36,14 @@ pub fn bias_tanh_backward(dinp: &mut [f32], dbias: &mut [f32], dout: &[f32], out
     const LANES: usize = 8;
     assert_eq!(dinp.len(), out.len(), "dinp must be shaped like out");
     assert_eq!(dout.len(), out.len(), "dout must be shaped like out");
-    if dbias.is_empty() || spatial == 0 {
+    // dinp is set, not added to: no shape may leave any of it stale.
+    if out.is_empty() {
         return;
     }
-    assert!(out.len().is_multiple_of(dbias.len() * spatial), "out must be (B,C,S) with C = dbias.len()");
+    assert!(
+        spatial > 0 && !dbias.is_empty() && out.len().is_multiple_of(dbias.len() * spatial),
+        "out must be (B,C,S) with C = dbias.len()"
+    );
     let local = |d: &mut f32, g: f32, y: f32| {
         *d = g * (1.0 - y * y);
         *d
